@@ -1,0 +1,8 @@
+// File: ignite/export.hpp
+//
+// Symbol visibility for types that must be catchable or usable across shared-object
+// boundaries (for example `Ignite::Error` thrown inside libignite.so and caught by a host
+// application built with -fvisibility=hidden).
+#pragma once
+
+#define IGNITE_EXPORT __attribute__((visibility("default")))

@@ -1,0 +1,136 @@
+// DockerClient: typed Docker Engine API endpoints over a Transport (libcurl on the unix socket by
+// default). The only code that builds Engine API URLs. Pinned to API v1.41 (Docker 20.10, the
+// version Debian 12 ships).
+//
+// Thread-safety: every method may be called concurrently from several threads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ignite/src/docker/stream.hpp"
+#include "ignite/src/docker/transport.hpp"
+
+namespace Ignite::docker {
+
+inline constexpr std::string_view kApiPrefix = "/v1.41";
+inline constexpr std::string_view kDefaultSocket = "/var/run/docker.sock";
+
+// Resolves the daemon socket: DOCKER_HOST (only unix:// is supported; anything else throws
+// Error(Config) naming DOCKER_HOST), else /var/run/docker.sock.
+std::string socket_from_env();
+
+// A hijacked attach connection (POST /containers/{id}/attach with Upgrade: tcp) on its own
+// socket. Move-only; closes the socket on destruction.
+class Attachment {
+ public:
+  enum class End { Eof, Deadline, Stopped };
+
+  Attachment() = default;
+  explicit Attachment(int fd, std::string initial_bytes);
+  Attachment(Attachment&&) noexcept;
+  Attachment& operator=(Attachment&&) noexcept;
+  Attachment(const Attachment&) = delete;
+  Attachment& operator=(const Attachment&) = delete;
+  ~Attachment();
+
+  // Runs the I/O loop: writes `stdin_data` (if the attachment was opened with stdin) and then
+  // half-closes the sending side, while decoding output frames into `on_payload`, until the
+  // daemon closes the stream (Eof), `deadline` passes (Deadline) or `should_stop` returns true
+  // (Stopped; polled at least every 20 ms). Writing and reading are interleaved, so a service
+  // that prints while its input is still arriving cannot deadlock.
+  End pump(std::string_view stdin_data, const FrameDecoder::Callback& on_payload,
+           std::chrono::steady_clock::time_point deadline,
+           const std::function<bool()>& should_stop = {});
+
+  bool valid() const noexcept { return fd_ >= 0; }
+  void close() noexcept;
+
+ private:
+  int fd_ = -1;
+  std::string pending_;  // bytes that arrived with the 101 response headers
+  bool stdin_closed_ = false;
+  FrameDecoder decoder_;
+};
+
+struct BuildOptions {
+  std::string tag;                              // "repo:tag"
+  std::map<std::string, std::string> labels;   // applied to the image
+  std::string dockerfile = "Dockerfile";       // path inside the context
+  std::chrono::milliseconds timeout{600000};
+};
+
+class DockerClient {
+ public:
+  // Talks to the daemon on `socket_path` with libcurl.
+  explicit DockerClient(std::string socket_path);
+  // Uses the given transport (tests replay recorded replies through this). Attach still needs
+  // a real socket path (may be empty when attach is not used).
+  DockerClient(std::unique_ptr<Transport> transport, std::string socket_path = {});
+  ~DockerClient();
+  DockerClient(const DockerClient&) = delete;
+  DockerClient& operator=(const DockerClient&) = delete;
+
+  static std::unique_ptr<DockerClient> from_env();
+
+  const std::string& socket_path() const noexcept { return socket_path_; }
+
+  // GET /_ping. Throws Error(DockerUnavailable) naming the socket when nothing answers.
+  void ping();
+  // GET /version (the daemon's JSON).
+  nlohmann::json version();
+
+  // GET /images/{ref}/json; nullopt when the daemon says 404.
+  std::optional<nlohmann::json> image_inspect(const std::string& ref);
+  // POST /images/create?fromSrc=-&repo=&tag=&changes= with a rootfs tarball as the body.
+  void image_import(const std::filesystem::path& tarball, const std::string& repo,
+                    const std::string& tag, const std::vector<std::string>& changes);
+  // POST /build with a tar context (never pulls). Streams each build output line to `on_log`.
+  // Returns the new image id. Throws Error(Build) with the daemon's errorDetail message.
+  std::string image_build(const std::string& context_tar, const BuildOptions& options,
+                          const std::function<void(std::string_view)>& on_log = {});
+  // DELETE /images/{ref}; false when it did not exist.
+  bool image_remove(const std::string& ref, bool force = false);
+  // GET /images/json filtered by labels ("key" or "key=value").
+  std::vector<nlohmann::json> images_list(const std::vector<std::string>& label_filters);
+
+  // POST /containers/create; returns the id. `body` is a ContainerCreateRequest.
+  // Throws Error(NotFound) for an unknown image, Error(Docker) otherwise.
+  std::string container_create(const nlohmann::json& body, const std::string& name = {});
+  // POST /containers/{id}/start.
+  void container_start(const std::string& id);
+  // Attaches to stdout+stderr (and stdin when `with_stdin`) before or after start.
+  Attachment container_attach(const std::string& id, bool with_stdin);
+  // POST /containers/{id}/wait?condition=...; returns StatusCode.
+  std::int64_t container_wait(const std::string& id, std::string_view condition = "not-running");
+  // GET /containers/{id}/logs (stdout+stderr, not following), decoded frame by frame.
+  void container_logs(const std::string& id, const FrameDecoder::Callback& on_payload);
+  // POST /containers/{id}/kill; false when the container is gone or not running.
+  bool container_kill(const std::string& id, std::string_view signal = "KILL");
+  // DELETE /containers/{id}?force=1&v=1; false when it did not exist. Never throws for 404.
+  bool container_remove(const std::string& id, bool force = true);
+  // GET /containers/{id}/json.
+  nlohmann::json container_inspect(const std::string& id);
+  // GET /containers/json?all=1 filtered by labels.
+  std::vector<nlohmann::json> containers_list(const std::vector<std::string>& label_filters,
+                                              bool all = true);
+
+ private:
+  HttpResponse call(const HttpRequest& req, std::string_view what);
+
+  std::unique_ptr<Transport> transport_;
+  std::string socket_path_;
+};
+
+}  // namespace Ignite::docker
