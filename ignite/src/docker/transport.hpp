@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct HttpRequest {
   std::string content_type = "application/json";
   // 0 = no limit. Applies to the whole request; streaming callers use their own deadlines.
   std::chrono::milliseconds timeout{0};
+  // When set, the body is streamed from this file instead (image tarballs of 100+ MiB are never
+  // loaded into memory); `body` must then be empty.
+  std::filesystem::path body_file;
 };
 
 class Transport {

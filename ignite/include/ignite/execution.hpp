@@ -1,0 +1,87 @@
+// File: ignite/execution.hpp
+//
+// What one execution of a service asks for (`ExecuteOptions`) and what it produced
+// (`ExecutionResult`). A service that fails, times out or hits a limit is a normal result with
+// an `outcome`, not an exception.
+//
+// Example:
+//   auto result = engine.execute(svc, {.input = R"({"name":"World"})",
+//                                      .timeout = std::chrono::seconds(5)});
+//   if (result.outcome == Ignite::Outcome::Timeout) { ... }
+//   std::cout << result.stdout_text;
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+namespace Ignite {
+
+enum class Outcome {
+  Success,      // exit code 0
+  Error,        // non-zero exit code
+  Timeout,      // killed by Ignite after the timeout; distinct from a service exiting 124
+  MemoryLimit,  // the kernel's OOM killer stopped the container
+  OutputLimit,  // stdout or stderr exceeded the cap; the container was killed
+  Cancelled,    // the caller's stop_token fired; the container was killed
+};
+
+// "success", "error", "timeout", "memory_limit", "output_limit", "cancelled".
+std::string_view to_string(Outcome outcome) noexcept;
+
+inline constexpr std::size_t kDefaultOutputLimit = 1024 * 1024;
+
+struct ExecuteOptions {
+  // The input as JSON text. Delivered on the service's stdin, and in IGNITE_INPUT when it is at
+  // most kMaxEnvInput bytes. nullopt: empty stdin and IGNITE_INPUT="".
+  std::optional<std::string> input;
+  // Added after service.yaml's env (later wins). Names must be valid environment names.
+  std::map<std::string, std::string> env;
+  // Overrides of service.yaml's values.
+  std::optional<std::string> runtime;
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<double> memory_mb;
+  std::optional<double> cpus;
+  // Bytes kept per stream. A service that prints more is killed (outcome OutputLimit).
+  std::size_t output_limit = kDefaultOutputLimit;
+  // Called from the executing thread as output arrives (before any truncation).
+  std::function<void(std::string_view)> on_stdout;
+  std::function<void(std::string_view)> on_stderr;
+  // Cancels a running execution: the container is killed and removed.
+  std::stop_token stop_token;
+};
+
+inline constexpr std::size_t kMaxEnvInput = 64 * 1024;
+
+struct PhaseTimings {
+  std::chrono::milliseconds build{0};    // per-service image build (0 when reused)
+  std::chrono::milliseconds create{0};   // container create + attach
+  std::chrono::milliseconds start{0};    // container start
+  std::chrono::milliseconds run{0};      // from start until the process ended or was killed
+  std::chrono::milliseconds cleanup{0};  // exit status, inspection and removal
+};
+
+struct ExecutionResult {
+  std::string service_name;
+  std::string runtime;  // resolved "name@version"
+  std::string image;
+  Outcome outcome = Outcome::Error;
+  int exit_code = 0;
+  std::string stdout_text;
+  std::string stderr_text;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  bool oom_killed = false;
+  // Peak memory of the container's cgroup, when the daemon's cgroups are visible to this host.
+  std::optional<double> memory_peak_mb;
+  bool cold_start = false;  // the per-service image had to be built for this run
+  std::chrono::milliseconds duration{0};  // create through cleanup
+  PhaseTimings phases;
+};
+
+}  // namespace Ignite

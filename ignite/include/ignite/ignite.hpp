@@ -1,0 +1,11 @@
+// File: ignite/ignite.hpp
+//
+// Umbrella header: everything a host application needs.
+#pragma once
+
+#include "ignite/engine.hpp"
+#include "ignite/error.hpp"
+#include "ignite/execution.hpp"
+#include "ignite/runtime.hpp"
+#include "ignite/service.hpp"
+#include "ignite/version.hpp"

@@ -1,0 +1,23 @@
+// File: ignite/json.hpp
+//
+// JSON forms of Ignite's value types (nlohmann::json ADL serialisers). The shapes are the one
+// contract shared by the CLI's --json output, the HTTP server and the language bindings; keys
+// are camelCase as in the TypeScript reference (ExecutionMetrics §5.4 plus Ignite's additions).
+// Opt-in: only this header pulls in nlohmann/json.
+//
+// Example:
+//   nlohmann::json j = engine.execute(svc);
+//   std::cout << j.dump(2);
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "ignite/execution.hpp"
+#include "ignite/service.hpp"
+
+namespace Ignite {
+
+void to_json(nlohmann::json& j, const ExecutionResult& result);
+void to_json(nlohmann::json& j, const ServiceConfig& config);
+
+}  // namespace Ignite

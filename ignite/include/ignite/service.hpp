@@ -1,0 +1,82 @@
+// File: ignite/service.hpp
+//
+// A service is a directory holding `service.yaml`, an entry file and optionally package.json /
+// node_modules. `load_service` reads and validates it; the result is an immutable value.
+//
+// service.yaml (reference schema, unknown keys ignored):
+//   service:
+//     name: hello            # lowercase a-z 0-9 '-', 1-63 chars
+//     runtime: node@20       # name[@version]
+//     entry: index.js        # relative, must stay inside the directory
+//     memoryMb: 128          # > 0
+//     cpuLimit: 1            # optional, > 0
+//     timeoutMs: 5000        # > 0
+//     network: false         # optional: true gives the container a network
+//     env: {KEY: value}      # optional map of strings
+//   preflight: {memory: {...}, dependencies: {...}, image: {...}, timeout: {...}}
+//
+// Example:
+//   Ignite::Service svc = Ignite::load_service("examples/services/hello-node");
+//   std::cout << svc.config.name << " runs " << svc.entry_path << "\n";
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace Ignite {
+
+class RuntimeRegistry;
+
+struct PreflightConfig {
+  struct Memory {
+    std::optional<double> base_mb, per_dependency_mb, warn_ratio, fail_ratio;
+  } memory;
+  struct Dependencies {
+    std::optional<double> warn_count, info_count;
+  } dependencies;
+  struct Image {
+    std::optional<double> warn_mb, fail_mb;
+  } image;
+  struct Timeout {
+    std::optional<double> min_ms, max_ms, cold_start_buffer_ms;
+  } timeout;
+};
+
+struct ServiceConfig {
+  std::string name;
+  std::string runtime;  // spec as written, e.g. "node@20"
+  std::string entry;    // normalised relative path
+  double memory_mb = 0;
+  std::optional<double> cpu_limit;  // default 1 at run time
+  double timeout_ms = 0;
+  bool network = false;
+  std::map<std::string, std::string> env;
+  PreflightConfig preflight;
+};
+
+struct Service {
+  ServiceConfig config;
+  std::filesystem::path path;        // absolute service directory
+  std::filesystem::path entry_path;  // absolute path of the entry file
+  bool has_node_modules = false;
+  std::uint64_t node_modules_size = 0;  // bytes of regular files under node_modules
+  int dependency_count = 0;             // top-level packages (scopes counted per package)
+};
+
+// Loads and validates `<dir>/service.yaml`. Every validation problem is reported at once in one
+// Error(Config) whose message starts "Invalid service.yaml: " and names each field. Runtime
+// names are checked against `registry` (the built-ins when null).
+// Throws Error(Service) when the directory, file or entry cannot be read.
+Service load_service(const std::filesystem::path& dir, const RuntimeRegistry* registry = nullptr);
+
+// Reference §1.4 Docker-name rule: returns the problem, or nullopt for a valid name.
+std::optional<std::string> validate_name(std::string_view name);
+
+// POSIX-portable environment variable name: [A-Za-z_][A-Za-z0-9_]*.
+bool is_valid_env_name(std::string_view name) noexcept;
+
+}  // namespace Ignite

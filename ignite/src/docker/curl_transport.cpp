@@ -1,0 +1,258 @@
+#include "ignite/src/docker/curl_transport.hpp"
+
+#include <curl/curl.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include "ignite/error.hpp"
+#include "ignite/src/docker/detail.hpp"
+
+namespace Ignite::docker {
+namespace {
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+};
+using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+struct FileCloser {
+  void operator()(std::FILE* file) const noexcept { std::fclose(file); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+constexpr long kConnectTimeoutMs = 10000;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
+      // Leaving the flag unset lets a later call retry.
+      throw Error(ErrorCode::Internal,
+                  std::string("curl_global_init failed: ") + curl_easy_strerror(rc));
+    }
+  });
+}
+
+// The calling thread's idle easy handle. A handle is taken out while a transfer runs, so a
+// request issued from inside a streaming callback on the same thread gets a fresh handle
+// instead of re-entering the busy one.
+thread_local EasyHandle t_idle_handle;
+
+class HandleLease {
+ public:
+  HandleLease() {
+    if (t_idle_handle) {
+      handle_ = std::move(t_idle_handle);
+      curl_easy_reset(handle_.get());  // keeps the live connection, drops the previous options
+    } else {
+      handle_.reset(curl_easy_init());
+      if (!handle_) throw Error(ErrorCode::Internal, "curl_easy_init failed");
+    }
+  }
+  ~HandleLease() {
+    if (!t_idle_handle) t_idle_handle = std::move(handle_);
+  }
+  HandleLease(const HandleLease&) = delete;
+  HandleLease& operator=(const HandleLease&) = delete;
+
+  CURL* get() const noexcept { return handle_.get(); }
+
+ private:
+  EasyHandle handle_;
+};
+
+struct Transfer {
+  CURL* handle = nullptr;
+  const std::function<bool(std::string_view)>* on_data = nullptr;
+  std::string body;
+  bool aborted_by_consumer = false;
+  std::exception_ptr consumer_error;
+  std::FILE* upload = nullptr;
+  int upload_errno = 0;
+};
+
+std::size_t write_callback(char* ptr, std::size_t size, std::size_t nmemb, void* userdata) {
+  auto& transfer = *static_cast<Transfer*>(userdata);
+  const std::size_t n = size * nmemb;
+  const std::string_view chunk(ptr, n);
+  // Exceptions must not unwind through libcurl's C frames: keep them for after the transfer.
+  try {
+    long status = 0;
+    curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
+    if (transfer.on_data != nullptr && status < 400) {
+      if (!(*transfer.on_data)(chunk)) {
+        transfer.aborted_by_consumer = true;
+        return 0;
+      }
+    } else {
+      transfer.body.append(chunk);
+    }
+  } catch (...) {
+    transfer.consumer_error = std::current_exception();
+    return 0;
+  }
+  return n;
+}
+
+std::size_t read_callback(char* buffer, std::size_t size, std::size_t nitems, void* userdata) {
+  auto& transfer = *static_cast<Transfer*>(userdata);
+  const std::size_t n = std::fread(buffer, 1, size * nitems, transfer.upload);
+  if (n == 0 && std::ferror(transfer.upload)) {
+    transfer.upload_errno = errno;
+    return CURL_READFUNC_ABORT;
+  }
+  return n;
+}
+
+// curl rewinds the upload when it retries on a fresh connection after a kept-alive one turned
+// out to be closed by the daemon.
+int seek_callback(void* userdata, curl_off_t offset, int origin) {
+  auto& transfer = *static_cast<Transfer*>(userdata);
+  return fseeko(transfer.upload, static_cast<off_t>(offset), origin) == 0 ? CURL_SEEKFUNC_OK
+                                                                        : CURL_SEEKFUNC_FAIL;
+}
+
+template <typename T>
+void set(CURL* handle, CURLoption option, T value) {
+  if (const CURLcode rc = curl_easy_setopt(handle, option, value); rc != CURLE_OK) {
+    throw Error(ErrorCode::Internal, std::string("curl_easy_setopt failed: ") +
+                                         curl_easy_strerror(rc));
+  }
+}
+
+bool is_unreachable(CURLcode rc) {
+  return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+         rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport(std::string socket_path) : socket_path_(std::move(socket_path)) {
+  global_init();
+}
+
+HttpResponse CurlTransport::request(const HttpRequest& req) { return perform(req, nullptr); }
+
+HttpResponse CurlTransport::stream(const HttpRequest& req,
+                                   const std::function<bool(std::string_view)>& on_data) {
+  return perform(req, &on_data);
+}
+
+HttpResponse CurlTransport::perform(const HttpRequest& req,
+                                    const std::function<bool(std::string_view)>* on_data) {
+  const std::string target = req.method + " " + req.path;
+  if (!req.body.empty() && !req.body_file.empty()) {
+    throw Error(ErrorCode::Internal, target + ": request has both a body and a body file");
+  }
+
+  HandleLease lease;
+  CURL* h = lease.get();
+  Transfer transfer;
+  transfer.handle = h;
+  transfer.on_data = on_data;
+
+  File upload;
+  curl_off_t upload_size = 0;
+  if (!req.body_file.empty()) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(req.body_file, ec);
+    if (!ec) upload.reset(std::fopen(req.body_file.c_str(), "rb"));
+    if (ec || !upload) {
+      const std::string reason = ec ? ec.message() : std::strerror(errno);
+      throw Error(ErrorCode::InvalidArgument,
+                  target + ": cannot read " + req.body_file.string() + ": " + reason);
+    }
+    transfer.upload = upload.get();
+    upload_size = static_cast<curl_off_t>(size);
+  }
+
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  const std::string url = "http://localhost" + req.path;
+  set(h, CURLOPT_URL, url.c_str());
+  set(h, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
+  // Signals would be the only way for curl to time out name lookups; a unix socket needs none,
+  // and signals are unsafe with several threads.
+  set(h, CURLOPT_NOSIGNAL, 1L);
+  set(h, CURLOPT_ERRORBUFFER, error_buffer);
+  set(h, CURLOPT_USERAGENT, "ignite");
+  set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  if (req.timeout.count() > 0) set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
+  set(h, CURLOPT_WRITEFUNCTION, &write_callback);
+  set(h, CURLOPT_WRITEDATA, static_cast<void*>(&transfer));
+
+  const bool has_body = !req.body.empty() || transfer.upload != nullptr;
+  if (req.method == "GET" && !has_body) {
+    set(h, CURLOPT_HTTPGET, 1L);
+  } else if (req.method == "HEAD") {
+    set(h, CURLOPT_NOBODY, 1L);
+  } else if (req.method == "POST" || has_body) {
+    set(h, CURLOPT_POST, 1L);
+    if (transfer.upload != nullptr) {
+      set(h, CURLOPT_READFUNCTION, &read_callback);
+      set(h, CURLOPT_READDATA, static_cast<void*>(&transfer));
+      set(h, CURLOPT_SEEKFUNCTION, &seek_callback);
+      set(h, CURLOPT_SEEKDATA, static_cast<void*>(&transfer));
+      set(h, CURLOPT_POSTFIELDSIZE_LARGE, upload_size);
+    } else {
+      // Points at req.body, which outlives the transfer: no copy of large build contexts.
+      set(h, CURLOPT_POSTFIELDS, req.body.data());
+      set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    }
+    if (req.method != "POST") set(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  } else {
+    set(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+
+  Slist headers;
+  const auto add_header = [&headers](const std::string& line) {
+    curl_slist* head = curl_slist_append(headers.get(), line.c_str());
+    if (head == nullptr) throw Error(ErrorCode::Internal, "curl_slist_append failed");
+    if (!headers) headers.reset(head);  // otherwise appended behind the same head
+  };
+  if (has_body || req.method == "POST") add_header("Content-Type: " + req.content_type);
+  // The daemon would answer 100-continue anyway; asking costs a round trip per upload.
+  add_header("Expect:");
+  set(h, CURLOPT_HTTPHEADER, headers.get());
+
+  const CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+
+  if (transfer.consumer_error) std::rethrow_exception(transfer.consumer_error);
+  if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && transfer.aborted_by_consumer)) {
+    return HttpResponse{status, std::move(transfer.body)};
+  }
+
+  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  if (is_unreachable(rc)) {
+    throw Error(ErrorCode::DockerUnavailable,
+                detail::unreachable_message(socket_path_, curl_message));
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.upload_errno != 0) {
+    throw Error(ErrorCode::Docker, target + ": reading " + req.body_file.string() + ": " +
+                                       std::strerror(transfer.upload_errno));
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    const long limit_ms = req.timeout.count() > 0 ? static_cast<long>(req.timeout.count())
+                                                  : kConnectTimeoutMs;
+    throw Error(ErrorCode::Docker, target + ": no complete reply from the Docker daemon at " +
+                                       socket_path_ + " within " + std::to_string(limit_ms) +
+                                       " ms (" + curl_message + ")");
+  }
+  throw Error(ErrorCode::Docker,
+              target + ": talking to the Docker daemon at " + socket_path_ + ": " + curl_message);
+}
+
+}  // namespace Ignite::docker

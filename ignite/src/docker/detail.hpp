@@ -1,0 +1,28 @@
+// Helpers shared by the Docker client's translation units; not part of its interface.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ignite/error.hpp"
+#include "ignite/src/docker/client.hpp"
+
+namespace Ignite::docker::detail {
+
+// The one wording for "nothing answers on the socket", used by curl and raw attach connections.
+std::string unreachable_message(std::string_view socket_path, std::string_view reason);
+
+// The daemon's error text: the "message" field of a JSON reply, else the trimmed body.
+std::string daemon_message(std::string_view body);
+
+// Throws Error(code, "<what>: <daemon message> (HTTP <status>)", status). A 404 becomes
+// ErrorCode::NotFound when `code` is ErrorCode::Docker.
+[[noreturn]] void throw_http_error(std::string_view what, long status, std::string_view body,
+                                   ErrorCode code = ErrorCode::Docker);
+
+// Connects to `socket_path`, sends `POST <target>` asking to upgrade to a raw stream and returns
+// the hijacked connection. `what` names the operation in error messages.
+Attachment open_attachment(const std::string& socket_path, const std::string& target,
+                           bool with_stdin, std::string_view what);
+
+}  // namespace Ignite::docker::detail

@@ -1,0 +1,406 @@
+#include "ignite/engine.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <shared_mutex>
+
+#include "ignite/error.hpp"
+#include "ignite/src/docker/client.hpp"
+#include "ignite/src/labels.hpp"
+#include "ignite/version.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono;
+using json = nlohmann::json;
+
+namespace Ignite {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+std::string random_hex(std::size_t n) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += kHex[rng() % 16];
+  return out;
+}
+
+milliseconds since(steady_clock::time_point t0) {
+  return duration_cast<milliseconds>(steady_clock::now() - t0);
+}
+
+// Keeps at most `limit` bytes of one stream and reports when more arrived.
+class CappedBuffer {
+ public:
+  CappedBuffer(std::size_t limit, const std::function<void(std::string_view)>& tee)
+      : limit_(limit), tee_(tee) {}
+
+  void append(std::string_view data) {
+    if (tee_) tee_(data);
+    const std::size_t room = limit_ > text_.size() ? limit_ - text_.size() : 0;
+    if (data.size() > room) {
+      truncated_ = true;
+      data = data.substr(0, room);
+    }
+    text_.append(data);
+  }
+  bool truncated() const { return truncated_; }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::size_t limit_;
+  const std::function<void(std::string_view)>& tee_;
+  std::string text_;
+  bool truncated_ = false;
+};
+
+// Peak memory of a container's cgroup, read from the host's cgroup filesystem (v1 or v2). The
+// cgroup disappears with the container, so it is sampled while the container runs.
+class CgroupPeak {
+ public:
+  explicit CgroupPeak(const std::string& id) {
+    const std::string candidates[] = {
+        "/sys/fs/cgroup/memory/docker/" + id + "/memory.max_usage_in_bytes",
+        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.peak",
+        "/sys/fs/cgroup/docker/" + id + "/memory.peak",
+    };
+    for (const auto& c : candidates) {
+      if (::access(c.c_str(), R_OK) == 0) {
+        path_ = c;
+        break;
+      }
+    }
+  }
+  void sample() {
+    if (path_.empty()) return;
+    std::ifstream in(path_);
+    unsigned long long v = 0;
+    if (in >> v) {
+      peak_ = std::max(peak_, v);
+      seen_ = true;
+    }
+  }
+  std::optional<double> mb() const {
+    if (!seen_) return std::nullopt;
+    return std::round(static_cast<double>(peak_) / kMiB * 100.0) / 100.0;
+  }
+
+ private:
+  std::string path_;
+  unsigned long long peak_ = 0;
+  bool seen_ = false;
+};
+
+// Removes the container when the execution leaves scope, whatever happened.
+class ContainerGuard {
+ public:
+  ContainerGuard(docker::DockerClient& client, std::string id) : client_(client), id_(std::move(id)) {}
+  ~ContainerGuard() { release(); }
+  ContainerGuard(const ContainerGuard&) = delete;
+  ContainerGuard& operator=(const ContainerGuard&) = delete;
+  void release() noexcept {
+    if (id_.empty()) return;
+    try {
+      client_.container_remove(id_, true);
+    } catch (...) {
+      // Cleanup never throws; the reaper removes what is left (labelled by session).
+    }
+    id_.clear();
+  }
+
+ private:
+  docker::DockerClient& client_;
+  std::string id_;
+};
+
+// Bounds how many executions run at once.
+class Slots {
+ public:
+  explicit Slots(std::size_t n) : free_(n == 0 ? 1 : n) {}
+  void acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu_);
+      ++free_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t free_;
+};
+
+}  // namespace
+
+std::string_view version() noexcept { return IGNITE_VERSION_STRING; }
+
+std::string_view to_string(Outcome outcome) noexcept {
+  switch (outcome) {
+    case Outcome::Success: return "success";
+    case Outcome::Error: return "error";
+    case Outcome::Timeout: return "timeout";
+    case Outcome::MemoryLimit: return "memory_limit";
+    case Outcome::OutputLimit: return "output_limit";
+    case Outcome::Cancelled: return "cancelled";
+  }
+  return "error";
+}
+
+struct Engine::Impl {
+  EngineOptions options;
+  std::string socket_path;
+  std::string session = random_hex(16);
+  mutable std::shared_mutex registry_mu;
+  RuntimeRegistry registry = RuntimeRegistry::builtins();
+  std::once_flag client_once;
+  std::unique_ptr<docker::DockerClient> client;
+  Slots slots;
+
+  explicit Impl(EngineOptions opts) : options(std::move(opts)), slots(options.max_concurrent) {
+    std::string host = options.docker_host;
+    if (host.empty()) {
+      socket_path = docker::socket_from_env();
+    } else if (host.rfind("unix://", 0) == 0) {
+      socket_path = host.substr(7);
+    } else if (!host.empty() && host.front() == '/') {
+      socket_path = host;
+    } else {
+      throw Error(ErrorCode::Config,
+                  "docker_host \"" + host + "\": only unix:// sockets are supported");
+    }
+  }
+
+  docker::DockerClient& docker() {
+    std::call_once(client_once, [&] { client = std::make_unique<docker::DockerClient>(socket_path); });
+    return *client;
+  }
+
+  ResolvedRuntime resolve(const std::string& spec) const {
+    std::shared_lock lock(registry_mu);
+    return registry.resolve(spec);
+  }
+
+  json create_body(const Service& svc, const ResolvedRuntime& rt, const ExecuteOptions& opt,
+                   const std::vector<std::string>& env) const {
+    const double memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
+    const double cpus = opt.cpus.value_or(svc.config.cpu_limit.value_or(1.0));
+    const auto memory = static_cast<std::int64_t>(std::llround(memory_mb * kMiB));
+    json labels = {
+        {std::string(labels::kManaged), "true"},
+        {std::string(labels::kSession), session},
+        {std::string(labels::kVersion), std::string(version())},
+        {std::string(labels::kService), svc.config.name},
+        {std::string(labels::kOwnerPid), std::to_string(::getpid())},
+    };
+    json host_config = {
+        {"Memory", memory},
+        {"MemorySwap", memory},  // equal to Memory: no swap beyond the limit
+        {"NanoCpus", static_cast<std::int64_t>(std::llround(cpus * 1e9))},
+        {"PidsLimit", options.pids_limit},
+        {"ReadonlyRootfs", true},
+        {"CapDrop", {"ALL"}},
+        {"SecurityOpt", {"no-new-privileges"}},
+        {"Tmpfs", {{"/tmp", "rw,noexec,nosuid,nodev,size=" + options.tmpfs_size}}},
+        {"Init", true},  // reaps orphans and forwards signals; the runtime is not PID 1
+        {"Mounts",
+         {{{"Type", "bind"}, {"Source", svc.path.string()}, {"Target", "/app"}, {"ReadOnly", true}}}},
+        {"Ulimits", {{{"Name", "nofile"}, {"Soft", 1024}, {"Hard", 1024}}}},
+    };
+    // NetworkDisabled leaves only loopback without the ~300 ms network sandbox set-up that
+    // NetworkMode "none" costs on this daemon.
+    return json{
+        {"Image", rt.image},
+        {"Cmd", rt.argv(svc.config.entry)},
+        {"Env", env},
+        {"User", "1000:1000"},
+        {"WorkingDir", "/app"},
+        {"Labels", labels},
+        {"AttachStdin", true},
+        {"AttachStdout", true},
+        {"AttachStderr", true},
+        {"OpenStdin", true},
+        {"StdinOnce", true},  // closing stdin must not close the output stream
+        {"Tty", false},
+        {"NetworkDisabled", !svc.config.network},
+        {"HostConfig", host_config},
+    };
+  }
+};
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+const std::string& Engine::session_id() const noexcept { return impl_->session; }
+
+Service Engine::load(const fs::path& dir) const {
+  std::shared_lock lock(impl_->registry_mu);
+  return load_service(dir, &impl_->registry);
+}
+
+void Engine::ping() { impl_->docker().ping(); }
+
+RuntimeRegistry Engine::runtimes() const {
+  std::shared_lock lock(impl_->registry_mu);
+  return impl_->registry;
+}
+
+void Engine::register_runtime(Runtime runtime) {
+  std::unique_lock lock(impl_->registry_mu);
+  impl_->registry.add(std::move(runtime));
+}
+
+bool Engine::unregister_runtime(const std::string& name) {
+  std::unique_lock lock(impl_->registry_mu);
+  return impl_->registry.remove(name);
+}
+
+void Engine::load_runtimes_file(const fs::path& path) {
+  std::unique_lock lock(impl_->registry_mu);
+  impl_->registry.load_file(path);
+}
+
+ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
+  // Validate everything before touching Docker, so bad options never leave a container behind.
+  if (opt.input) {
+    if (!json::accept(*opt.input)) {
+      throw Error(ErrorCode::InvalidArgument, "input is not valid JSON");
+    }
+  }
+  for (const auto& [key, value] : opt.env) {
+    if (!is_valid_env_name(key)) {
+      throw Error(ErrorCode::InvalidArgument, "env: \"" + key + "\" is not a valid variable name");
+    }
+    if (value.find('\0') != std::string::npos) {
+      throw Error(ErrorCode::InvalidArgument, "env." + key + ": value contains a NUL character");
+    }
+  }
+  if (opt.timeout && opt.timeout->count() <= 0) {
+    throw Error(ErrorCode::InvalidArgument, "timeout must be positive");
+  }
+  if (opt.memory_mb && (!std::isfinite(*opt.memory_mb) || *opt.memory_mb < 6)) {
+    throw Error(ErrorCode::InvalidArgument, "memory must be at least 6 MB (Docker's minimum)");
+  }
+  if (opt.cpus && (!std::isfinite(*opt.cpus) || *opt.cpus <= 0)) {
+    throw Error(ErrorCode::InvalidArgument, "cpus must be a positive number");
+  }
+
+  const ResolvedRuntime rt = impl_->resolve(opt.runtime.value_or(svc.config.runtime));
+  const milliseconds timeout =
+      opt.timeout.value_or(milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
+
+  std::map<std::string, std::string> env_map = svc.config.env;
+  for (const auto& [k, v] : opt.env) env_map[k] = v;
+  const std::string input = opt.input.value_or("");
+  env_map["IGNITE_INPUT"] = input.size() <= kMaxEnvInput ? input : "";
+  env_map["IGNITE_INPUT_BYTES"] = std::to_string(input.size());
+  env_map.try_emplace("NODE_ENV", "production");
+  std::vector<std::string> env;
+  for (const auto& [k, v] : env_map) env.push_back(k + "=" + v);
+
+  impl_->slots.acquire();
+  struct SlotRelease {
+    Slots& s;
+    ~SlotRelease() { s.release(); }
+  } slot_release{impl_->slots};
+
+  docker::DockerClient& docker = impl_->docker();
+  ExecutionResult result;
+  result.service_name = svc.config.name;
+  result.runtime = rt.spec();
+  result.image = rt.image;
+
+  const auto t_begin = steady_clock::now();
+  if (!docker.image_inspect(rt.image)) {
+    throw Error(ErrorCode::Runtime, "Runtime image " + rt.image + " for " + rt.spec() +
+                                        " is not present on the Docker daemon. Run tools/bootstrap "
+                                        "to build the runtime images.");
+  }
+
+  auto t0 = steady_clock::now();
+  const json body = impl_->create_body(svc, rt, opt, env);
+  const std::string id =
+      docker.container_create(body, "ignite-" + svc.config.name + "-" + random_hex(10));
+  ContainerGuard guard(docker, id);
+  // Attach before start: output written before an attach is lost otherwise.
+  docker::Attachment attachment = docker.container_attach(id, true);
+  result.phases.create = since(t0);
+
+  t0 = steady_clock::now();
+  docker.container_start(id);
+  result.phases.start = since(t0);
+
+  t0 = steady_clock::now();
+  const auto deadline = t0 + timeout;
+  CappedBuffer out(opt.output_limit, opt.on_stdout);
+  CappedBuffer err(opt.output_limit, opt.on_stderr);
+  CgroupPeak peak(id);
+  peak.sample();
+  bool cancelled = false;
+  bool flooded = false;
+  const auto end = attachment.pump(
+      input,
+      [&](docker::StreamKind kind, std::string_view data) {
+        (kind == docker::StreamKind::Stderr ? err : out).append(data);
+      },
+      deadline,
+      [&] {
+        peak.sample();
+        if (opt.stop_token.stop_requested()) cancelled = true;
+        if (out.truncated() || err.truncated()) flooded = true;
+        return cancelled || flooded;
+      });
+  const bool timed_out = end == docker::Attachment::End::Deadline;
+  if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
+  attachment.close();
+  result.phases.run = since(t0);
+
+  t0 = steady_clock::now();
+  result.exit_code = static_cast<int>(docker.container_wait(id));
+  try {
+    const json info = docker.container_inspect(id);
+    result.oom_killed = info.at("State").value("OOMKilled", false);
+  } catch (const Error&) {
+    // Gone already: nothing more to learn.
+  }
+  guard.release();
+  result.phases.cleanup = since(t0);
+
+  result.stdout_truncated = out.truncated();
+  result.stderr_truncated = err.truncated();
+  result.stdout_text = out.take();
+  result.stderr_text = err.take();
+  result.memory_peak_mb = peak.mb();
+  if (result.oom_killed && opt.memory_mb.value_or(svc.config.memory_mb) > 0) {
+    result.memory_peak_mb = opt.memory_mb.value_or(svc.config.memory_mb);
+  }
+  if (cancelled) {
+    result.outcome = Outcome::Cancelled;
+  } else if (timed_out) {
+    result.outcome = Outcome::Timeout;
+  } else if (flooded) {
+    result.outcome = Outcome::OutputLimit;
+  } else if (result.oom_killed) {
+    result.outcome = Outcome::MemoryLimit;
+  } else {
+    result.outcome = result.exit_code == 0 ? Outcome::Success : Outcome::Error;
+  }
+  result.duration = since(t_begin);
+  return result;
+}
+
+}  // namespace Ignite

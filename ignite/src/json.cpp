@@ -1,0 +1,53 @@
+#include "ignite/json.hpp"
+
+#include <cmath>
+
+namespace Ignite {
+namespace {
+
+// Integral doubles serialise as integers (128, not 128.0), as JavaScript prints them.
+nlohmann::json number(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.0e15) {
+    return static_cast<std::int64_t>(v);
+  }
+  return v;
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const ExecutionResult& r) {
+  j = nlohmann::json{
+      {"serviceName", r.service_name},
+      {"runtime", r.runtime},
+      {"image", r.image},
+      {"outcome", std::string(to_string(r.outcome))},
+      {"executionTimeMs", r.duration.count()},
+      {"memoryUsageMb", number(r.memory_peak_mb.value_or(0))},
+      {"coldStart", r.cold_start},
+      {"exitCode", r.exit_code},
+      {"stdout", r.stdout_text},
+      {"stderr", r.stderr_text},
+      {"stdoutTruncated", r.stdout_truncated},
+      {"stderrTruncated", r.stderr_truncated},
+      {"oomKilled", r.oom_killed},
+      {"phases",
+       {{"buildMs", r.phases.build.count()},
+        {"createMs", r.phases.create.count()},
+        {"startMs", r.phases.start.count()},
+        {"runMs", r.phases.run.count()},
+        {"cleanupMs", r.phases.cleanup.count()}}},
+  };
+  if (r.memory_peak_mb) j["memoryPeakMb"] = number(*r.memory_peak_mb);
+  if (r.cold_start) j["coldStartTimeMs"] = (r.phases.build + r.phases.create + r.phases.start).count();
+}
+
+void to_json(nlohmann::json& j, const ServiceConfig& c) {
+  j = nlohmann::json{{"name", c.name},       {"runtime", c.runtime},
+                     {"entry", c.entry},     {"memoryMb", number(c.memory_mb)},
+                     {"timeoutMs", number(c.timeout_ms)}};
+  if (c.cpu_limit) j["cpuLimit"] = number(*c.cpu_limit);
+  if (c.network) j["network"] = true;
+  if (!c.env.empty()) j["env"] = c.env;
+}
+
+}  // namespace Ignite

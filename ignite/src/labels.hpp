@@ -1,0 +1,16 @@
+// Label keys on every Docker resource Ignite creates. The dev.ignite.* namespace is reserved:
+// the reaper and `ignite gc` select by these labels.
+#pragma once
+
+#include <string_view>
+
+namespace Ignite::labels {
+
+inline constexpr std::string_view kManaged = "dev.ignite.managed";
+inline constexpr std::string_view kSession = "dev.ignite.session";
+inline constexpr std::string_view kVersion = "dev.ignite.version";
+inline constexpr std::string_view kService = "dev.ignite.service";
+inline constexpr std::string_view kOwnerPid = "dev.ignite.owner-pid";
+inline constexpr std::string_view kKind = "dev.ignite.kind";
+
+}  // namespace Ignite::labels

@@ -1,0 +1,27 @@
+// Helpers shared by tests: scratch directories under TEST_TMPDIR and file writing.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace Ignite::testing {
+
+// A fresh, empty directory unique to this call, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& content);
+
+// Path of a file in the source tree as seen from a Bazel test (runfiles).
+std::filesystem::path runfile(const std::string& workspace_relative);
+
+}  // namespace Ignite::testing
