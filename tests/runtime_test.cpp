@@ -12,6 +12,18 @@ using Ignite::RuntimeSpec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+namespace {
+Ignite::Runtime custom(std::string name, std::vector<Ignite::RuntimeVersion> versions,
+                       std::string default_version, std::vector<std::string> command) {
+  Ignite::Runtime r;
+  r.name = std::move(name);
+  r.versions = std::move(versions);
+  r.default_version = std::move(default_version);
+  r.command = std::move(command);
+  return r;
+}
+}  // namespace
+
 TEST(RuntimeSpec, Parse) {
   auto s = RuntimeSpec::parse("node@20.12.0");
   EXPECT_EQ(s.name, "node");
@@ -77,19 +89,15 @@ TEST(RuntimeRegistry, ErrorMessages) {
 
 TEST(RuntimeRegistry, CustomRuntimeShadowsWithoutDuplicates) {
   auto reg = RuntimeRegistry::builtins();
-  reg.add({.name = "node", .versions = {{"20", "my/node:20"}}, .default_version = "20",
-           .command = {"node"}});
+  reg.add(custom("node", {{"20", "my/node:20"}}, "20", {"node"}));
   EXPECT_THAT(reg.names(), ElementsAre("bun", "node", "deno", "quickjs"));
   EXPECT_EQ(reg.resolve("node").image, "my/node:20");
-  reg.add({.name = "hermes", .versions = {{"1", "my/hermes:1"}}, .default_version = "1",
-           .command = {"hermes"}});
+  reg.add(custom("hermes", {{"1", "my/hermes:1"}}, "1", {"hermes"}));
   EXPECT_THAT(reg.names(), ElementsAre("bun", "node", "deno", "quickjs", "hermes"));
   EXPECT_TRUE(reg.remove("hermes"));
   EXPECT_FALSE(reg.remove("hermes"));
-  EXPECT_THROW(reg.add({.name = "x", .versions = {}, .default_version = "1", .command = {"x"}}),
-               Ignite::Error);
-  EXPECT_THROW(reg.add({.name = "x", .versions = {{"1", "i"}}, .default_version = "2", .command = {"x"}}),
-               Ignite::Error);
+  EXPECT_THROW(reg.add(custom("x", {}, "1", {"x"})), Ignite::Error);
+  EXPECT_THROW(reg.add(custom("x", {{"1", "i"}}, "2", {"x"})), Ignite::Error);
 }
 
 TEST(RuntimeRegistry, LoadsRuntimesYaml) {

@@ -40,3 +40,35 @@ fs::path runfile(const std::string& rel) {
 }
 
 }  // namespace Ignite::testing
+
+#include <sys/wait.h>
+
+#include <sstream>
+
+namespace Ignite::testing {
+
+fs::path example_service(const std::string& name) {
+  const fs::path yaml = runfile("examples/services/" + name + "/service.yaml");
+  return fs::canonical(yaml).parent_path();
+}
+
+CommandResult run_command(const std::string& command, const std::string& stdin_data) {
+  TempDir dir;
+  write_file(dir.path() / "in", stdin_data);
+  const std::string full = "(" + command + ") <" + (dir.path() / "in").string() + " >" +
+                           (dir.path() / "out").string() + " 2>" + (dir.path() / "err").string();
+  CommandResult r;
+  const int raw = std::system(full.c_str());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(dir.path() / "out");
+  r.err = slurp(dir.path() / "err");
+  return r;
+}
+
+}  // namespace Ignite::testing

@@ -25,3 +25,19 @@ void write_file(const std::filesystem::path& path, const std::string& content);
 std::filesystem::path runfile(const std::string& workspace_relative);
 
 }  // namespace Ignite::testing
+
+namespace Ignite::testing {
+
+// The real (host) directory of an example service. Bazel's runfiles are symlink farms that the
+// Docker daemon cannot bind-mount meaningfully, so resolve a file inside back to the source tree.
+std::filesystem::path example_service(const std::string& name);
+
+// Runs a command through /bin/sh, feeding `stdin_data`; returns exit status and output.
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult run_command(const std::string& command, const std::string& stdin_data = "");
+
+}  // namespace Ignite::testing

@@ -6,6 +6,7 @@
 IGNITE_CACHE=${IGNITE_CACHE:-$HOME/.cache/ignite}
 IGNITE_LOG_TAG=${IGNITE_LOG_TAG:-bootstrap}
 IGNITE_QUIET=${IGNITE_QUIET:-0}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 IGNITE_LOG_DIR="$IGNITE_CACHE/logs"
 DOCKER_API=v1.41
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -38,7 +39,9 @@ class Attachment {
   enum class End { Eof, Deadline, Stopped };
 
   Attachment() = default;
-  explicit Attachment(int fd, std::string initial_bytes);
+  // Takes ownership of `fd`. `with_stdin` false: the daemon does not read this connection, so
+  // pump() ignores its stdin argument and never half-closes.
+  explicit Attachment(int fd, std::string initial_bytes, bool with_stdin = true);
   Attachment(Attachment&&) noexcept;
   Attachment& operator=(Attachment&&) noexcept;
   Attachment(const Attachment&) = delete;
@@ -49,7 +52,10 @@ class Attachment {
   // half-closes the sending side, while decoding output frames into `on_payload`, until the
   // daemon closes the stream (Eof), `deadline` passes (Deadline) or `should_stop` returns true
   // (Stopped; polled at least every 20 ms). Writing and reading are interleaved, so a service
-  // that prints while its input is still arriving cannot deadlock.
+  // that prints while its input is still arriving cannot deadlock. A container that exits
+  // without reading all its input just ends the writing. A later call after Deadline/Stopped
+  // resumes writing at the offset reached, and writes nothing once stdin was half-closed.
+  // Throws Error(Docker) when the stream is corrupt or ends inside a frame.
   End pump(std::string_view stdin_data, const FrameDecoder::Callback& on_payload,
            std::chrono::steady_clock::time_point deadline,
            const std::function<bool()>& should_stop = {});
@@ -61,6 +67,7 @@ class Attachment {
   int fd_ = -1;
   std::string pending_;  // bytes that arrived with the 101 response headers
   bool stdin_closed_ = false;
+  std::size_t stdin_written_ = 0;
   FrameDecoder decoder_;
 };
 

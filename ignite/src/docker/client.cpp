@@ -1,0 +1,469 @@
+#include "ignite/src/docker/client.hpp"
+
+#include <cctype>
+#include <cstdlib>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "ignite/error.hpp"
+#include "ignite/src/docker/curl_transport.hpp"
+#include "ignite/src/docker/detail.hpp"
+
+namespace Ignite::docker {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+
+// Failure bounds, not latency expectations: a busy daemon can take seconds to create, start or
+// force-remove a container, and a 100+ MiB import takes tens of seconds.
+constexpr milliseconds kPingTimeout{5000};
+constexpr milliseconds kCallTimeout{120000};
+constexpr milliseconds kLogsTimeout{600000};
+constexpr milliseconds kImportTimeout{1800000};
+
+bool is_success(long status) { return status >= 200 && status < 300; }
+
+// Percent-encodes everything but RFC 3986 unreserved characters; `keep_slash` for image
+// references in paths ("ignite-test/busybox:latest"), which the daemon routes unescaped.
+std::string encode(std::string_view text, bool keep_slash = false) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                            c == '~' || (keep_slash && (c == '/' || c == ':' || c == '@'));
+    if (unreserved) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string api(std::string_view path) { return std::string(kApiPrefix) + std::string(path); }
+
+// A query parameter "&filters=..." selecting by labels, or "" for no filter.
+std::string label_filter_param(const std::vector<std::string>& label_filters) {
+  if (label_filters.empty()) return {};
+  return "&filters=" + encode(json{{"label", label_filters}}.dump());
+}
+
+std::string dump(const json& value, std::string_view what) {
+  try {
+    return value.dump();
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidArgument,
+                std::string(what) + ": request body cannot be sent as JSON: " + e.what());
+  }
+}
+
+json parse(std::string_view body, std::string_view what) {
+  json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    throw Error(ErrorCode::Docker, std::string(what) + ": the Docker daemon's reply is not JSON: " +
+                                       std::string(body.substr(0, 200)));
+  }
+  return value;
+}
+
+std::vector<json> parse_array(std::string_view body, std::string_view what) {
+  json value = parse(body, what);
+  if (!value.is_array()) {
+    throw Error(ErrorCode::Docker, std::string(what) + ": expected a JSON array from the daemon");
+  }
+  return std::vector<json>(std::make_move_iterator(value.begin()),
+                           std::make_move_iterator(value.end()));
+}
+
+HttpRequest make_request(std::string method, std::string path, milliseconds timeout) {
+  HttpRequest req;
+  req.method = std::move(method);
+  req.path = std::move(path);
+  req.timeout = timeout;
+  return req;
+}
+
+// Full 64-hex container ids are shortened in messages the way the docker CLI shows them; names
+// are kept whole.
+std::string short_id(const std::string& id) {
+  const bool full_id = id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return full_id ? id.substr(0, 12) : id;
+}
+
+// Splits a stream of newline-terminated JSON messages that may be cut anywhere.
+class LineSplitter {
+ public:
+  template <typename OnLine>
+  void feed(std::string_view chunk, OnLine&& on_line) {
+    partial_.append(chunk);
+    std::size_t start = 0;
+    for (std::size_t end; (end = partial_.find('\n', start)) != std::string::npos;
+         start = end + 1) {
+      on_line(std::string_view(partial_).substr(start, end - start));
+    }
+    partial_.erase(0, start);
+  }
+  template <typename OnLine>
+  void finish(OnLine&& on_line) {
+    if (!partial_.empty()) on_line(std::string_view(partial_));
+    partial_.clear();
+  }
+
+ private:
+  std::string partial_;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The "error"/"errorDetail" of a progress message (build, import), or "".
+std::string progress_error(const json& message) {
+  if (const auto detail = message.find("errorDetail"); detail != message.end() &&
+                                                       detail->is_object()) {
+    if (const auto text = detail->find("message"); text != detail->end() && text->is_string()) {
+      return text->get<std::string>();
+    }
+  }
+  if (const auto text = message.find("error"); text != message.end() && text->is_string()) {
+    return text->get<std::string>();
+  }
+  return {};
+}
+
+}  // namespace
+
+namespace detail {
+
+std::string unreachable_message(std::string_view socket_path, std::string_view reason) {
+  return "Docker daemon not reachable at " + std::string(socket_path) + ": " +
+         std::string(reason) + ". Start dockerd or set DOCKER_HOST=unix:///path";
+}
+
+std::string daemon_message(std::string_view body) {
+  const json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_object()) {
+    if (const auto text = value.find("message"); text != value.end() && text->is_string()) {
+      return text->get<std::string>();
+    }
+  }
+  const std::string_view text = trim(body);
+  if (text.empty()) return "no error message from the daemon";
+  return std::string(text.substr(0, 1000));
+}
+
+void throw_http_error(std::string_view what, long status, std::string_view body, ErrorCode code) {
+  if (code == ErrorCode::Docker && status == 404) code = ErrorCode::NotFound;
+  throw Error(code,
+              std::string(what) + ": " + daemon_message(body) + " (HTTP " + std::to_string(status) +
+                  ")",
+              static_cast<int>(status));
+}
+
+}  // namespace detail
+
+std::string socket_from_env() {
+  const char* value = std::getenv("DOCKER_HOST");
+  if (value == nullptr || *value == '\0') return std::string(kDefaultSocket);
+  const std::string_view host(value);
+  constexpr std::string_view kScheme = "unix://";
+  if (!host.starts_with(kScheme)) {
+    throw Error(ErrorCode::Config,
+                "DOCKER_HOST=" + std::string(host) + ": only unix:// sockets are supported");
+  }
+  if (host.size() == kScheme.size()) {
+    throw Error(ErrorCode::Config, "DOCKER_HOST=" + std::string(host) +
+                                       ": no socket path after unix:// (expected unix:///path)");
+  }
+  return std::string(host.substr(kScheme.size()));
+}
+
+DockerClient::DockerClient(std::string socket_path)
+    : transport_(std::make_unique<CurlTransport>(socket_path)),
+      socket_path_(std::move(socket_path)) {}
+
+DockerClient::DockerClient(std::unique_ptr<Transport> transport, std::string socket_path)
+    : transport_(std::move(transport)), socket_path_(std::move(socket_path)) {
+  if (!transport_) throw Error(ErrorCode::InvalidArgument, "DockerClient: null transport");
+}
+
+DockerClient::~DockerClient() = default;
+
+std::unique_ptr<DockerClient> DockerClient::from_env() {
+  return std::make_unique<DockerClient>(socket_from_env());
+}
+
+HttpResponse DockerClient::call(const HttpRequest& req, std::string_view what) {
+  HttpResponse response = transport_->request(req);
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return response;
+}
+
+void DockerClient::ping() {
+  const auto req = make_request("GET", api("/_ping"), kPingTimeout);
+  HttpResponse response;
+  try {
+    response = transport_->request(req);
+  } catch (const Error& e) {
+    // Something accepted the connection but did not answer: as unusable as no daemon at all.
+    if (e.code() != ErrorCode::Docker) throw;
+    throw Error(ErrorCode::DockerUnavailable, "Docker daemon at " + socket_path_ +
+                                                  " does not answer GET /_ping: " + e.message());
+  }
+  if (!is_success(response.status)) {
+    detail::throw_http_error("ping Docker daemon", response.status, response.body);
+  }
+}
+
+json DockerClient::version() {
+  const auto response = call(make_request("GET", api("/version"), kCallTimeout), "daemon version");
+  return parse(response.body, "daemon version");
+}
+
+std::optional<json> DockerClient::image_inspect(const std::string& ref) {
+  const std::string what = "inspect image " + ref;
+  const auto response =
+      transport_->request(make_request("GET", api("/images/" + encode(ref, true) + "/json"),
+                                       kCallTimeout));
+  if (response.status == 404) return std::nullopt;
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return parse(response.body, what);
+}
+
+void DockerClient::image_import(const std::filesystem::path& tarball, const std::string& repo,
+                                const std::string& tag, const std::vector<std::string>& changes) {
+  const std::string what = "import image " + repo + (tag.empty() ? "" : ":" + tag) + " from " +
+                           tarball.string();
+  std::string path = api("/images/create?fromSrc=-");
+  if (!repo.empty()) path += "&repo=" + encode(repo);
+  if (!tag.empty()) path += "&tag=" + encode(tag);
+  for (const auto& change : changes) path += "&changes=" + encode(change);
+
+  auto req = make_request("POST", std::move(path), kImportTimeout);
+  req.body_file = tarball;
+  req.content_type = "application/x-tar";
+  const auto response = call(req, what);
+
+  // The daemon reports a failed import inside a 200 reply, as a progress message.
+  LineSplitter lines;
+  std::string error;
+  const auto on_line = [&](std::string_view line) {
+    if (!error.empty() || trim(line).empty()) return;
+    const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (message.is_object()) error = progress_error(message);
+  };
+  lines.feed(response.body, on_line);
+  lines.finish(on_line);
+  if (!error.empty()) throw Error(ErrorCode::Docker, what + ": " + error);
+}
+
+std::string DockerClient::image_build(const std::string& context_tar, const BuildOptions& options,
+                                      const std::function<void(std::string_view)>& on_log) {
+  const std::string what = "build image " + (options.tag.empty() ? "(untagged)" : options.tag);
+  std::string path = api("/build?");
+  if (!options.tag.empty()) path += "t=" + encode(options.tag) + "&";
+  if (!options.labels.empty()) {
+    path += "labels=" + encode(dump(json(options.labels), what)) + "&";
+  }
+  path += "dockerfile=" + encode(options.dockerfile) + "&rm=1&forcerm=1&pull=0";
+
+  auto req = make_request("POST", std::move(path), options.timeout);
+  req.body = context_tar;
+  req.content_type = "application/x-tar";
+
+  std::string image_id;
+  std::string error;
+  // "stream" texts are cut anywhere ("Step 1/3 : FROM x" and its "\n" arrive apart): re-split
+  // them so `on_log` sees whole lines.
+  LineSplitter log_lines;
+  const auto emit_log = [&](std::string_view line) {
+    if (on_log) on_log(line);
+  };
+  const auto on_message = [&](std::string_view line) {
+    if (!error.empty() || trim(line).empty()) return;
+    const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!message.is_object()) {
+      log_lines.feed(std::string(line) + "\n", emit_log);
+      return;
+    }
+    if (error = progress_error(message); !error.empty()) return;
+    if (const auto text = message.find("stream"); text != message.end() && text->is_string()) {
+      log_lines.feed(text->get<std::string>(), emit_log);
+    } else if (const auto status = message.find("status");
+               status != message.end() && status->is_string()) {
+      log_lines.feed(status->get<std::string>() + "\n", emit_log);
+    }
+    if (const auto aux = message.find("aux"); aux != message.end() && aux->is_object()) {
+      if (const auto id = aux->find("ID"); id != aux->end() && id->is_string()) {
+        image_id = id->get<std::string>();
+      }
+    }
+  };
+
+  LineSplitter messages;
+  const auto response = transport_->stream(req, [&](std::string_view chunk) {
+    messages.feed(chunk, on_message);
+    return error.empty();
+  });
+  // A Dockerfile the daemon rejects before building (parse error, missing Dockerfile) comes back
+  // as an HTTP error rather than a progress message; either way the build failed.
+  if (!is_success(response.status)) {
+    detail::throw_http_error(what, response.status, response.body, ErrorCode::Build);
+  }
+  messages.finish(on_message);
+  log_lines.finish(emit_log);
+  if (!error.empty()) throw Error(ErrorCode::Build, what + ": " + error);
+
+  if (image_id.empty() && !options.tag.empty()) {
+    if (const auto image = image_inspect(options.tag)) image_id = image->value("Id", "");
+  }
+  if (image_id.empty()) {
+    throw Error(ErrorCode::Build, what + ": the daemon finished without reporting an image id");
+  }
+  return image_id;
+}
+
+bool DockerClient::image_remove(const std::string& ref, bool force) {
+  const std::string what = "remove image " + ref;
+  const auto response = transport_->request(make_request(
+      "DELETE", api("/images/" + encode(ref, true) + (force ? "?force=1" : "")), kCallTimeout));
+  if (response.status == 404) return false;
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return true;
+}
+
+std::vector<json> DockerClient::images_list(const std::vector<std::string>& label_filters) {
+  const std::string what = "list images";
+  const auto response = call(
+      make_request("GET", api("/images/json?all=0" + label_filter_param(label_filters)),
+                   kCallTimeout),
+      what);
+  return parse_array(response.body, what);
+}
+
+std::string DockerClient::container_create(const json& body, const std::string& name) {
+  std::string what = "create container";
+  if (!name.empty()) what += " " + name;
+  if (body.is_object()) {
+    if (const auto image = body.find("Image"); image != body.end() && image->is_string()) {
+      what += " from image " + image->get<std::string>();
+    }
+  }
+  auto req = make_request(
+      "POST", api("/containers/create" + (name.empty() ? "" : "?name=" + encode(name))),
+      kCallTimeout);
+  req.body = dump(body, what);
+  const auto response = call(req, what);
+  const json reply = parse(response.body, what);
+  if (const auto id = reply.find("Id"); id != reply.end() && id->is_string()) {
+    return id->get<std::string>();
+  }
+  throw Error(ErrorCode::Docker, what + ": the daemon's reply has no Id: " + response.body);
+}
+
+void DockerClient::container_start(const std::string& id) {
+  const std::string what = "start container " + short_id(id);
+  const auto response = transport_->request(
+      make_request("POST", api("/containers/" + encode(id) + "/start"), kCallTimeout));
+  if (response.status == 304) return;  // already running: the caller's goal is met
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+}
+
+Attachment DockerClient::container_attach(const std::string& id, bool with_stdin) {
+  std::string target = api("/containers/" + encode(id) + "/attach?stream=1&stdout=1&stderr=1");
+  if (with_stdin) target += "&stdin=1";
+  return detail::open_attachment(socket_path_, target, with_stdin,
+                                 "attach to container " + short_id(id));
+}
+
+std::int64_t DockerClient::container_wait(const std::string& id, std::string_view condition) {
+  const std::string what = "wait for container " + short_id(id);
+  // No timeout: this returns when the container stops; callers bound run time by killing it.
+  const auto response = call(
+      make_request("POST",
+                   api("/containers/" + encode(id) + "/wait?condition=" + encode(condition)),
+                   milliseconds{0}),
+      what);
+  const json reply = parse(response.body, what);
+  if (const auto error = reply.find("Error"); error != reply.end() && error->is_object()) {
+    const std::string message = error->value("Message", "");
+    if (!message.empty()) throw Error(ErrorCode::Docker, what + ": " + message);
+  }
+  const auto code = reply.find("StatusCode");
+  if (code == reply.end() || !code->is_number_integer()) {
+    throw Error(ErrorCode::Docker, what + ": the daemon's reply has no StatusCode: " +
+                                       response.body);
+  }
+  return code->get<std::int64_t>();
+}
+
+void DockerClient::container_logs(const std::string& id, const FrameDecoder::Callback& on_payload) {
+  const std::string what = "read logs of container " + short_id(id);
+  FrameDecoder decoder;
+  const auto response = transport_->stream(
+      make_request("GET", api("/containers/" + encode(id) + "/logs?stdout=1&stderr=1"),
+                   kLogsTimeout),
+      [&](std::string_view chunk) {
+        decoder.feed(chunk, on_payload);
+        return true;
+      });
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  if (!decoder.at_frame_boundary()) {
+    throw Error(ErrorCode::Docker, what + ": the log stream ended in the middle of a frame");
+  }
+}
+
+bool DockerClient::container_kill(const std::string& id, std::string_view signal) {
+  const std::string what = "kill container " + short_id(id);
+  const auto response = transport_->request(make_request(
+      "POST", api("/containers/" + encode(id) + "/kill?signal=" + encode(signal)), kCallTimeout));
+  // 409: the container exists but is not running.
+  if (response.status == 404 || response.status == 409) return false;
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return true;
+}
+
+bool DockerClient::container_remove(const std::string& id, bool force) {
+  const std::string what = "remove container " + short_id(id);
+  const auto response = transport_->request(make_request(
+      "DELETE", api("/containers/" + encode(id) + (force ? "?force=1&v=1" : "?v=1")),
+      kCallTimeout));
+  if (response.status == 404) return false;
+  // Another remover got there first; the container is going away, which is all callers want.
+  if (response.status == 409 &&
+      detail::daemon_message(response.body).find("already in progress") != std::string::npos) {
+    return true;
+  }
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return true;
+}
+
+json DockerClient::container_inspect(const std::string& id) {
+  const std::string what = "inspect container " + short_id(id);
+  const auto response =
+      call(make_request("GET", api("/containers/" + encode(id) + "/json"), kCallTimeout), what);
+  return parse(response.body, what);
+}
+
+std::vector<json> DockerClient::containers_list(const std::vector<std::string>& label_filters,
+                                                bool all) {
+  const std::string what = "list containers";
+  const auto response = call(
+      make_request("GET",
+                   api(std::string("/containers/json?all=") + (all ? "1" : "0") +
+                       label_filter_param(label_filters)),
+                   kCallTimeout),
+      what);
+  return parse_array(response.body, what);
+}
+
+}  // namespace Ignite::docker

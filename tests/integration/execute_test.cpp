@@ -1,0 +1,290 @@
+// Engine::execute on the real Docker daemon: every runtime, input, exit codes, limits, cleanup.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "ignite/engine.hpp"
+#include "ignite/error.hpp"
+#include "ignite/src/docker/client.hpp"
+#include "tests/test_util.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Ignite::Outcome;
+using Ignite::testing::example_service;
+using Ignite::testing::TempDir;
+using Ignite::testing::write_file;
+using ::testing::HasSubstr;
+
+namespace {
+
+Ignite::Engine& engine() {
+  static Ignite::Engine e;
+  return e;
+}
+
+// A throwaway node service whose index.js is `code`.
+struct ScratchService {
+  TempDir dir;
+  Ignite::Service svc;
+  explicit ScratchService(const std::string& code, const std::string& extra_yaml = "",
+                          int memory_mb = 128, int timeout_ms = 10000) {
+    write_file(dir.path() / "service.yaml",
+               "service:\n  name: scratch\n  runtime: node@20\n  entry: index.js\n  memoryMb: " +
+                   std::to_string(memory_mb) + "\n  timeoutMs: " + std::to_string(timeout_ms) +
+                   "\n" + extra_yaml);
+    write_file(dir.path() / "index.js", code);
+    svc = engine().load(dir.path());
+  }
+};
+
+std::vector<nlohmann::json> our_containers() {
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  return client.containers_list({"dev.ignite.session=" + engine().session_id()}, true);
+}
+
+struct RuntimeCase {
+  std::string service;
+  std::string runtime;  // override, or empty
+  std::string expect_version_prefix;
+};
+
+class PerRuntime : public ::testing::TestWithParam<RuntimeCase> {};
+
+}  // namespace
+
+TEST_P(PerRuntime, HelloServiceGreetsFromInput) {
+  const auto& c = GetParam();
+  const auto svc = engine().load(example_service(c.service));
+  Ignite::ExecuteOptions opt;
+  opt.input = R"({"name":"Ignite"})";
+  if (!c.runtime.empty()) opt.runtime = c.runtime;
+  const auto r = engine().execute(svc, opt);
+  EXPECT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.stdout_text, HasSubstr("Hello, Ignite!\n"));
+  const auto last_line = r.stdout_text.substr(r.stdout_text.find('{'));
+  const auto j = nlohmann::json::parse(last_line);
+  EXPECT_EQ(j.at("ok"), true);
+  EXPECT_EQ(j.at("name"), "Ignite");
+  if (!c.expect_version_prefix.empty()) {
+    EXPECT_EQ(j.at("version").get<std::string>().rfind(c.expect_version_prefix, 0), 0u)
+        << j.dump();
+  }
+  EXPECT_EQ(r.stderr_text, "");
+  EXPECT_FALSE(r.stdout_truncated);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Runtimes, PerRuntime,
+    ::testing::Values(RuntimeCase{"hello-node", "node@18", "18."},
+                      RuntimeCase{"hello-node", "", "20."},
+                      RuntimeCase{"hello-node", "node@22", "22."},
+                      RuntimeCase{"hello-node", "node@24", "24."},
+                      RuntimeCase{"hello-bun", "", "1.4."},
+                      RuntimeCase{"hello-deno", "", "2.9."},
+                      RuntimeCase{"hello-quickjs", "", ""}),
+    [](const auto& info) {
+      std::string n = info.param.service + "_" + info.param.runtime;
+      for (auto& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return n;
+    });
+
+TEST(Execute, NoInputMeansEmptyStdinAndDefaultName) {
+  const auto r = engine().execute(engine().load(example_service("hello-node")));
+  EXPECT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_THAT(r.stdout_text, HasSubstr("Hello, World!"));
+}
+
+TEST(Execute, LargeInputRoundTrips) {
+  ScratchService s(R"(
+const chunks = [];
+process.stdin.on('data', c => chunks.push(c));
+process.stdin.on('end', () => {
+  const text = Buffer.concat(chunks).toString();
+  const v = JSON.parse(text);
+  console.log(JSON.stringify({len: text.length, items: v.items.length, last: v.items[v.items.length-1],
+                              env: (process.env.IGNITE_INPUT || '').length,
+                              bytes: process.env.IGNITE_INPUT_BYTES}));
+});
+)");
+  nlohmann::json input;
+  input["items"] = nlohmann::json::array();
+  for (int i = 0; static_cast<int>(input.dump().size()) < (1 << 20) + 100; ++i) {
+    input["items"].push_back("item-" + std::to_string(i) + "-padding-padding");
+  }
+  const std::string text = input.dump();
+  Ignite::ExecuteOptions opt;
+  opt.input = text;
+  const auto r = engine().execute(s.svc, opt);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  const auto j = nlohmann::json::parse(r.stdout_text);
+  EXPECT_EQ(j.at("len"), text.size());
+  EXPECT_EQ(j.at("items"), input["items"].size());
+  EXPECT_EQ(j.at("last"), input["items"].back());
+  EXPECT_EQ(j.at("env"), 0);  // too large for one environment variable
+  EXPECT_EQ(j.at("bytes"), std::to_string(text.size()));
+}
+
+TEST(Execute, SmallInputAlsoInEnvironment) {
+  ScratchService s("console.log(process.env.IGNITE_INPUT)");
+  Ignite::ExecuteOptions opt;
+  opt.input = "false";  // falsy inputs survive (the reference turned them into "")
+  EXPECT_EQ(engine().execute(s.svc, opt).stdout_text, "false\n");
+}
+
+TEST(Execute, RejectsInvalidJsonInputWithoutContainer) {
+  ScratchService s("");
+  Ignite::ExecuteOptions opt;
+  opt.input = "{not json";
+  try {
+    engine().execute(s.svc, opt);
+    FAIL();
+  } catch (const Ignite::Error& e) {
+    EXPECT_EQ(e.code(), Ignite::ErrorCode::InvalidArgument);
+    EXPECT_THAT(e.message(), HasSubstr("input"));
+  }
+}
+
+TEST(Execute, ExitCodeAndStreamsSeparated) {
+  ScratchService s("console.log('to out'); console.error('to err'); process.exit(3);");
+  const auto r = engine().execute(s.svc);
+  EXPECT_EQ(r.outcome, Outcome::Error);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.stdout_text, "to out\n");
+  EXPECT_EQ(r.stderr_text, "to err\n");
+}
+
+TEST(Execute, ServiceExiting124IsNotATimeout) {
+  ScratchService s("process.exit(124)");
+  const auto r = engine().execute(s.svc);
+  EXPECT_EQ(r.outcome, Outcome::Error);
+  EXPECT_EQ(r.exit_code, 124);
+}
+
+TEST(Execute, EnvFromYamlAndOptions) {
+  ScratchService s("console.log(process.env.A + '|' + process.env.B + '|' + process.env.NODE_ENV)",
+                   "  env:\n    A: from-yaml\n    B: from-yaml\n");
+  Ignite::ExecuteOptions opt;
+  opt.env["B"] = "line1\nline2=x";
+  const auto r = engine().execute(s.svc, opt);
+  EXPECT_EQ(r.stdout_text, "from-yaml|line1\nline2=x|production\n");
+}
+
+TEST(Execute, SpinLoopKilledAtTimeout) {
+  ScratchService s("process.on('SIGTERM', () => {}); for (;;) {}", "", 128, 1000);
+  const auto r = engine().execute(s.svc);
+  EXPECT_EQ(r.outcome, Outcome::Timeout);
+  EXPECT_GE(r.phases.run, 1000ms);
+  EXPECT_LE(r.phases.run, 1250ms);
+}
+
+TEST(Execute, AllocationLoopStoppedAsMemoryLimit) {
+  ScratchService s("const keep = []; for (;;) keep.push(Buffer.alloc(1 << 20, 1));", "", 64, 20000);
+  const auto r = engine().execute(s.svc);
+  EXPECT_EQ(r.outcome, Outcome::MemoryLimit) << r.stderr_text;
+  EXPECT_TRUE(r.oom_killed);
+  EXPECT_EQ(r.exit_code, 137);
+}
+
+TEST(Execute, OutputFloodCutAtCap) {
+  ScratchService s("const line = 'x'.repeat(1023) + '\\n'; for (;;) process.stdout.write(line);");
+  Ignite::ExecuteOptions opt;
+  opt.output_limit = 64 * 1024;
+  std::size_t streamed = 0;
+  opt.on_stdout = [&](std::string_view d) { streamed += d.size(); };
+  const auto r = engine().execute(s.svc, opt);
+  EXPECT_EQ(r.outcome, Outcome::OutputLimit);
+  EXPECT_TRUE(r.stdout_truncated);
+  EXPECT_EQ(r.stdout_text.size(), 64u * 1024u);
+  EXPECT_GE(streamed, 64u * 1024u);
+}
+
+TEST(Execute, RootfsIsReadOnlyAndTmpWritable) {
+  ScratchService s(R"(
+const fs = require('fs');
+const tryWrite = p => { try { fs.writeFileSync(p, 'x'); return 'ok'; } catch (e) { return e.code; } };
+console.log(JSON.stringify({root: tryWrite('/x'), app: tryWrite('/app/x'), etc: tryWrite('/etc/x'),
+                            tmp: tryWrite('/tmp/x'), uid: process.getuid()}));
+)");
+  const auto r = engine().execute(s.svc);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  const auto j = nlohmann::json::parse(r.stdout_text);
+  EXPECT_EQ(j.at("root"), "EROFS");
+  EXPECT_EQ(j.at("app"), "EROFS");
+  EXPECT_EQ(j.at("etc"), "EROFS");
+  EXPECT_EQ(j.at("tmp"), "ok");
+  EXPECT_EQ(j.at("uid"), 1000);
+  EXPECT_FALSE(fs::exists(s.dir.path() / "x"));
+}
+
+TEST(Execute, NoNetworkByDefault) {
+  ScratchService s(R"(
+const os = require('os');
+console.log(JSON.stringify(Object.keys(os.networkInterfaces())));
+)");
+  const auto r = engine().execute(s.svc);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "[\"lo\"]\n");
+}
+
+TEST(Execute, CancellationKillsContainer) {
+  ScratchService s("setInterval(() => {}, 1000);", "", 128, 30000);
+  std::stop_source stop;
+  Ignite::ExecuteOptions opt;
+  opt.stop_token = stop.get_token();
+  std::jthread canceller([&] {
+    std::this_thread::sleep_for(700ms);
+    stop.request_stop();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = engine().execute(s.svc, opt);
+  EXPECT_EQ(r.outcome, Outcome::Cancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+}
+
+TEST(Execute, MissingRuntimeImageIsAClearError) {
+  Ignite::Engine e;
+  Ignite::Runtime rt;
+  rt.name = "ghost";
+  rt.versions = {{"1", "ignite-test/does-not-exist:1"}};
+  rt.default_version = "1";
+  rt.command = {"ghost"};
+  e.register_runtime(rt);
+  TempDir dir;
+  write_file(dir.path() / "service.yaml",
+             "service:\n  name: g\n  runtime: ghost\n  entry: index.js\n  memoryMb: 64\n  timeoutMs: 1000\n");
+  write_file(dir.path() / "index.js", "");
+  try {
+    e.execute(e.load(dir.path()));
+    FAIL();
+  } catch (const Ignite::Error& err) {
+    EXPECT_EQ(err.code(), Ignite::ErrorCode::Runtime);
+    EXPECT_THAT(err.message(), HasSubstr("ignite-test/does-not-exist:1"));
+    EXPECT_THAT(err.message(), HasSubstr("tools/bootstrap"));
+  }
+}
+
+TEST(Execute, ConcurrentExecutionsAllSucceed) {
+  const auto svc = engine().load(example_service("hello-quickjs"));
+  std::vector<Ignite::ExecutionResult> results(4);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] {
+        Ignite::ExecuteOptions opt;
+        opt.input = "{\"name\":\"t" + std::to_string(i) + "\"}";
+        results[i] = engine().execute(svc, opt);
+      });
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(results[i].outcome, Outcome::Success);
+    EXPECT_THAT(results[i].stdout_text, HasSubstr("Hello, t" + std::to_string(i) + "!"));
+  }
+}
+
+// Runs last (gtest keeps declaration order within a binary): nothing of ours may remain.
+TEST(ZZCleanup, NoContainersLeftBehind) { EXPECT_EQ(our_containers().size(), 0u); }
