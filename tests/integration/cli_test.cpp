@@ -60,10 +60,10 @@ TEST(Cli, ExitCodes) {
   TempDir dir;
   write_file(dir.path() / "service.yaml",
              "service:\n  name: codes\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n  timeoutMs: 800\n");
-  write_file(dir.path() / "index.js", "const c = +std.getenv('CODE'); if (c < 0) { for(;;){} } std.exit(c);");
+  write_file(dir.path() / "index.js", "std.exit(0);");
   const std::string base = cli() + " run " + quote(dir.path().string());
-  EXPECT_EQ(run_command("CODE=0 && " + base + " --json").status, 0);
-  // The service's own code passes through; --runtime etc. are accepted.
+  EXPECT_EQ(run_command(base + " --json").status, 0);
+  // The service's own code passes through.
   write_file(dir.path() / "index.js", "std.exit(7);");
   EXPECT_EQ(run_command(base).status, 7);
   write_file(dir.path() / "index.js", "for(;;){}");
