@@ -90,6 +90,10 @@ api_json() {
 # The message of a Docker error answer ({"message": "..."}), or the raw body.
 api_error() {
   local msg
+  if [[ $API_STATUS == 000 ]]; then
+    printf 'no answer from the Docker daemon on %s\n' "$DOCKER_SOCK"
+    return 0
+  fi
   msg=$(printf '%s' "$API_BODY" | "$PY" -c 'import json,sys
 try: print(json.load(sys.stdin).get("message",""))
 except Exception: pass' 2>/dev/null) || true
