@@ -80,7 +80,8 @@ bool receive_some(int fd, std::string& buffer, Clock::time_point deadline, std::
     pollfd p{fd, POLLIN, 0};
     const int timeout = poll_timeout(deadline, kHandshakeTimeout);
     if (timeout == 0) {
-      throw Error(ErrorCode::Docker, std::string(what) + ": no reply from the Docker daemon within " +
+      throw Error(ErrorCode::Docker, std::string(what) +
+                                         ": no reply from the Docker daemon within " +
                                          std::to_string(kHandshakeTimeout.count()) + " s");
     }
     const int ready = ::poll(&p, 1, timeout);
@@ -122,7 +123,8 @@ std::optional<std::string> header_value(std::string_view headers, std::string_vi
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
         value.remove_prefix(1);
       }
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
       return std::string(value);
     }
     pos = end;
@@ -284,10 +286,12 @@ Attachment open_attachment(const std::string& socket_path, const std::string& ta
   }
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
+  // Reported like any other unreachable socket, as libcurl does for the other endpoints.
   if (socket_path.size() >= sizeof(address.sun_path)) {
-    throw Error(ErrorCode::Config, "Docker socket path is too long for a unix socket (" +
-                                       std::to_string(socket_path.size()) +
-                                       " bytes): " + socket_path);
+    throw Error(ErrorCode::DockerUnavailable,
+                unreachable_message(socket_path, "the path is longer than the " +
+                                                     std::to_string(sizeof(address.sun_path) - 1) +
+                                                     " bytes a unix socket address can hold"));
   }
   std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
 
@@ -337,7 +341,8 @@ Attachment open_attachment(const std::string& socket_path, const std::string& ta
     std::from_chars(headers.data() + space + 1, headers.data() + headers.size(), status);
   }
   if (status == 0) {
-    throw Error(ErrorCode::Docker, std::string(what) + ": malformed reply from the Docker daemon: " +
+    throw Error(ErrorCode::Docker, std::string(what) +
+                                       ": malformed reply from the Docker daemon: " +
                                        headers.substr(0, headers.find("\r\n")));
   }
   if (status == 101 || status == 200) {

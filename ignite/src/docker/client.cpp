@@ -25,9 +25,10 @@ constexpr milliseconds kImportTimeout{1800000};
 
 bool is_success(long status) { return status >= 200 && status < 300; }
 
-// Percent-encodes everything but RFC 3986 unreserved characters; `keep_slash` for image
-// references in paths ("ignite-test/busybox:latest"), which the daemon routes unescaped.
-std::string encode(std::string_view text, bool keep_slash = false) {
+// Percent-encodes everything but RFC 3986 unreserved characters. `in_path` keeps '/', ':' and
+// '@' for image references in paths ("ignite-test/busybox:latest"): the daemon routes those
+// unescaped, as the docker CLI sends them.
+std::string encode(std::string_view text, bool in_path = false) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size());
@@ -35,7 +36,7 @@ std::string encode(std::string_view text, bool keep_slash = false) {
     const auto c = static_cast<unsigned char>(ch);
     const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                             (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                            c == '~' || (keep_slash && (c == '/' || c == ':' || c == '@'));
+                            c == '~' || (in_path && (c == '/' || c == ':' || c == '@'));
     if (unreserved) {
       out += ch;
     } else {
@@ -49,12 +50,6 @@ std::string encode(std::string_view text, bool keep_slash = false) {
 
 std::string api(std::string_view path) { return std::string(kApiPrefix) + std::string(path); }
 
-// A query parameter "&filters=..." selecting by labels, or "" for no filter.
-std::string label_filter_param(const std::vector<std::string>& label_filters) {
-  if (label_filters.empty()) return {};
-  return "&filters=" + encode(json{{"label", label_filters}}.dump());
-}
-
 std::string dump(const json& value, std::string_view what) {
   try {
     return value.dump();
@@ -62,6 +57,12 @@ std::string dump(const json& value, std::string_view what) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string(what) + ": request body cannot be sent as JSON: " + e.what());
   }
+}
+
+// A query parameter "&filters=..." selecting by labels, or "" for no filter.
+std::string label_filter_param(const std::vector<std::string>& label_filters) {
+  if (label_filters.empty()) return {};
+  return "&filters=" + encode(dump(json{{"label", label_filters}}, "label filter"));
 }
 
 json parse(std::string_view body, std::string_view what) {
@@ -93,7 +94,8 @@ HttpRequest make_request(std::string method, std::string path, milliseconds time
 // Full 64-hex container ids are shortened in messages the way the docker CLI shows them; names
 // are kept whole.
 std::string short_id(const std::string& id) {
-  const bool full_id = id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  const bool full_id =
+      id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
   return full_id ? id.substr(0, 12) : id;
 }
 
@@ -128,8 +130,8 @@ std::string_view trim(std::string_view s) {
 
 // The "error"/"errorDetail" of a progress message (build, import), or "".
 std::string progress_error(const json& message) {
-  if (const auto detail = message.find("errorDetail"); detail != message.end() &&
-                                                       detail->is_object()) {
+  if (const auto detail = message.find("errorDetail");
+      detail != message.end() && detail->is_object()) {
     if (const auto text = detail->find("message"); text != detail->end() && text->is_string()) {
       return text->get<std::string>();
     }
@@ -145,8 +147,8 @@ std::string progress_error(const json& message) {
 namespace detail {
 
 std::string unreachable_message(std::string_view socket_path, std::string_view reason) {
-  return "Docker daemon not reachable at " + std::string(socket_path) + ": " +
-         std::string(reason) + ". Start dockerd or set DOCKER_HOST=unix:///path";
+  return "Docker daemon not reachable at " + std::string(socket_path) + ": " + std::string(reason) +
+         ". Start dockerd or set DOCKER_HOST=unix:///path";
 }
 
 std::string daemon_message(std::string_view body) {
@@ -163,10 +165,10 @@ std::string daemon_message(std::string_view body) {
 
 void throw_http_error(std::string_view what, long status, std::string_view body, ErrorCode code) {
   if (code == ErrorCode::Docker && status == 404) code = ErrorCode::NotFound;
-  throw Error(code,
-              std::string(what) + ": " + daemon_message(body) + " (HTTP " + std::to_string(status) +
-                  ")",
-              static_cast<int>(status));
+  throw Error(
+      code,
+      std::string(what) + ": " + daemon_message(body) + " (HTTP " + std::to_string(status) + ")",
+      static_cast<int>(status));
 }
 
 }  // namespace detail
@@ -216,8 +218,8 @@ void DockerClient::ping() {
   } catch (const Error& e) {
     // Something accepted the connection but did not answer: as unusable as no daemon at all.
     if (e.code() != ErrorCode::Docker) throw;
-    throw Error(ErrorCode::DockerUnavailable, "Docker daemon at " + socket_path_ +
-                                                  " does not answer GET /_ping: " + e.message());
+    throw Error(ErrorCode::DockerUnavailable,
+                "Docker daemon at " + socket_path_ + " does not answer GET /_ping: " + e.message());
   }
   if (!is_success(response.status)) {
     detail::throw_http_error("ping Docker daemon", response.status, response.body);
@@ -231,9 +233,8 @@ json DockerClient::version() {
 
 std::optional<json> DockerClient::image_inspect(const std::string& ref) {
   const std::string what = "inspect image " + ref;
-  const auto response =
-      transport_->request(make_request("GET", api("/images/" + encode(ref, true) + "/json"),
-                                       kCallTimeout));
+  const auto response = transport_->request(
+      make_request("GET", api("/images/" + encode(ref, true) + "/json"), kCallTimeout));
   if (response.status == 404) return std::nullopt;
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
   return parse(response.body, what);
@@ -241,8 +242,8 @@ std::optional<json> DockerClient::image_inspect(const std::string& ref) {
 
 void DockerClient::image_import(const std::filesystem::path& tarball, const std::string& repo,
                                 const std::string& tag, const std::vector<std::string>& changes) {
-  const std::string what = "import image " + repo + (tag.empty() ? "" : ":" + tag) + " from " +
-                           tarball.string();
+  const std::string what =
+      "import image " + repo + (tag.empty() ? "" : ":" + tag) + " from " + tarball.string();
   std::string path = api("/images/create?fromSrc=-");
   if (!repo.empty()) path += "&repo=" + encode(repo);
   if (!tag.empty()) path += "&tag=" + encode(tag);
@@ -343,10 +344,10 @@ bool DockerClient::image_remove(const std::string& ref, bool force) {
 
 std::vector<json> DockerClient::images_list(const std::vector<std::string>& label_filters) {
   const std::string what = "list images";
-  const auto response = call(
-      make_request("GET", api("/images/json?all=0" + label_filter_param(label_filters)),
-                   kCallTimeout),
-      what);
+  const auto response =
+      call(make_request("GET", api("/images/json?all=0" + label_filter_param(label_filters)),
+                        kCallTimeout),
+           what);
   return parse_array(response.body, what);
 }
 
@@ -358,9 +359,9 @@ std::string DockerClient::container_create(const json& body, const std::string& 
       what += " from image " + image->get<std::string>();
     }
   }
-  auto req = make_request(
-      "POST", api("/containers/create" + (name.empty() ? "" : "?name=" + encode(name))),
-      kCallTimeout);
+  auto req = make_request("POST",
+                          api("/containers/create" + (name.empty() ? "" : "?name=" + encode(name))),
+                          kCallTimeout);
   req.body = dump(body, what);
   const auto response = call(req, what);
   const json reply = parse(response.body, what);
@@ -388,11 +389,11 @@ Attachment DockerClient::container_attach(const std::string& id, bool with_stdin
 std::int64_t DockerClient::container_wait(const std::string& id, std::string_view condition) {
   const std::string what = "wait for container " + short_id(id);
   // No timeout: this returns when the container stops; callers bound run time by killing it.
-  const auto response = call(
-      make_request("POST",
-                   api("/containers/" + encode(id) + "/wait?condition=" + encode(condition)),
-                   milliseconds{0}),
-      what);
+  const auto response =
+      call(make_request("POST",
+                        api("/containers/" + encode(id) + "/wait?condition=" + encode(condition)),
+                        milliseconds{0}),
+           what);
   const json reply = parse(response.body, what);
   if (const auto error = reply.find("Error"); error != reply.end() && error->is_object()) {
     const std::string message = error->value("Message", "");
@@ -400,8 +401,8 @@ std::int64_t DockerClient::container_wait(const std::string& id, std::string_vie
   }
   const auto code = reply.find("StatusCode");
   if (code == reply.end() || !code->is_number_integer()) {
-    throw Error(ErrorCode::Docker, what + ": the daemon's reply has no StatusCode: " +
-                                       response.body);
+    throw Error(ErrorCode::Docker,
+                what + ": the daemon's reply has no StatusCode: " + response.body);
   }
   return code->get<std::int64_t>();
 }
@@ -434,9 +435,9 @@ bool DockerClient::container_kill(const std::string& id, std::string_view signal
 
 bool DockerClient::container_remove(const std::string& id, bool force) {
   const std::string what = "remove container " + short_id(id);
-  const auto response = transport_->request(make_request(
-      "DELETE", api("/containers/" + encode(id) + (force ? "?force=1&v=1" : "?v=1")),
-      kCallTimeout));
+  const auto response = transport_->request(
+      make_request("DELETE", api("/containers/" + encode(id) + (force ? "?force=1&v=1" : "?v=1")),
+                   kCallTimeout));
   if (response.status == 404) return false;
   // Another remover got there first; the container is going away, which is all callers want.
   if (response.status == 409 &&
@@ -457,12 +458,12 @@ json DockerClient::container_inspect(const std::string& id) {
 std::vector<json> DockerClient::containers_list(const std::vector<std::string>& label_filters,
                                                 bool all) {
   const std::string what = "list containers";
-  const auto response = call(
-      make_request("GET",
-                   api(std::string("/containers/json?all=") + (all ? "1" : "0") +
-                       label_filter_param(label_filters)),
-                   kCallTimeout),
-      what);
+  const auto response =
+      call(make_request("GET",
+                        api(std::string("/containers/json?all=") + (all ? "1" : "0") +
+                            label_filter_param(label_filters)),
+                        kCallTimeout),
+           what);
   return parse_array(response.body, what);
 }
 

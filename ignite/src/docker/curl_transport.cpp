@@ -55,14 +55,17 @@ class HandleLease {
   HandleLease() {
     if (t_idle_handle) {
       handle_ = std::move(t_idle_handle);
-      curl_easy_reset(handle_.get());  // keeps the live connection, drops the previous options
     } else {
       handle_.reset(curl_easy_init());
       if (!handle_) throw Error(ErrorCode::Internal, "curl_easy_init failed");
     }
   }
   ~HandleLease() {
-    if (!t_idle_handle) t_idle_handle = std::move(handle_);
+    if (t_idle_handle) return;
+    // The options point into the finished request's stack frame (error buffer, headers, body);
+    // reset drops them but keeps the live connection for the next request.
+    curl_easy_reset(handle_.get());
+    t_idle_handle = std::move(handle_);
   }
   HandleLease(const HandleLease&) = delete;
   HandleLease& operator=(const HandleLease&) = delete;
@@ -121,14 +124,14 @@ std::size_t read_callback(char* buffer, std::size_t size, std::size_t nitems, vo
 int seek_callback(void* userdata, curl_off_t offset, int origin) {
   auto& transfer = *static_cast<Transfer*>(userdata);
   return fseeko(transfer.upload, static_cast<off_t>(offset), origin) == 0 ? CURL_SEEKFUNC_OK
-                                                                        : CURL_SEEKFUNC_FAIL;
+                                                                          : CURL_SEEKFUNC_FAIL;
 }
 
 template <typename T>
 void set(CURL* handle, CURLoption option, T value) {
   if (const CURLcode rc = curl_easy_setopt(handle, option, value); rc != CURLE_OK) {
-    throw Error(ErrorCode::Internal, std::string("curl_easy_setopt failed: ") +
-                                         curl_easy_strerror(rc));
+    throw Error(ErrorCode::Internal,
+                std::string("curl_easy_setopt failed: ") + curl_easy_strerror(rc));
   }
 }
 
@@ -245,8 +248,8 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
                                        std::strerror(transfer.upload_errno));
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    const long limit_ms = req.timeout.count() > 0 ? static_cast<long>(req.timeout.count())
-                                                  : kConnectTimeoutMs;
+    const long limit_ms =
+        req.timeout.count() > 0 ? static_cast<long>(req.timeout.count()) : kConnectTimeoutMs;
     throw Error(ErrorCode::Docker, target + ": no complete reply from the Docker daemon at " +
                                        socket_path_ + " within " + std::to_string(limit_ms) +
                                        " ms (" + curl_message + ")");
