@@ -11,10 +11,13 @@
 namespace Ignite::detail {
 namespace {
 
-bool is_plain(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
+// A missing key yields an invalid node on which every accessor but IsDefined() throws.
+bool is_plain(const YAML::Node& node) {
+  return node.IsDefined() && node.IsScalar() && node.Tag() == "?";
+}
 
 bool is_null_scalar(const YAML::Node& node) {
-  if (node.IsNull()) return true;
+  if (!node.IsDefined() || node.IsNull()) return true;
   if (!is_plain(node)) return false;
   const std::string& s = node.Scalar();
   return s == "~" || s == "null" || s == "Null" || s == "NULL" || s.empty();

@@ -112,8 +112,11 @@ process.stdin.on('end', () => {
 )");
   nlohmann::json input;
   input["items"] = nlohmann::json::array();
-  for (int i = 0; static_cast<int>(input.dump().size()) < (1 << 20) + 100; ++i) {
-    input["items"].push_back("item-" + std::to_string(i) + "-padding-padding");
+  std::size_t approx = 0;
+  for (int i = 0; approx < (1u << 20) + 100; ++i) {
+    std::string item = "item-" + std::to_string(i) + "-padding-padding";
+    approx += item.size() + 3;
+    input["items"].push_back(std::move(item));
   }
   const std::string text = input.dump();
   Ignite::ExecuteOptions opt;
