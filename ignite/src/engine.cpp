@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -12,7 +13,9 @@
 
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "ignite/src/image_builder.hpp"
 #include "ignite/src/labels.hpp"
+#include "ignite/src/service_files.hpp"
 #include "ignite/version.hpp"
 
 namespace fs = std::filesystem;
@@ -167,9 +170,24 @@ struct Engine::Impl {
   RuntimeRegistry registry = RuntimeRegistry::builtins();
   std::once_flag client_once;
   std::unique_ptr<docker::DockerClient> client;
+  std::unique_ptr<detail::ImageBuilder> builder;
   Slots slots;
+  fs::path state_dir;
+  std::mutex history_mu;
 
   explicit Impl(EngineOptions opts) : options(std::move(opts)), slots(options.max_concurrent) {
+    state_dir = options.state_dir;
+    if (state_dir.empty()) {
+      if (const char* d = std::getenv("IGNITE_STATE_DIR"); d && *d) {
+        state_dir = d;
+      } else if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) {
+        state_dir = fs::path(x) / "ignite";
+      } else if (const char* h = std::getenv("HOME"); h && *h) {
+        state_dir = fs::path(h) / ".local/state/ignite";
+      } else {
+        state_dir = fs::temp_directory_path() / "ignite-state";
+      }
+    }
     std::string host = options.docker_host;
     if (host.empty()) {
       socket_path = docker::socket_from_env();
@@ -184,8 +202,56 @@ struct Engine::Impl {
   }
 
   docker::DockerClient& docker() {
-    std::call_once(client_once, [&] { client = std::make_unique<docker::DockerClient>(socket_path); });
+    std::call_once(client_once, [&] {
+      client = std::make_unique<docker::DockerClient>(socket_path);
+      builder = std::make_unique<detail::ImageBuilder>(*client, session);
+    });
     return *client;
+  }
+
+  detail::ImageBuilder& images() {
+    docker();
+    return *builder;
+  }
+
+  CodeDelivery delivery(const std::optional<CodeDelivery>& requested) const {
+    const CodeDelivery d = requested.value_or(options.delivery);
+    // Ignite only speaks to unix sockets, i.e. a daemon that sees this host's paths.
+    return d == CodeDelivery::Auto ? CodeDelivery::Mount : d;
+  }
+
+  fs::path history_file(const Service& svc) const {
+    return state_dir / "history" / (detail::sha256_hex(svc.path.string()).substr(0, 24) + ".json");
+  }
+
+  std::optional<milliseconds> last_execution(const Service& svc) {
+    std::lock_guard lock(history_mu);
+    std::ifstream in(history_file(svc));
+    if (!in) return std::nullopt;
+    const json j = json::parse(in, nullptr, false);
+    if (!j.is_object() || !j.contains("lastExecutionMs") || !j["lastExecutionMs"].is_number()) {
+      return std::nullopt;  // unreadable history is no history; it is rewritten on the next run
+    }
+    return milliseconds(j["lastExecutionMs"].get<std::int64_t>());
+  }
+
+  // Best effort: history only feeds a preflight hint, so failing to write it never fails a run.
+  void record_execution(const Service& svc, milliseconds run) noexcept {
+    try {
+      std::lock_guard lock(history_mu);
+      const fs::path file = history_file(svc);
+      std::error_code ec;
+      fs::create_directories(file.parent_path(), ec);
+      const fs::path tmp = file.string() + ".tmp-" + random_hex(8);
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << json{{"service", svc.path.string()}, {"lastExecutionMs", run.count()}}.dump();
+        if (!out) return;
+      }
+      fs::rename(tmp, file, ec);
+      if (ec) fs::remove(tmp, ec);
+    } catch (...) {
+    }
   }
 
   ResolvedRuntime resolve(const std::string& spec) const {
@@ -193,7 +259,8 @@ struct Engine::Impl {
     return registry.resolve(spec);
   }
 
-  json create_body(const Service& svc, const ResolvedRuntime& rt, const ExecuteOptions& opt,
+  json create_body(const Service& svc, const ResolvedRuntime& rt, const std::string& image,
+                   CodeDelivery delivery, const ExecuteOptions& opt,
                    const std::vector<std::string>& env) const {
     const double memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
     const double cpus = opt.cpus.value_or(svc.config.cpu_limit.value_or(1.0));
@@ -215,14 +282,16 @@ struct Engine::Impl {
         {"SecurityOpt", {"no-new-privileges"}},
         {"Tmpfs", {{"/tmp", "rw,noexec,nosuid,nodev,size=" + options.tmpfs_size}}},
         {"Init", true},  // reaps orphans and forwards signals; the runtime is not PID 1
-        {"Mounts",
-         {{{"Type", "bind"}, {"Source", svc.path.string()}, {"Target", "/app"}, {"ReadOnly", true}}}},
         {"Ulimits", {{{"Name", "nofile"}, {"Soft", 1024}, {"Hard", 1024}}}},
     };
+    if (delivery == CodeDelivery::Mount) {
+      host_config["Mounts"] = json::array(
+          {{{"Type", "bind"}, {"Source", svc.path.string()}, {"Target", "/app"}, {"ReadOnly", true}}});
+    }
     // NetworkDisabled leaves only loopback without the ~300 ms network sandbox set-up that
     // NetworkMode "none" costs on this daemon.
     return json{
-        {"Image", rt.image},
+        {"Image", image},
         {"Cmd", rt.argv(svc.config.entry)},
         {"Env", env},
         {"User", "1000:1000"},
@@ -322,17 +391,16 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = rt.spec();
-  result.image = rt.image;
 
   const auto t_begin = steady_clock::now();
-  if (!docker.image_inspect(rt.image)) {
-    throw Error(ErrorCode::Runtime, "Runtime image " + rt.image + " for " + rt.spec() +
-                                        " is not present on the Docker daemon. Run tools/bootstrap "
-                                        "to build the runtime images.");
-  }
+  const CodeDelivery delivery = impl_->delivery(opt.delivery);
+  const detail::ServiceImage image = impl_->images().ensure(svc, rt, delivery, opt.on_build_output);
+  result.image = image.ref;
+  result.cold_start = image.built;
+  result.phases.build = image.build_time;
 
   auto t0 = steady_clock::now();
-  const json body = impl_->create_body(svc, rt, opt, env);
+  const json body = impl_->create_body(svc, rt, image.ref, delivery, opt, env);
   const std::string id =
       docker.container_create(body, "ignite-" + svc.config.name + "-" + random_hex(10));
   ContainerGuard guard(docker, id);
@@ -400,7 +468,61 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     result.outcome = result.exit_code == 0 ? Outcome::Success : Outcome::Error;
   }
   result.duration = since(t_begin);
+  impl_->record_execution(svc, result.phases.run);
   return result;
+}
+
+PreflightResult Engine::preflight(const Service& svc, const PreflightOptions& options) {
+  PreflightInputs inputs;
+  inputs.last_execution = impl_->last_execution(svc);
+  const ResolvedRuntime rt = impl_->resolve(options.runtime.value_or(svc.config.runtime));
+  const CodeDelivery delivery = impl_->delivery(options.delivery);
+  std::optional<detail::ServiceImage> image;
+  if (options.build_image) {
+    image = impl_->images().ensure(svc, rt, delivery, options.on_build_output);
+  } else {
+    try {
+      image = impl_->images().find(svc, rt, delivery);
+    } catch (const Error& e) {
+      // Without a daemon (or its base image) there is no image to measure: skip that check.
+      if (e.code() != ErrorCode::DockerUnavailable && e.code() != ErrorCode::Runtime) throw;
+    }
+  }
+  if (image) inputs.image = ImageFacts{image->ref, image->size};
+  return run_preflight(svc, inputs);
+}
+
+ExecutionReport Engine::report(const Service& svc, PreflightResult pf,
+                               std::optional<ExecutionResult> execution) const {
+  ReportLimits limits;
+  limits.timeout = milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms)));
+  limits.memory_mb = svc.config.memory_mb;
+  return make_report(std::move(pf), std::move(execution), limits);
+}
+
+std::optional<milliseconds> Engine::last_execution(const Service& svc) const {
+  return impl_->last_execution(svc);
+}
+
+namespace {
+std::optional<std::string> base_image_id(docker::DockerClient& docker, const ResolvedRuntime& rt) {
+  try {
+    if (auto info = docker.image_inspect(rt.image)) return info->value("Id", "");
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::DockerUnavailable) throw;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+LockManifest Engine::make_lock(const Service& svc) {
+  const ResolvedRuntime rt = impl_->resolve(svc.config.runtime);
+  return Ignite::make_lock(svc, rt, base_image_id(impl_->docker(), rt));
+}
+
+DriftReport Engine::check_lock(const Service& svc) {
+  const ResolvedRuntime rt = impl_->resolve(svc.config.runtime);
+  return check_drift(svc, rt, base_image_id(impl_->docker(), rt));
 }
 
 }  // namespace Ignite

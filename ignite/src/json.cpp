@@ -50,4 +50,41 @@ void to_json(nlohmann::json& j, const ServiceConfig& c) {
   if (!c.env.empty()) j["env"] = c.env;
 }
 
+namespace {
+
+nlohmann::json check_value(const CheckValue& v) {
+  if (const double* d = std::get_if<double>(&v)) return number(*d);
+  return std::get<std::string>(v);
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const PreflightCheck& c) {
+  j = nlohmann::json{{"name", c.name},
+                     {"status", std::string(to_string(c.status))},
+                     {"message", c.message}};
+  if (c.value) j["value"] = check_value(*c.value);
+  if (c.threshold) j["threshold"] = check_value(*c.threshold);
+}
+
+void to_json(nlohmann::json& j, const PreflightResult& r) {
+  j = nlohmann::json{{"serviceName", r.service_name},
+                     {"timestamp", r.timestamp},
+                     {"checks", r.checks},
+                     {"overallStatus", std::string(to_string(r.overall))}};
+}
+
+void to_json(nlohmann::json& j, const Warning& w) {
+  j = nlohmann::json{{"level", std::string(to_string(w.level))}, {"message", w.message}};
+  if (w.suggestion) j["suggestion"] = *w.suggestion;
+}
+
+void to_json(nlohmann::json& j, const ExecutionReport& r) {
+  j = nlohmann::json{{"serviceName", r.service_name},
+                     {"timestamp", r.timestamp},
+                     {"preflight", r.preflight}};
+  if (r.execution) j["execution"] = *r.execution;
+  j["warnings"] = r.warnings;
+}
+
 }  // namespace Ignite

@@ -21,6 +21,9 @@
 #include <string>
 
 #include "ignite/execution.hpp"
+#include "ignite/lock.hpp"
+#include "ignite/preflight.hpp"
+#include "ignite/report.hpp"
 #include "ignite/runtime.hpp"
 #include "ignite/service.hpp"
 
@@ -34,6 +37,18 @@ struct EngineOptions {
   // Container limits that service.yaml does not set.
   int pids_limit = 256;
   std::string tmpfs_size = "64m";
+  CodeDelivery delivery = CodeDelivery::Auto;
+  // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
+  // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
+  std::filesystem::path state_dir;
+};
+
+struct PreflightOptions {
+  // Build the per-service image first when it does not exist (so image-size is always checked).
+  bool build_image = false;
+  std::optional<std::string> runtime;  // as ExecuteOptions::runtime
+  std::optional<CodeDelivery> delivery;
+  std::function<void(std::string_view)> on_build_output;
 };
 
 class Engine {
@@ -54,6 +69,23 @@ class Engine {
   // could not run it (Docker unreachable, runtime image missing, bad options); the service's
   // own failures are reported in ExecutionResult::outcome.
   ExecutionResult execute(const Service& service, const ExecuteOptions& options = {});
+
+  // Preflight checks (reference §4): memory, dependencies, timeout (with the last execution's
+  // duration from history), and image-size whenever the service's image exists (or was built
+  // because options.build_image). Without Docker, the image check is left out.
+  PreflightResult preflight(const Service& service, const PreflightOptions& options = {});
+
+  // An ExecutionReport (reference §7) for a preflight and an optional execution of `service`.
+  ExecutionReport report(const Service& service, PreflightResult preflight,
+                         std::optional<ExecutionResult> execution = std::nullopt) const;
+
+  // Duration (run phase) of the service's last execution recorded in the state directory.
+  std::optional<std::chrono::milliseconds> last_execution(const Service& service) const;
+
+  // ignite.lock: pins the files, service.yaml, lockfiles, the resolved runtime and (when the
+  // daemon answers) the base image id.
+  LockManifest make_lock(const Service& service);
+  DriftReport check_lock(const Service& service);
 
   // Throws Error(DockerUnavailable) when the daemon does not answer.
   void ping();

@@ -36,6 +36,13 @@ std::string_view to_string(Outcome outcome) noexcept;
 
 inline constexpr std::size_t kDefaultOutputLimit = 1024 * 1024;
 
+// How the service's code reaches the container.
+enum class CodeDelivery {
+  Auto,   // Mount on a local daemon (the only kind Ignite talks to today)
+  Mount,  // the service directory bind-mounted read-only at /app; edits need no rebuild
+  Baked,  // the service files copied into the per-service image (for remote daemons/clusters)
+};
+
 struct ExecuteOptions {
   // The input as JSON text. Delivered on the service's stdin, and in IGNITE_INPUT when it is at
   // most kMaxEnvInput bytes. nullopt: empty stdin and IGNITE_INPUT="".
@@ -54,6 +61,10 @@ struct ExecuteOptions {
   std::function<void(std::string_view)> on_stderr;
   // Cancels a running execution: the container is killed and removed.
   std::stop_token stop_token;
+  // Overrides EngineOptions::delivery.
+  std::optional<CodeDelivery> delivery;
+  // Receives the per-service image build's output lines (only when a build happens).
+  std::function<void(std::string_view)> on_build_output;
 };
 
 inline constexpr std::size_t kMaxEnvInput = 64 * 1024;

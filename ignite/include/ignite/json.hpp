@@ -13,11 +13,23 @@
 #include <nlohmann/json.hpp>
 
 #include "ignite/execution.hpp"
+#include "ignite/preflight.hpp"
+#include "ignite/report.hpp"
 #include "ignite/service.hpp"
 
 namespace Ignite {
 
 void to_json(nlohmann::json& j, const ExecutionResult& result);
 void to_json(nlohmann::json& j, const ServiceConfig& config);
+
+// Reference §4 / §7.1 shapes; keys whose value is absent are left out.
+// {name, status, message, value?, threshold?}
+void to_json(nlohmann::json& j, const PreflightCheck& check);
+// {serviceName, timestamp, checks, overallStatus}
+void to_json(nlohmann::json& j, const PreflightResult& result);
+// {level, message, suggestion?}
+void to_json(nlohmann::json& j, const Warning& warning);
+// {serviceName, timestamp, preflight, execution?, warnings}
+void to_json(nlohmann::json& j, const ExecutionReport& report);
 
 }  // namespace Ignite

@@ -1,0 +1,20 @@
+// Text helpers shared by preflight, report and lock: numbers printed the way JavaScript prints
+// them (the reference's message strings are template literals) and ISO-8601 timestamps.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace Ignite::detail {
+
+// Number.prototype.toString: 128 (not 128.0), 0.5, 1e+21, 1e-7, NaN, Infinity.
+std::string js_number(double value);
+
+// Math.round: halves round towards +infinity (-2.5 -> -2).
+double js_round(double value);
+
+// Date.prototype.toISOString: "2026-01-24T10:15:30.123Z" (UTC, milliseconds).
+std::string iso8601_utc(std::chrono::system_clock::time_point when);
+std::string iso8601_now();
+
+}  // namespace Ignite::detail

@@ -1,0 +1,124 @@
+#include "ignite/src/image_builder.hpp"
+
+#include "ignite/error.hpp"
+#include "ignite/src/labels.hpp"
+#include "ignite/src/service_files.hpp"
+#include "ignite/src/tar.hpp"
+#include "ignite/version.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+namespace Ignite::detail {
+namespace {
+
+// Every file under node_modules (symlinks kept as links, pnpm layouts included).
+void collect_tree(const fs::path& root, const std::string& prefix,
+                  std::vector<std::pair<std::string, fs::path>>& out) {
+  std::error_code ec;
+  std::vector<std::pair<std::string, fs::path>> found;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const auto st = it->symlink_status(ec);
+    if (fs::is_regular_file(st) || fs::is_symlink(st)) {
+      found.emplace_back(prefix + "/" + it->path().lexically_relative(root).generic_string(), it->path());
+    }
+  }
+  if (ec) throw Error(ErrorCode::Service, "cannot list " + root.string() + ": " + ec.message());
+  std::sort(found.begin(), found.end());
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+}  // namespace
+
+std::string ImageBuilder::file_hash(const fs::path& path) {
+  std::error_code ec;
+  const auto st = fs::symlink_status(path, ec);
+  if (fs::is_symlink(st)) return "link:" + fs::read_symlink(path, ec).string();
+  const auto size = fs::file_size(path, ec);
+  const auto mtime = fs::last_write_time(path, ec);
+  const std::string key = path.string();
+  {
+    std::lock_guard lock(hash_mu_);
+    auto it = hash_cache_.find(key);
+    if (it != hash_cache_.end() && it->second.size == size && it->second.mtime == mtime) {
+      return it->second.hash;
+    }
+  }
+  auto hash = sha256_file(path);
+  if (!hash) throw Error(ErrorCode::Service, "cannot read " + path.string());
+  std::lock_guard lock(hash_mu_);
+  hash_cache_[key] = {size, mtime, *hash};
+  return *hash;
+}
+
+ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRuntime& rt,
+                                          CodeDelivery delivery) {
+  const auto base = docker_.image_inspect(rt.image);
+  if (!base) {
+    throw Error(ErrorCode::Runtime, "Runtime image " + rt.image + " for " + rt.spec() +
+                                        " is not present on the Docker daemon. Run tools/bootstrap "
+                                        "to build the runtime images.");
+  }
+  Inputs in;
+  in.base_id = base->value("Id", "");
+  const fs::path deps = svc.path / "node_modules";
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(deps, ec))) {
+    collect_tree(deps, "node_modules", in.files);
+    in.has_deps = !in.files.empty();
+  }
+  if (delivery == CodeDelivery::Baked) {
+    for (const auto& rel : service_files(svc.path)) in.files.emplace_back("app/" + rel, svc.path / rel);
+  }
+  std::string manifest = "ignite-image-v1\n" + in.base_id + "\n" + rt.spec() + "\n" +
+                         (delivery == CodeDelivery::Baked ? "baked" : "mount") + "\n";
+  for (const auto& [name, source] : in.files) manifest += name + " " + file_hash(source) + "\n";
+  in.tag = "ignite-svc/" + svc.config.name + ":" + sha256_hex(manifest).substr(0, 20);
+  return in;
+}
+
+std::optional<ServiceImage> ImageBuilder::find(const Service& svc, const ResolvedRuntime& rt,
+                                               CodeDelivery delivery) {
+  const Inputs in = inputs(svc, rt, delivery);
+  const auto info = docker_.image_inspect(in.tag);
+  if (!info) return std::nullopt;
+  return ServiceImage{in.tag, info->value("Id", ""), info->value("Size", std::uint64_t{0}), false,
+                      milliseconds(0)};
+}
+
+ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
+                                  CodeDelivery delivery,
+                                  const std::function<void(std::string_view)>& on_log) {
+  const Inputs in = inputs(svc, rt, delivery);
+  if (const auto info = docker_.image_inspect(in.tag)) {
+    return ServiceImage{in.tag, info->value("Id", ""), info->value("Size", std::uint64_t{0}),
+                        false, milliseconds(0)};
+  }
+  const auto t0 = steady_clock::now();
+  // COPY needs no shell, which the minimal runtime images do not have.
+  std::string dockerfile = "FROM " + rt.image + "\n";
+  if (in.has_deps) dockerfile += "COPY node_modules /node_modules\n";
+  if (delivery == CodeDelivery::Baked) dockerfile += "COPY app /app\n";
+  TarWriter tar;
+  tar.add_bytes("Dockerfile", dockerfile);
+  for (const auto& [name, source] : in.files) tar.add_path(name, source);
+
+  docker::BuildOptions opts;
+  opts.tag = in.tag;
+  opts.labels = {
+      {std::string(labels::kManaged), "true"},
+      {std::string(labels::kKind), "service"},
+      {std::string(labels::kService), svc.config.name},
+      {std::string(labels::kVersion), std::string(version())},
+      {std::string(labels::kSession), session_},
+      {"dev.ignite.runtime.spec", rt.spec()},
+      {"dev.ignite.delivery", delivery == CodeDelivery::Baked ? "baked" : "mount"},
+  };
+  const std::string id = docker_.image_build(tar.finish(), opts, on_log);
+  const auto info = docker_.image_inspect(in.tag);
+  return ServiceImage{in.tag, id, info ? info->value("Size", std::uint64_t{0}) : 0, true,
+                      duration_cast<milliseconds>(steady_clock::now() - t0)};
+}
+
+}  // namespace Ignite::detail

@@ -1,0 +1,75 @@
+// Per-service images, built only when their inputs change.
+//
+// An image is `FROM` the runtime's base image and tagged `ignite-svc/<name>:<hash>`, where the
+// hash covers every input of the build: the base image id, the runtime, the delivery mode and
+// the content of the files copied in. Unchanged inputs find the tag present and do no build
+// work; different inputs (an edit, a --runtime override) get a different tag, so concurrent
+// runs never clobber each other's image.
+//
+// What goes in:
+//   - vendored dependencies (`node_modules/`) at `/node_modules`: module resolution from
+//     /app/<entry> walks up to it, and the read-only mount of the service at /app cannot hide it;
+//   - with CodeDelivery::Baked, the service files (service_files(): no .env*, .git, or
+//     .igniteignore'd paths) at /app, for daemons that cannot see the host's paths.
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "ignite/engine.hpp"
+#include "ignite/src/docker/client.hpp"
+
+namespace Ignite::detail {
+
+struct ServiceImage {
+  std::string ref;   // ignite-svc/<name>:<hash>
+  std::string id;    // sha256:...
+  std::uint64_t size = 0;
+  bool built = false;  // false: reused an existing image
+  std::chrono::milliseconds build_time{0};
+};
+
+class ImageBuilder {
+ public:
+  ImageBuilder(docker::DockerClient& docker, std::string session) : docker_(docker), session_(std::move(session)) {}
+
+  // The image for these inputs, building it when it does not exist yet. Throws Error(Runtime)
+  // when the base image is missing and Error(Build) when the build fails.
+  ServiceImage ensure(const Service& service, const ResolvedRuntime& runtime, CodeDelivery delivery,
+                      const std::function<void(std::string_view)>& on_log);
+
+  // The image for these inputs when it already exists; nothing is built.
+  std::optional<ServiceImage> find(const Service& service, const ResolvedRuntime& runtime,
+                                   CodeDelivery delivery);
+
+ private:
+  struct Inputs {
+    std::string tag;
+    std::string base_id;
+    std::vector<std::pair<std::string, std::filesystem::path>> files;  // archive path -> source
+    bool has_deps = false;
+  };
+  Inputs inputs(const Service& service, const ResolvedRuntime& runtime, CodeDelivery delivery);
+  std::string file_hash(const std::filesystem::path& path);
+
+  docker::DockerClient& docker_;
+  std::string session_;
+  // Content hashes keyed by path, reused while size and mtime are unchanged: node_modules can
+  // hold thousands of files and is hashed on every run otherwise.
+  struct CachedHash {
+    std::uintmax_t size;
+    std::filesystem::file_time_type mtime;
+    std::string hash;
+  };
+  std::mutex hash_mu_;
+  std::map<std::string, CachedHash> hash_cache_;
+};
+
+}  // namespace Ignite::detail
