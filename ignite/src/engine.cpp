@@ -13,6 +13,7 @@
 
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "ignite/src/format_util.hpp"
 #include "ignite/src/image_builder.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/service_files.hpp"
@@ -261,7 +262,12 @@ struct Engine::Impl {
 
   json create_body(const Service& svc, const ResolvedRuntime& rt, const std::string& image,
                    CodeDelivery delivery, const ExecuteOptions& opt,
-                   const std::vector<std::string>& env) const {
+                   const std::vector<std::string>& env,
+                   const std::optional<SecurityPolicy>& policy) const {
+    // In audit mode the policy decides; otherwise service.yaml asks for a network and the
+    // root filesystem is always read-only.
+    const bool network = policy ? policy->network_enabled : svc.config.network;
+    const bool read_only = policy ? policy->filesystem_read_only : true;
     const double memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
     const double cpus = opt.cpus.value_or(svc.config.cpu_limit.value_or(1.0));
     const auto memory = static_cast<std::int64_t>(std::llround(memory_mb * kMiB));
@@ -277,7 +283,7 @@ struct Engine::Impl {
         {"MemorySwap", memory},  // equal to Memory: no swap beyond the limit
         {"NanoCpus", static_cast<std::int64_t>(std::llround(cpus * 1e9))},
         {"PidsLimit", options.pids_limit},
-        {"ReadonlyRootfs", true},
+        {"ReadonlyRootfs", read_only},
         {"CapDrop", {"ALL"}},
         {"SecurityOpt", {"no-new-privileges"}},
         {"Tmpfs", {{"/tmp", "rw,noexec,nosuid,nodev,size=" + options.tmpfs_size}}},
@@ -303,7 +309,7 @@ struct Engine::Impl {
         {"OpenStdin", true},
         {"StdinOnce", true},  // closing stdin must not close the output stream
         {"Tty", false},
-        {"NetworkDisabled", !svc.config.network},
+        {"NetworkDisabled", !network},
         {"HostConfig", host_config},
     };
   }
@@ -369,6 +375,8 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
 
   const ResolvedRuntime rt = impl_->resolve(opt.runtime.value_or(svc.config.runtime));
+  std::optional<SecurityPolicy> policy;
+  if (opt.audit) policy = load_policy(svc.path);
   const milliseconds timeout =
       opt.timeout.value_or(milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
 
@@ -400,7 +408,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   result.phases.build = image.build_time;
 
   auto t0 = steady_clock::now();
-  const json body = impl_->create_body(svc, rt, image.ref, delivery, opt, env);
+  const json body = impl_->create_body(svc, rt, image.ref, delivery, opt, env, policy);
   const std::string id =
       docker.container_create(body, "ignite-" + svc.config.name + "-" + random_hex(10));
   ContainerGuard guard(docker, id);
@@ -466,6 +474,19 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     result.outcome = Outcome::MemoryLimit;
   } else {
     result.outcome = result.exit_code == 0 ? Outcome::Success : Outcome::Error;
+  }
+  if (policy) {
+    SecurityAudit audit;
+    audit.policy = *policy;
+    // Kernel-level facts only: events are never inferred from what the service printed.
+    auto event = [&](std::string action, std::string target, std::string details) {
+      audit.events.push_back({"resource", std::move(action), std::move(target), false,
+                              detail::iso8601_now(), std::move(details)});
+    };
+    if (result.oom_killed) event("oom-kill", "memory", "the kernel OOM killer stopped the container");
+    if (timed_out) event("timeout-kill", "time", "killed after " + std::to_string(timeout.count()) + "ms");
+    if (flooded) event("output-limit-kill", "output", "output exceeded the limit");
+    result.audit = std::move(audit);
   }
   result.duration = since(t_begin);
   impl_->record_execution(svc, result.phases.run);

@@ -38,6 +38,7 @@ void to_json(nlohmann::json& j, const ExecutionResult& r) {
         {"cleanupMs", r.phases.cleanup.count()}}},
   };
   if (r.memory_peak_mb) j["memoryPeakMb"] = number(*r.memory_peak_mb);
+  if (r.audit) j["securityAudit"] = *r.audit;
   if (r.cold_start) j["coldStartTimeMs"] = (r.phases.build + r.phases.create + r.phases.start).count();
 }
 
@@ -85,6 +86,55 @@ void to_json(nlohmann::json& j, const ExecutionReport& r) {
                      {"preflight", r.preflight}};
   if (r.execution) j["execution"] = *r.execution;
   j["warnings"] = r.warnings;
+}
+
+}  // namespace Ignite
+
+namespace Ignite {
+
+void to_json(nlohmann::json& j, const SecurityPolicy& p) {
+  nlohmann::json process = {{"allowSpawn", p.allow_spawn}};
+  if (!p.allowed_commands.empty()) process["allowedCommands"] = p.allowed_commands;
+  j = nlohmann::json{{"network", {{"enabled", p.network_enabled}}},
+                     {"filesystem", {{"readOnly", p.filesystem_read_only}}},
+                     {"process", process}};
+}
+
+void to_json(nlohmann::json& j, const SecurityEvent& e) {
+  j = nlohmann::json{{"type", e.type},           {"action", e.action},
+                     {"target", e.target},       {"allowed", e.allowed},
+                     {"timestamp", e.timestamp}, {"details", e.details}};
+}
+
+// Reference §6.3 summary fields, so existing consumers of the audit JSON keep working.
+void to_json(nlohmann::json& j, const SecurityAudit& a) {
+  int net = 0, net_blocked = 0, reads = 0, writes = 0, fs_blocked = 0, spawns = 0, spawn_blocked = 0;
+  bool violations = false;
+  for (const auto& e : a.events) {
+    if (!e.allowed) violations = true;
+    if (e.type == "network") {
+      ++net;
+      if (!e.allowed) ++net_blocked;
+    } else if (e.type == "filesystem") {
+      if (e.action == "read") ++reads;
+      if (e.action == "write") ++writes;
+      if (!e.allowed) ++fs_blocked;
+    } else if (e.type == "process") {
+      ++spawns;
+      if (!e.allowed) ++spawn_blocked;
+    }
+  }
+  j = nlohmann::json{{"events", a.events},
+                     {"summary",
+                      {{"networkAttempts", net},
+                       {"networkBlocked", net_blocked},
+                       {"filesystemReads", reads},
+                       {"filesystemWrites", writes},
+                       {"filesystemBlocked", fs_blocked},
+                       {"processSpawns", spawns},
+                       {"processBlocked", spawn_blocked},
+                       {"overallStatus", violations ? "violations" : "clean"}}},
+                     {"policy", a.policy}};
 }
 
 }  // namespace Ignite

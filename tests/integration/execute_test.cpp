@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
+
 #include <thread>
 
 #include "ignite/engine.hpp"
@@ -30,9 +32,10 @@ struct ScratchService {
   TempDir dir;
   Ignite::Service svc;
   explicit ScratchService(const std::string& code, const std::string& extra_yaml = "",
-                          int memory_mb = 128, int timeout_ms = 10000) {
+                          int memory_mb = 128, int timeout_ms = 10000,
+                          const std::string& name = "scratch") {
     write_file(dir.path() / "service.yaml",
-               "service:\n  name: scratch\n  runtime: node@20\n  entry: index.js\n  memoryMb: " +
+               "service:\n  name: " + name + "\n  runtime: node@20\n  entry: index.js\n  memoryMb: " +
                    std::to_string(memory_mb) + "\n  timeoutMs: " + std::to_string(timeout_ms) +
                    "\n" + extra_yaml);
     write_file(dir.path() / "index.js", code);
@@ -289,5 +292,142 @@ TEST(Execute, ConcurrentExecutionsAllSucceed) {
   }
 }
 
-// Runs last (gtest keeps declaration order within a binary): nothing of ours may remain.
-TEST(ZZCleanup, NoContainersLeftBehind) { EXPECT_EQ(our_containers().size(), 0u); }
+// Services whose per-service images this binary builds and removes at the end (the example
+// services' images are shared with other test binaries running in parallel and stay cached).
+std::vector<std::string>& scratch_names() {
+  static std::vector<std::string> names{"scratch"};
+  return names;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static int n = 0;
+  scratch_names().push_back(prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+  return scratch_names().back();
+}
+
+TEST(Images, SecondRunReusesImage) {
+  ScratchService s("console.log('hi')", "", 128, 10000, unique_name("reuse"));
+  std::vector<std::string> build_lines;
+  Ignite::ExecuteOptions opt;
+  opt.on_build_output = [&](std::string_view l) { build_lines.emplace_back(l); };
+  const auto first = engine().execute(s.svc, opt);
+  ASSERT_EQ(first.outcome, Outcome::Success) << first.stderr_text;
+  EXPECT_TRUE(first.cold_start);
+  EXPECT_GT(first.phases.build.count(), 0);
+  EXPECT_FALSE(build_lines.empty());
+  build_lines.clear();
+  const auto second = engine().execute(s.svc, opt);
+  EXPECT_FALSE(second.cold_start);
+  EXPECT_EQ(second.phases.build.count(), 0);
+  EXPECT_EQ(second.image, first.image);
+  EXPECT_TRUE(build_lines.empty());
+  // Mount delivery: editing the code needs no rebuild and the edit is what runs.
+  write_file(s.dir.path() / "index.js", "console.log('edited')");
+  const auto third = engine().execute(s.svc, opt);
+  EXPECT_FALSE(third.cold_start);
+  EXPECT_EQ(third.stdout_text, "edited\n");
+  // A runtime override is a different image, never the same tag.
+  opt.runtime = "node@22";
+  const auto other = engine().execute(s.svc, opt);
+  EXPECT_NE(other.image, first.image);
+}
+
+TEST(Images, BakedDeliveryCopiesFilesButNotSecrets) {
+  ScratchService s(R"(
+const fs = require('fs');
+console.log(JSON.stringify({files: fs.readdirSync('/app').sort(), dep: require('leftish')()}));
+)", "", 128, 10000, unique_name("baked"));
+  write_file(s.dir.path() / ".env", "SECRET=1");
+  write_file(s.dir.path() / ".git/config", "x");
+  write_file(s.dir.path() / "skip.txt", "x");
+  write_file(s.dir.path() / ".igniteignore", "skip.txt\n");
+  write_file(s.dir.path() / "node_modules/leftish/index.js", "module.exports = () => 'dep-ok';");
+  Ignite::ExecuteOptions opt;
+  opt.delivery = Ignite::CodeDelivery::Baked;
+  const auto r = engine().execute(s.svc, opt);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  const auto j = nlohmann::json::parse(r.stdout_text);
+  EXPECT_EQ(j.at("files"), nlohmann::json({".igniteignore", "index.js", "service.yaml"}));
+  EXPECT_EQ(j.at("dep"), "dep-ok");
+  EXPECT_TRUE(r.cold_start);
+  // Baked: an edit is a new image.
+  write_file(s.dir.path() / "index.js", "console.log('v2')");
+  const auto r2 = engine().execute(s.svc, opt);
+  EXPECT_TRUE(r2.cold_start);
+  EXPECT_NE(r2.image, r.image);
+  EXPECT_EQ(r2.stdout_text, "v2\n");
+}
+
+TEST(Images, VendoredDependenciesResolveUnderTheMount) {
+  // node_modules is copied to /node_modules in the image, which the read-only /app mount
+  // cannot hide (the reference's mount hid the image's dependencies).
+  ScratchService s("import('esm-dep').then(m => console.log(m.default, require('cjs-dep')));",
+                   "", 128, 10000, unique_name("deps"));
+  write_file(s.dir.path() / "node_modules/cjs-dep/index.js", "module.exports = 'cjs-ok';");
+  write_file(s.dir.path() / "node_modules/esm-dep/package.json",
+             R"({"name":"esm-dep","type":"module","exports":"./index.js"})");
+  write_file(s.dir.path() / "node_modules/esm-dep/index.js", "export default 'esm-ok';");
+  const auto r = engine().execute(s.svc);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "esm-ok cjs-ok\n");
+}
+
+TEST(Preflight, ImageSizeAndHistoryFromRealRuns) {
+  ScratchService s("setTimeout(() => console.log('done'), 300)", "", 128, 600, unique_name("pf"));
+  auto before = engine().preflight(s.svc);
+  for (const auto& c : before.checks) EXPECT_NE(c.name, "image-size");
+  const auto r = engine().execute(s.svc);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  const auto after = engine().preflight(s.svc);
+  ASSERT_EQ(after.checks.size(), 4u);
+  EXPECT_EQ(after.checks[3].name, "image-size");
+  EXPECT_EQ(after.checks[3].status, Ignite::CheckStatus::Pass);
+  ASSERT_TRUE(engine().last_execution(s.svc));
+  EXPECT_GE(engine().last_execution(s.svc)->count(), 300);
+  // 600 ms < last run (>= 300 ms) + 500 ms cold-start buffer: the timeout check warns.
+  EXPECT_EQ(after.checks[2].name, "timeout-config");
+  EXPECT_EQ(after.checks[2].status, Ignite::CheckStatus::Warn);
+  EXPECT_THAT(after.checks[2].message, HasSubstr("may be too short"));
+}
+
+TEST(Audit, PolicyDecidesNetworkAndReportsKernelFacts) {
+  ScratchService s("console.log(JSON.stringify(Object.keys(require('os').networkInterfaces()).sort()))",
+                   "  network: true\n");
+  // service.yaml asks for a network: outside audit mode it gets one.
+  EXPECT_NE(engine().execute(s.svc).stdout_text, "[\"lo\"]\n");
+  Ignite::ExecuteOptions audit;
+  audit.audit = true;
+  // The default policy has no network, whatever service.yaml says.
+  const auto r = engine().execute(s.svc, audit);
+  EXPECT_EQ(r.stdout_text, "[\"lo\"]\n");
+  ASSERT_TRUE(r.audit);
+  EXPECT_FALSE(r.audit->policy.network_enabled);
+  EXPECT_TRUE(r.audit->events.empty());
+  write_file(s.dir.path() / "ignite.policy.yaml", "security:\n  network:\n    enabled: \"no\"\n");
+  try {
+    engine().execute(s.svc, audit);
+    FAIL();
+  } catch (const Ignite::Error& e) {
+    EXPECT_EQ(e.code(), Ignite::ErrorCode::Config);
+    EXPECT_THAT(e.message(), HasSubstr("ignite.policy.yaml: security.network.enabled must be true or false"));
+  }
+  ScratchService oom("const k = []; for (;;) k.push(Buffer.alloc(1 << 20, 1));", "", 48, 20000);
+  const auto o = engine().execute(oom.svc, audit);
+  EXPECT_EQ(o.outcome, Outcome::MemoryLimit);
+  ASSERT_TRUE(o.audit);
+  ASSERT_EQ(o.audit->events.size(), 1u);
+  EXPECT_EQ(o.audit->events[0].action, "oom-kill");
+}
+
+// Runs last (gtest keeps declaration order within a binary): nothing of ours may remain, and
+// the per-service images the tests built are removed.
+TEST(ZZCleanup, NoContainersLeftBehind) {
+  EXPECT_EQ(our_containers().size(), 0u);
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  for (const auto& name : scratch_names()) {
+    for (const auto& img : client.images_list({"dev.ignite.service=" + name})) {
+      client.image_remove(img.at("Id").get<std::string>(), true);
+    }
+  }
+  EXPECT_TRUE(client.images_list({"dev.ignite.service=scratch"}).empty());
+}

@@ -19,6 +19,9 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "ignite/policy.hpp"
 
 namespace Ignite {
 
@@ -65,6 +68,25 @@ struct ExecuteOptions {
   std::optional<CodeDelivery> delivery;
   // Receives the per-service image build's output lines (only when a build happens).
   std::function<void(std::string_view)> on_build_output;
+  // Audit mode: the service directory's policy file (or the default policy) decides network
+  // and root-filesystem access, overriding service.yaml, and the result carries a
+  // SecurityAudit.
+  bool audit = false;
+};
+
+// One observed security-relevant event (reference §6.3 shape).
+struct SecurityEvent {
+  std::string type;    // "network", "filesystem", "process", "resource"
+  std::string action;  // e.g. "connect", "write", "spawn", "oom-kill"
+  std::string target;
+  bool allowed = false;
+  std::string timestamp;  // ISO-8601 UTC with milliseconds
+  std::string details;
+};
+
+struct SecurityAudit {
+  SecurityPolicy policy;
+  std::vector<SecurityEvent> events;
 };
 
 inline constexpr std::size_t kMaxEnvInput = 64 * 1024;
@@ -91,6 +113,7 @@ struct ExecutionResult {
   // Peak memory of the container's cgroup, when the daemon's cgroups are visible to this host.
   std::optional<double> memory_peak_mb;
   bool cold_start = false;  // the per-service image had to be built for this run
+  std::optional<SecurityAudit> audit;  // set in audit mode
   std::chrono::milliseconds duration{0};  // create through cleanup
   PhaseTimings phases;
 };

@@ -21,6 +21,9 @@ namespace Ignite {
 
 void to_json(nlohmann::json& j, const ExecutionResult& result);
 void to_json(nlohmann::json& j, const ServiceConfig& config);
+void to_json(nlohmann::json& j, const SecurityPolicy& policy);
+void to_json(nlohmann::json& j, const SecurityEvent& event);
+void to_json(nlohmann::json& j, const SecurityAudit& audit);
 
 // Reference §4 / §7.1 shapes; keys whose value is absent are left out.
 // {name, status, message, value?, threshold?}
