@@ -65,6 +65,9 @@ TEST(RuntimeRegistry, ResolvesToLocalImages) {
   EXPECT_EQ(reg.resolve("node").version, "20");
   EXPECT_EQ(reg.resolve("quickjs").image, "ignite-runtime/quickjs:2025-04-26");
   EXPECT_THAT(reg.resolve("quickjs").argv("index.js"), ElementsAre("qjs", "--std", "/app/index.js"));
+  EXPECT_THAT(reg.resolve("quickjs").argv("main.mjs"),
+              ElementsAre("qjs", "--std", "-m", "/app/main.mjs"));
+  EXPECT_THAT(node.argv("main.mjs"), ElementsAre("node", "/app/main.mjs"));
   // Deno's command is separate argv elements (the reference passed one multi-word element).
   EXPECT_THAT(reg.resolve("deno").command,
               ElementsAre("deno", "run", "--no-prompt", "--allow-env", "--allow-read=/app"));

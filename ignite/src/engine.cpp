@@ -329,6 +329,16 @@ Service Engine::load(const fs::path& dir) const {
 
 void Engine::ping() { impl_->docker().ping(); }
 
+std::size_t Engine::remove_containers() {
+  auto& docker = impl_->docker();
+  std::size_t removed = 0;
+  for (const auto& c : docker.containers_list(
+           {std::string(labels::kSession) + "=" + impl_->session}, true)) {
+    if (docker.container_remove(c.value("Id", ""), true)) ++removed;
+  }
+  return removed;
+}
+
 RuntimeRegistry Engine::runtimes() const {
   std::shared_lock lock(impl_->registry_mu);
   return impl_->registry;

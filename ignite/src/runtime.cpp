@@ -89,7 +89,8 @@ std::string RuntimeSpec::str() const { return version ? name + "@" + *version : 
 
 std::vector<std::string> ResolvedRuntime::argv(const std::string& entry,
                                                const std::string& app_dir) const {
-  std::vector<std::string> out = command;
+  const bool module = entry.size() > 4 && entry.compare(entry.size() - 4, 4, ".mjs") == 0;
+  std::vector<std::string> out = module && !module_command.empty() ? module_command : command;
   out.push_back(app_dir + "/" + entry);
   return out;
 }
@@ -108,11 +109,13 @@ RuntimeRegistry RuntimeRegistry::builtins() {
   reg.runtimes_.push_back(make("deno", {{"2.9", "ignite-runtime/deno:2.9"}}, "2.9", "index.ts",
                                {".ts", ".js", ".tsx", ".jsx"},
                                {"deno", "run", "--no-prompt", "--allow-env", "--allow-read=/app"}));
-  // --std gives scripts the `std` and `os` globals.
-  reg.runtimes_.push_back(make("quickjs",
-                               {{"2025-04-26", "ignite-runtime/quickjs:2025-04-26"},
-                                {"latest", "ignite-runtime/quickjs:2025-04-26"}},
-                               "latest", "index.js", {".js"}, {"qjs", "--std"}));
+  // --std gives scripts the `std` and `os` globals; -m runs an ES module (which imports them).
+  Runtime quickjs = make("quickjs",
+                         {{"2025-04-26", "ignite-runtime/quickjs:2025-04-26"},
+                          {"latest", "ignite-runtime/quickjs:2025-04-26"}},
+                         "latest", "index.js", {".js", ".mjs"}, {"qjs", "--std"});
+  quickjs.module_command = {"qjs", "--std", "-m"};
+  reg.runtimes_.push_back(std::move(quickjs));
   return reg;
 }
 
@@ -171,7 +174,7 @@ ResolvedRuntime RuntimeRegistry::resolve(std::string_view spec_text) const {
                                         rt->name + "\". Supported versions: " +
                                         join(supported, ", ") + ".");
   }
-  return ResolvedRuntime{rt->name, match->version, match->image, rt->command};
+  return ResolvedRuntime{rt->name, match->version, match->image, rt->command, rt->module_command};
 }
 
 bool RuntimeRegistry::is_valid(std::string_view spec) const noexcept {
@@ -200,6 +203,7 @@ void RuntimeRegistry::load_file(const std::filesystem::path& path) {
     const std::string image = detail::optional_string(n, "image", where).value_or("");
     r.default_entry = detail::optional_string(n, "defaultEntry", where).value_or("index.js");
     r.command = detail::string_list(n, "command", where);
+    if (n["moduleCommand"]) r.module_command = detail::string_list(n, "moduleCommand", where);
     if (n["fileExtensions"]) r.file_extensions = detail::string_list(n, "fileExtensions", where);
     const YAML::Node versions = n["versions"];
     if (versions && versions.IsMap()) {

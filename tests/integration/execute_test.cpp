@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 #include "ignite/engine.hpp"
@@ -297,6 +298,71 @@ TEST(Execute, ConcurrentExecutionsAllSucceed) {
 std::vector<std::string>& scratch_names() {
   static std::vector<std::string> names{"scratch"};
   return names;
+}
+
+std::string unique_name(const std::string& prefix);
+
+TEST(Execute, QuickJsModuleEntry) {
+  TempDir dir;
+  write_file(dir.path() / "service.yaml",
+             "service:\n  name: qjs-module\n  runtime: quickjs\n  entry: main.mjs\n  memoryMb: 32\n  timeoutMs: 5000\n");
+  write_file(dir.path() / "main.mjs",
+             "import * as std from 'std';\nconst input = JSON.parse(std.in.readAsString());\n"
+             "console.log(`module ${input.n * 2}`);\n");
+  Ignite::ExecuteOptions opt;
+  opt.input = R"({"n":21})";
+  const auto r = engine().execute(engine().load(dir.path()), opt);
+  EXPECT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "module 42\n");
+}
+
+TEST(Execute, ConcurrencyIsBounded) {
+  Ignite::EngineOptions eo;
+  eo.max_concurrent = 1;
+  Ignite::Engine single(eo);
+  ScratchService s("setTimeout(() => console.log(Date.now()), 400)");
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans(2);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        const auto r = single.execute(s.svc);
+        const std::int64_t end = std::stoll(r.stdout_text);
+        spans[i] = {end - r.phases.run.count(), end};
+      });
+    }
+  }
+  // With one slot the two runs never overlap: one ends before the other starts.
+  const bool disjoint = spans[0].second <= spans[1].first + 50 || spans[1].second <= spans[0].first + 50;
+  EXPECT_TRUE(disjoint) << spans[0].first << "-" << spans[0].second << " vs " << spans[1].first
+                        << "-" << spans[1].second;
+}
+
+TEST(Execute, FloodKeepsHostMemoryBounded) {
+  auto rss_kb = [] {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return 0L;
+  };
+  // Blocking 64 KiB writes on both streams, as fast as the pipes take them. (process.stdout
+  // would queue inside node instead and end as a memory-limit kill.)
+  ScratchService s("const fs = require('fs'); const b = 'y'.repeat(1 << 16);"
+                   "for (;;) { fs.writeSync(1, b); fs.writeSync(2, b); }");
+  const long before = rss_kb();
+  const auto r = engine().execute(s.svc);
+  const long after = rss_kb();
+  EXPECT_EQ(r.outcome, Outcome::OutputLimit);
+  EXPECT_LE(r.stdout_text.size(), Ignite::kDefaultOutputLimit);
+  EXPECT_LE(r.stderr_text.size(), Ignite::kDefaultOutputLimit);
+  EXPECT_LT(after - before, 32 * 1024) << "host RSS grew by " << (after - before) << " KiB";
+}
+
+TEST(Execute, RemoveContainersCleansUpAfterAbandonedRuns) {
+  Ignite::Engine e;
+  EXPECT_EQ(e.remove_containers(), 0u);
 }
 
 std::string unique_name(const std::string& prefix) {

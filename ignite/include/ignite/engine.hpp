@@ -90,6 +90,10 @@ class Engine {
   // Throws Error(DockerUnavailable) when the daemon does not answer.
   void ping();
 
+  // Removes every container this engine created that still exists (executions remove their
+  // own; this is for hosts shutting down mid-run). Returns how many were removed.
+  std::size_t remove_containers();
+
   // A snapshot of the registry; changes go through the methods below.
   RuntimeRegistry runtimes() const;
   void register_runtime(Runtime runtime);

@@ -45,6 +45,9 @@ struct Runtime {
   std::vector<std::string> file_extensions;
   // argv before the entry path, e.g. {"deno", "run", "--allow-env", "--allow-read=/app"}.
   std::vector<std::string> command;
+  // argv for entries ending in ".mjs" when the runtime needs to be told it runs a module
+  // (QuickJS: qjs --std -m); empty: `command` serves every entry.
+  std::vector<std::string> module_command;
 };
 
 // A runtime spec resolved to one concrete image.
@@ -53,6 +56,7 @@ struct ResolvedRuntime {
   std::string version;  // the matched registry version ("20" for a request of "20.12.0")
   std::string image;
   std::vector<std::string> command;
+  std::vector<std::string> module_command;
 
   // Full argv to run `entry` (relative to the service root) from a container whose service
   // directory is at `app_dir`.
