@@ -16,6 +16,7 @@
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/image_builder.hpp"
 #include "ignite/src/labels.hpp"
+#include "ignite/src/reaper.hpp"
 #include "ignite/src/service_files.hpp"
 #include "ignite/version.hpp"
 
@@ -206,6 +207,13 @@ struct Engine::Impl {
     std::call_once(client_once, [&] {
       client = std::make_unique<docker::DockerClient>(socket_path);
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
+      if (options.reap_on_start) {
+        try {
+          detail::reap(*client);
+        } catch (const Error&) {
+          // An unreachable daemon is reported by the call that needed it, not by the reaper.
+        }
+      }
     });
     return *client;
   }
@@ -276,8 +284,8 @@ struct Engine::Impl {
         {std::string(labels::kSession), session},
         {std::string(labels::kVersion), std::string(version())},
         {std::string(labels::kService), svc.config.name},
-        {std::string(labels::kOwnerPid), std::to_string(::getpid())},
     };
+    for (const auto& [k, v] : detail::owner_labels()) labels[k] = v;
     json host_config = {
         {"Memory", memory},
         {"MemorySwap", memory},  // equal to Memory: no swap beyond the limit
@@ -328,6 +336,11 @@ Service Engine::load(const fs::path& dir) const {
 }
 
 void Engine::ping() { impl_->docker().ping(); }
+
+GcResult Engine::gc(bool service_images) {
+  const auto r = detail::reap(impl_->docker(), service_images);
+  return GcResult{r.containers, r.images};
+}
 
 std::size_t Engine::remove_containers() {
   auto& docker = impl_->docker();

@@ -11,6 +11,8 @@ inline constexpr std::string_view kSession = "dev.ignite.session";
 inline constexpr std::string_view kVersion = "dev.ignite.version";
 inline constexpr std::string_view kService = "dev.ignite.service";
 inline constexpr std::string_view kOwnerPid = "dev.ignite.owner-pid";
+inline constexpr std::string_view kOwnerHost = "dev.ignite.owner-host";
+inline constexpr std::string_view kOwnerStart = "dev.ignite.owner-start";
 inline constexpr std::string_view kKind = "dev.ignite.kind";
 
 }  // namespace Ignite::labels

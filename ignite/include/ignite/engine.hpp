@@ -38,9 +38,17 @@ struct EngineOptions {
   int pids_limit = 256;
   std::string tmpfs_size = "64m";
   CodeDelivery delivery = CodeDelivery::Auto;
+  // On first contact with the daemon, remove containers left by Ignite processes on this host
+  // that have died (kill -9, crash, power loss of the process).
+  bool reap_on_start = true;
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
   // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
   std::filesystem::path state_dir;
+};
+
+struct GcResult {
+  std::size_t containers = 0;  // containers of dead Ignite processes removed
+  std::size_t images = 0;      // per-service images removed
 };
 
 struct PreflightOptions {
@@ -89,6 +97,10 @@ class Engine {
 
   // Throws Error(DockerUnavailable) when the daemon does not answer.
   void ping();
+
+  // Removes containers left by dead Ignite processes on this host and, with `service_images`,
+  // every per-service image no container uses (they are a cache; the next run rebuilds).
+  GcResult gc(bool service_images = false);
 
   // Removes every container this engine created that still exists (executions remove their
   // own; this is for hosts shutting down mid-run). Returns how many were removed.

@@ -1,0 +1,97 @@
+#include "ignite/src/reaper.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "ignite/error.hpp"
+#include "ignite/src/labels.hpp"
+
+namespace Ignite::detail {
+namespace {
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+// Field 22 of /proc/<pid>/stat; the command name (field 2) may contain spaces and parentheses,
+// so fields are counted from the last ')'.
+std::string start_time(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+std::string label(const nlohmann::json& labels, std::string_view key) {
+  const auto it = labels.find(std::string(key));
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+const Owner& self_owner() {
+  static const Owner owner{hostname(), static_cast<long>(::getpid()), start_time(::getpid())};
+  return owner;
+}
+
+std::map<std::string, std::string> owner_labels() {
+  const Owner& o = self_owner();
+  return {{std::string(labels::kOwnerHost), o.host},
+          {std::string(labels::kOwnerPid), std::to_string(o.pid)},
+          {std::string(labels::kOwnerStart), o.start}};
+}
+
+bool owner_alive(const Owner& owner) {
+  if (owner.pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno != EPERM) return false;
+  // The pid exists; it is the owner only if it started when the owner did.
+  return owner.start.empty() || start_time(owner.pid) == owner.start;
+}
+
+ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
+  ReapResult result;
+  const Owner& me = self_owner();
+  for (const auto& c : docker.containers_list({std::string(labels::kManaged) + "=true"}, true)) {
+    const nlohmann::json labels = c.value("Labels", nlohmann::json::object());
+    Owner owner;
+    owner.host = label(labels, labels::kOwnerHost);
+    try {
+      owner.pid = std::stol(label(labels, labels::kOwnerPid));
+    } catch (...) {
+      owner.pid = 0;
+    }
+    owner.start = label(labels, labels::kOwnerStart);
+    // Without a host label the owner cannot be judged: another machine may own it.
+    if (owner.host != me.host) continue;
+    if (owner_alive(owner)) continue;
+    try {
+      if (docker.container_remove(c.value("Id", ""), true)) ++result.containers;
+    } catch (const Error&) {
+      // Removal already in progress elsewhere, or the daemon refused: the next reap retries.
+    }
+  }
+  if (all_service_images) {
+    for (const auto& img : docker.images_list({std::string(labels::kKind) + "=service"})) {
+      try {
+        if (docker.image_remove(img.value("Id", ""), false)) ++result.images;
+      } catch (const Error&) {
+        // In use by a running container: keep it.
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace Ignite::detail

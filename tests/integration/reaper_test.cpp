@@ -1,0 +1,99 @@
+// Crash-proof cleanup: a CLI killed with SIGKILL mid-run leaves its container; the next Engine
+// on this host removes it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "ignite/engine.hpp"
+#include "ignite/src/docker/client.hpp"
+#include "tests/test_util.hpp"
+
+using namespace std::chrono_literals;
+using Ignite::testing::runfile;
+using Ignite::testing::TempDir;
+using Ignite::testing::write_file;
+
+namespace {
+
+std::vector<nlohmann::json> containers_of(Ignite::docker::DockerClient& c, const std::string& svc) {
+  return c.containers_list({"dev.ignite.service=" + svc}, true);
+}
+
+}  // namespace
+
+TEST(Reaper, KilledCliLeavesNothingAfterNextEngine) {
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  const std::string name = "reap-" + std::to_string(::getpid());
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", "service:\n  name: " + name +
+                                              "\n  runtime: quickjs\n  entry: index.js\n"
+                                              "  memoryMb: 32\n  timeoutMs: 60000\n");
+  write_file(dir.path() / "index.js", "os.sleep(60000);");
+  const std::string cli = runfile("examples/cli/ignite").string();
+  const std::string svc_dir = dir.path().string();
+
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(cli.c_str(), cli.c_str(), "run", svc_dir.c_str(), "--skip-preflight",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool running = false;
+  for (int i = 0; i < 300 && !running; ++i) {
+    for (const auto& c : containers_of(client, name)) {
+      if (c.value("State", "") == "running") running = true;
+    }
+    if (!running) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(running) << "the CLI never started its container";
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  ASSERT_EQ(containers_of(client, name).size(), 1u) << "SIGKILL should have left the container";
+
+  Ignite::Engine next;
+  next.ping();  // first contact with the daemon reaps what dead owners left
+  EXPECT_TRUE(containers_of(client, name).empty());
+
+  // gc on demand finds nothing more, and can drop the service's cached image.
+  const auto gc = next.gc(false);
+  EXPECT_EQ(gc.containers, 0u);
+  for (const auto& img : client.images_list({"dev.ignite.service=" + name})) {
+    client.image_remove(img.at("Id").get<std::string>(), true);
+  }
+}
+
+TEST(Reaper, LiveOwnersAreLeftAlone) {
+  // A container owned by this (live) test process survives another Engine's reap.
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  const std::string name = "alive-" + std::to_string(::getpid());
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", "service:\n  name: " + name +
+                                              "\n  runtime: quickjs\n  entry: index.js\n"
+                                              "  memoryMb: 32\n  timeoutMs: 3000\n");
+  write_file(dir.path() / "index.js", "os.sleep(1500); print('survived');");
+  Ignite::Engine owner;
+  const auto svc = owner.load(dir.path());
+  Ignite::ExecutionResult result;
+  std::jthread run([&] { result = owner.execute(svc); });
+  bool running = false;
+  for (int i = 0; i < 200 && !running; ++i) {
+    running = !containers_of(client, name).empty();
+    if (!running) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(running);
+  Ignite::Engine other;
+  EXPECT_EQ(other.gc(false).containers, 0u);
+  run.join();
+  EXPECT_EQ(result.outcome, Ignite::Outcome::Success);
+  EXPECT_EQ(result.stdout_text, "survived\n");
+  for (const auto& img : client.images_list({"dev.ignite.service=" + name})) {
+    client.image_remove(img.at("Id").get<std::string>(), true);
+  }
+}
