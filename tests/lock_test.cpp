@@ -325,6 +325,53 @@ TEST(Lock, WriteIntoMissingDirectoryFails) {
   }
 }
 
+// Fuzz finding (fuzz/fuzz_lock.cpp, write/read round trip): read_lock accepted invalid UTF-8,
+// which write_lock's emitter turns into U+FFFD, so a manifest (or a file name on disk) never
+// read back as written and showed as drift forever.
+TEST(Lock, FuzzInvalidUtf8IsRefusedNotCorrupted) {
+  TempDir dir;
+  const std::string prefix = (dir.path() / "ignite.lock").string() + ": ";
+  auto e = lock_error(dir, "version: \"1.0\"\nruntime:\n  name: bun\n  version: \xd5\xce\"\n");
+  EXPECT_EQ(e.code(), ErrorCode::Lock);
+  EXPECT_EQ(e.message(), prefix + "runtime.version is not valid UTF-8");
+  e = lock_error(dir, std::string("version: \"1.0\"\nruntime: {name: bun, version: \"1\"}\n"
+                                  "checksums:\n  bad\xff.js: ") + kHelloSha + "\n");
+  EXPECT_THAT(e.message(), HasSubstr("is not valid UTF-8"));
+  fs::remove(dir.path() / "ignite.lock");
+
+  LockManifest m;
+  m.runtime_name = "bun";
+  m.runtime_version = "1.4";
+  m.checksums["caf\xe9.js"] = kHelloSha;  // Latin-1, as a Linux file name may be
+  try {
+    Ignite::write_lock(dir.path(), m);
+    FAIL();
+  } catch (const Ignite::Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::Lock);
+    EXPECT_THAT(err.message(), StartsWith(prefix + "cannot write file name"));
+    EXPECT_THAT(err.message(), HasSubstr("not valid UTF-8"));
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "ignite.lock"));
+  // Valid UTF-8, control characters and NUL still round-trip.
+  m.checksums.clear();
+  m.checksums["caf\xc3\xa9 \x01.js"] = kHelloSha;
+  m.runtime_name = std::string("a\0b", 3);
+  Ignite::write_lock(dir.path(), m);
+  const auto back = Ignite::read_lock(dir.path());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->checksums, m.checksums);
+  EXPECT_EQ(back->runtime_name, m.runtime_name);
+}
+
+// Robustness (fuzz/fuzz_lock.cpp): nesting is refused before yaml-cpp recurses into it.
+TEST(Lock, FuzzDeepNestingIsALockError) {
+  TempDir dir;
+  const auto e = lock_error(dir, "version: \"1.0\"\nruntime: " + std::string(5000, '[') + "\n");
+  EXPECT_EQ(e.code(), ErrorCode::Lock);
+  EXPECT_EQ(e.message(), (dir.path() / "ignite.lock").string() +
+                             ": YAML nesting deeper than 64 levels at line 2, column 73");
+}
+
 TEST(Drift, NoDriftRightAfterLocking) {
   TempDir dir;
   const auto svc = make_service(dir);

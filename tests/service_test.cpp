@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ignite/error.hpp"
+#include "ignite/policy.hpp"
 #include "ignite/runtime.hpp"
 #include "ignite/service.hpp"
 #include "tests/test_util.hpp"
@@ -227,4 +228,60 @@ TEST(Service, EnvNameRule) {
   EXPECT_FALSE(Ignite::is_valid_env_name("1A"));
   EXPECT_FALSE(Ignite::is_valid_env_name(""));
   EXPECT_FALSE(Ignite::is_valid_env_name("A-B"));
+}
+
+// Robustness (fuzz/fuzz_service_yaml.cpp): yaml-cpp parses nesting by recursion, so deep nesting
+// is refused up front with an error naming the file and position, before the parser runs.
+TEST(Service, FuzzDeepNestingIsAConfigErrorNamingTheFile) {
+  for (const std::string& yaml :
+       {"service:\n  env: " + std::string(5000, '[') + "\n",
+        "service:\n  env:\n" + [] {
+          std::string s;
+          for (int i = 0; i < 70; ++i) s += std::string(4 + 2 * i, ' ') + "k:\n";
+          return s;
+        }(),
+        "- " + [] {
+          std::string s;
+          for (int i = 0; i < 100; ++i) s += "- ";
+          return s;
+        }() + "x\n"}) {
+    const auto e = load_error(yaml);
+    EXPECT_EQ(e.code(), ErrorCode::Config);
+    EXPECT_THAT(e.message(), ::testing::ContainsRegex(
+                                 R"(/service\.yaml:[0-9]+:[0-9]+: YAML nesting deeper than 64 levels$)"));
+  }
+  // Brackets in quoted, block and plain scalars and comments are text, not nesting; 64 levels
+  // (a top-level map holding 63 nested lists) are fine.
+  TempDir dir;
+  const std::string many(200, '[');
+  write_file(dir.path() / "service.yaml", std::string(kValid) + "  env:\n    A: \"" + many +
+                                              "\"\n    B: '" + many + "'\n    C: x" + many +
+                                              "  # " + many + "\n    D: |\n      " + many +
+                                              "\n      \"unclosed\nextra: " +
+                                              std::string(63, '[') + std::string(63, ']') + "\n");
+  write_file(dir.path() / "index.js", "");
+  EXPECT_EQ(Ignite::load_service(dir.path()).config.env.at("C"), "x" + many);
+}
+
+// Fuzz finding (fuzz/fuzz_policy.cpp, UBSan): a policy limit past the range of int, such as
+// `pids: 1e10`, was converted from double to int: undefined behaviour.
+TEST(Policy, FuzzLimitOutsideIntRangeIsAConfigError) {
+  for (const char* value : {"1e10", "2147483648", "1e15"}) {
+    TempDir dir;
+    write_file(dir.path() / "ignite.policy.yaml",
+               std::string("security:\n  limits:\n    pids: ") + value + "\n");
+    try {
+      Ignite::load_policy(dir.path());
+      FAIL() << value;
+    } catch (const Ignite::Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Config);
+      EXPECT_THAT(e.message(), HasSubstr("security.limits.pids must be an integer"));
+    }
+  }
+  TempDir dir;
+  write_file(dir.path() / "ignite.policy.yaml",
+             "security:\n  limits: {pids: 2147483647, outputBytes: 1000000000000}\n");
+  const auto p = Ignite::load_policy(dir.path());
+  EXPECT_EQ(p.limits.pids, 2147483647);
+  EXPECT_EQ(p.limits.output_bytes, 1000000000000u);
 }

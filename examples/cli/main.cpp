@@ -1,131 +1,151 @@
-// The reference `ignite` CLI. Logs go to stderr so that `--json` output on stdout is exactly one
-// JSON document.
+// The reference `ignite` CLI: the application, global options, signal handling and dispatch to
+// the commands in commands/<verb>.cpp. A consumer of the public Ignite API only.
+#include <pthread.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fstream>
-#include <iostream>
-#include <sstream>
+#include <thread>
+#include <vector>
 
-#include "ignite/ignite.hpp"
-#include "ignite/json.hpp"
+#include "examples/cli/cli.hpp"
 
+namespace ignite_cli {
 namespace {
 
-constexpr int kIgniteFailure = 1;
+std::atomic<bool> g_cancellable{false};
+std::atomic<int> g_signal{0};
 
-struct RunArgs {
-  std::string dir;
-  std::optional<std::string> input;
-  std::optional<std::string> input_file;
-  bool json = false;
-  bool stream = false;
-  std::optional<std::string> runtime;
-  std::optional<double> memory;
-  std::optional<double> cpus;
-  std::optional<long> timeout;
-};
-
-std::string read_input_file(const std::string& path) {
-  std::ostringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Ignite::Error(Ignite::ErrorCode::InvalidArgument, "--input-file: cannot read " + path);
-  ss << in.rdbuf();
-  return ss.str();
+void write_stderr(const std::string& text) {
+  // Best effort; nothing sensible can be done when stderr is gone.
+  const ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+  (void)n;
 }
 
-// The exit status a shell user expects: the service's code, 124 for a timeout (as timeout(1)),
-// 137 for the memory limit (SIGKILL by the OOM killer).
-int exit_status(const Ignite::ExecutionResult& r) {
-  switch (r.outcome) {
-    case Ignite::Outcome::Success: return 0;
-    case Ignite::Outcome::Timeout: return 124;
-    case Ignite::Outcome::MemoryLimit: return 137;
-    case Ignite::Outcome::Cancelled: return 130;
-    case Ignite::Outcome::OutputLimit:
-    case Ignite::Outcome::Error: return r.exit_code != 0 ? r.exit_code : 1;
+// Signals are taken synchronously by a dedicated thread (sigwait) rather than in a handler, so
+// that cancelling may use ordinary code: the first SIGINT/SIGTERM during a cancellable phase
+// requests a stop (the running container is killed and removed by the engine); a second one,
+// or one outside such a phase, ends the process at once with 128 + signal.
+void start_signal_thread() {
+  sigset_t set;
+  sigemptyset(&set);
+  struct sigaction current {};
+  // A SIGINT ignored on entry (a background job of a non-interactive shell, nohup) stays ignored.
+  if (::sigaction(SIGINT, nullptr, &current) == 0 && current.sa_handler != SIG_IGN) {
+    sigaddset(&set, SIGINT);
   }
-  return 1;
-}
-
-int cmd_run(const RunArgs& a) {
-  Ignite::Engine engine;
-  const Ignite::Service svc = engine.load(a.dir);
-  Ignite::ExecuteOptions opt;
-  if (a.input && a.input_file) {
-    throw Ignite::Error(Ignite::ErrorCode::InvalidArgument,
-                        "--input and --input-file are mutually exclusive");
-  }
-  if (a.input) opt.input = *a.input;
-  if (a.input_file) opt.input = read_input_file(*a.input_file);
-  opt.runtime = a.runtime;
-  opt.memory_mb = a.memory;
-  opt.cpus = a.cpus;
-  if (a.timeout) opt.timeout = std::chrono::milliseconds(*a.timeout);
-  if (a.stream) {
-    opt.on_stdout = [&](std::string_view d) {
-      // With --json stdout carries only the document, so live output goes to stderr.
-      (a.json ? std::cerr : std::cout) << d << std::flush;
-    };
-    opt.on_stderr = [](std::string_view d) { std::cerr << d << std::flush; };
-  }
-  const Ignite::ExecutionResult r = engine.execute(svc, opt);
-  if (a.json) {
-    std::cout << nlohmann::json(r).dump(2) << "\n";
-  } else {
-    if (!a.stream) {
-      std::cout << r.stdout_text;
-      if (!r.stdout_text.empty() && r.stdout_text.back() != '\n') std::cout << "\n";
-      std::cerr << r.stderr_text;
-      if (!r.stderr_text.empty() && r.stderr_text.back() != '\n') std::cerr << "\n";
+  sigaddset(&set, SIGTERM);
+  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
+  std::thread([set] {
+    for (;;) {
+      int sig = 0;
+      if (::sigwait(&set, &sig) != 0) continue;
+      if (g_cancellable.load() && g_signal.load() == 0) {
+        g_signal.store(sig);
+        write_stderr(std::string("[ignite] ") + (sig == SIGINT ? "Interrupted" : "Terminated") +
+                     ": cancelling (repeat to force)\n");
+        stop_source().request_stop();
+        continue;
+      }
+      ::_exit(128 + sig);
     }
-    std::cerr << "[ignite] " << r.service_name << " (" << r.runtime << "): "
-              << Ignite::to_string(r.outcome) << ", exit code " << r.exit_code << ", "
-              << r.duration.count() << " ms";
-    if (r.memory_peak_mb) std::cerr << ", memory peak " << *r.memory_peak_mb << " MB";
-    if (r.stdout_truncated || r.stderr_truncated) std::cerr << ", output truncated";
-    std::cerr << "\n";
-  }
-  return exit_status(r);
+  }).detach();
 }
 
 }  // namespace
 
+std::stop_source& stop_source() {
+  // Never destroyed: the signal thread may still use it while the process exits.
+  static std::stop_source* source = new std::stop_source();
+  return *source;
+}
+
+int stop_signal() { return g_signal.load(); }
+
+void set_cancellable(bool cancellable) { g_cancellable.store(cancellable); }
+
+void write_text_file(const std::filesystem::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out << content;
+  if (out) out.flush();
+  if (!out) {
+    throw Ignite::Error(Ignite::ErrorCode::InvalidArgument,
+                        "cannot write " + path.string() + ": " + std::strerror(errno));
+  }
+}
+
+std::vector<std::string> split_config_errors(const std::string& message) {
+  constexpr std::string_view kPrefix = "Invalid service.yaml: ";
+  if (message.rfind(kPrefix, 0) != 0) return {message};
+  std::string body = message.substr(kPrefix.size());
+  if (const auto at = body.rfind(" (in "); at != std::string::npos && body.back() == ')') {
+    body.resize(at);
+  }
+  // Errors are joined with ", "; a new one always starts with the field it names.
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t pos = body.find(", "); pos != std::string::npos;
+       pos = body.find(", ", pos + 2)) {
+    const std::string_view next = std::string_view(body).substr(pos + 2);
+    if (next.rfind("service.", 0) == 0 || next.rfind("preflight", 0) == 0) {
+      out.push_back(body.substr(start, pos - start));
+      start = pos + 2;
+    }
+  }
+  out.push_back(body.substr(start));
+  return out;
+}
+
+}  // namespace ignite_cli
+
 int main(int argc, char** argv) {
+  using namespace ignite_cli;
+  start_signal_thread();
+
   CLI::App app{"Ignite: run untrusted JavaScript/TypeScript services in hardened containers"};
+  app.name("ignite");
   app.set_version_flag("-V,--version", std::string(Ignite::version()));
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the command
 
-  RunArgs run;
-  CLI::App* run_cmd = app.add_subcommand("run", "Run a service once in a fresh container");
-  run_cmd->add_option("dir", run.dir, "Service directory (holds service.yaml)")->required();
-  run_cmd->add_option("-i,--input", run.input, "Input as JSON text");
-  run_cmd->add_option("--input-file", run.input_file, "Read the input JSON from a file ('-' = stdin)");
-  run_cmd->add_flag("--json", run.json, "Print one JSON document on stdout");
-  run_cmd->add_flag("--stream", run.stream, "Echo the service's output live");
-  run_cmd->add_option("-r,--runtime", run.runtime, "Override the runtime (name@version)");
-  run_cmd->add_option("-m,--memory", run.memory, "Override memory limit in MB");
-  run_cmd->add_option("--cpus", run.cpus, "Override CPU limit");
-  run_cmd->add_option("-t,--timeout", run.timeout, "Override timeout in ms");
+  std::string runtimes_file;
+  app.add_option("--runtimes-file", runtimes_file,
+                 "Load custom runtimes from a runtimes.yaml file first")
+      ->envname("IGNITE_RUNTIMES_FILE");
+
+  const std::vector<Command> commands = {
+      add_init(app), add_run(app), add_preflight(app), add_report(app),
+      add_lock(app), add_env(app), add_validate(app),  add_list(app),
+  };
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : kIgniteFailure;
+    return app.exit(e) == 0 ? 0 : 1;
   }
+
   try {
-    if (*run_cmd) return cmd_run(run);
+    Ignite::Engine engine;
+    if (!runtimes_file.empty()) {
+      try {
+        engine.load_runtimes_file(runtimes_file);
+      } catch (const Ignite::Error& e) {
+        error("Failed to load runtimes file: " + e.message());
+        return 1;
+      }
+    }
+    for (const Command& c : commands) {
+      if (c.app->parsed()) return c.run(engine);
+    }
   } catch (const Ignite::Error& e) {
-    std::cerr << "[ignite] error: " << e.what() << "\n";
-    return kIgniteFailure;
+    error(e.message());
+    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "[ignite] internal error: " << e.what() << "\n";
-    return kIgniteFailure;
+    error(std::string("internal error: ") + e.what());
+    return 1;
   }
-  return kIgniteFailure;
+  return 1;
 }

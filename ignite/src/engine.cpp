@@ -17,6 +17,7 @@
 #include "ignite/src/image_builder.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/reaper.hpp"
+#include "ignite/src/seccomp.hpp"
 #include "ignite/src/service_files.hpp"
 #include "ignite/version.hpp"
 
@@ -173,6 +174,8 @@ struct Engine::Impl {
   std::once_flag client_once;
   std::unique_ptr<docker::DockerClient> client;
   std::unique_ptr<detail::ImageBuilder> builder;
+  std::once_flag info_once;
+  json daemon_info;
   Slots slots;
   fs::path state_dir;
   std::mutex history_mu;
@@ -223,6 +226,19 @@ struct Engine::Impl {
     return *builder;
   }
 
+  // Throws Error(Config) naming the policy file when the daemon lacks an OCI runtime it asks for.
+  void require_runtime(const std::string& name, const SecurityPolicy& policy) {
+    std::call_once(info_once, [&] { daemon_info = docker().info(); });
+    const auto runtimes = daemon_info.value("Runtimes", json::object());
+    if (!runtimes.contains(name)) {
+      throw Error(ErrorCode::Config,
+                  (policy.source ? policy.source->string() : std::string("policy")) +
+                      ": isolation: gvisor needs the Docker daemon's \"" + name +
+                      "\" runtime, which this daemon does not offer (run tools/bootstrap, which "
+                      "installs gVisor and registers it)");
+    }
+  }
+
   CodeDelivery delivery(const std::optional<CodeDelivery>& requested) const {
     const CodeDelivery d = requested.value_or(options.delivery);
     // Ignite only speaks to unix sockets, i.e. a daemon that sees this host's paths.
@@ -271,11 +287,16 @@ struct Engine::Impl {
   json create_body(const Service& svc, const ResolvedRuntime& rt, const std::string& image,
                    CodeDelivery delivery, const ExecuteOptions& opt,
                    const std::vector<std::string>& env,
-                   const std::optional<SecurityPolicy>& policy) const {
-    // In audit mode the policy decides; otherwise service.yaml asks for a network and the
-    // root filesystem is always read-only.
-    const bool network = policy ? policy->network_enabled : svc.config.network;
+                   const std::optional<SecurityPolicy>& policy, bool audit) const {
+    // service.yaml may ask for a network; a policy file can only take it away, except in audit
+    // mode, where the policy (file or default) alone decides. Without a policy the root
+    // filesystem is read-only.
+    bool network = svc.config.network;
+    if (policy) network = audit ? policy->network_enabled : network && policy->network_enabled;
     const bool read_only = policy ? policy->filesystem_read_only : true;
+    const bool no_spawn = policy && !policy->allow_spawn;
+    const PolicyLimits limits = policy ? policy->limits : PolicyLimits{};
+    const int nofile = limits.open_files.value_or(1024);
     const double memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
     const double cpus = opt.cpus.value_or(svc.config.cpu_limit.value_or(1.0));
     const auto memory = static_cast<std::int64_t>(std::llround(memory_mb * kMiB));
@@ -290,23 +311,45 @@ struct Engine::Impl {
         {"Memory", memory},
         {"MemorySwap", memory},  // equal to Memory: no swap beyond the limit
         {"NanoCpus", static_cast<std::int64_t>(std::llround(cpus * 1e9))},
-        {"PidsLimit", options.pids_limit},
+        {"PidsLimit", limits.pids.value_or(options.pids_limit)},
         {"ReadonlyRootfs", read_only},
         {"CapDrop", {"ALL"}},
         {"SecurityOpt", {"no-new-privileges"}},
-        {"Tmpfs", {{"/tmp", "rw,noexec,nosuid,nodev,size=" + options.tmpfs_size}}},
-        {"Init", true},  // reaps orphans and forwards signals; the runtime is not PID 1
-        {"Ulimits", {{{"Name", "nofile"}, {"Soft", 1024}, {"Hard", 1024}}}},
+        {"Tmpfs",
+         {{"/tmp", "rw,noexec,nosuid,nodev,size=" +
+                       (limits.tmpfs_mb ? std::to_string(*limits.tmpfs_mb) + "m" : options.tmpfs_size)}}},
+        // An init reaps orphans and forwards signals. It must fork the runtime, which the
+        // no-spawn filter refuses; with that filter there can be no orphans to reap.
+        {"Init", !no_spawn},
+        {"Ulimits", {{{"Name", "nofile"}, {"Soft", nofile}, {"Hard", nofile}}}},
     };
+    if (no_spawn) {
+      host_config["SecurityOpt"].push_back("seccomp=" + detail::no_spawn_seccomp_profile());
+    }
+    if (limits.file_size_mb) {
+      const std::int64_t bytes = static_cast<std::int64_t>(*limits.file_size_mb) * 1024 * 1024;
+      host_config["Ulimits"].push_back({{"Name", "fsize"}, {"Soft", bytes}, {"Hard", bytes}});
+    }
+    if (policy && policy->isolation == Isolation::Gvisor) host_config["Runtime"] = "runsc";
     if (delivery == CodeDelivery::Mount) {
       host_config["Mounts"] = json::array(
           {{{"Type", "bind"}, {"Source", svc.path.string()}, {"Target", "/app"}, {"ReadOnly", true}}});
     }
     // NetworkDisabled leaves only loopback without the ~300 ms network sandbox set-up that
     // NetworkMode "none" costs on this daemon.
+    std::vector<std::string> cmd = rt.argv(svc.config.entry);
+    // Deno enforces its own subprocess permission: narrow it to the allowed commands.
+    if (policy && policy->allow_spawn && !policy->allowed_commands.empty() && rt.name == "deno" &&
+        cmd.size() > 2) {
+      std::string allow = "--allow-run=";
+      for (std::size_t i = 0; i < policy->allowed_commands.size(); ++i) {
+        allow += (i ? "," : "") + policy->allowed_commands[i];
+      }
+      cmd.insert(cmd.begin() + 2, allow);
+    }
     return json{
         {"Image", image},
-        {"Cmd", rt.argv(svc.config.entry)},
+        {"Cmd", cmd},
         {"Env", env},
         {"User", "1000:1000"},
         {"WorkingDir", "/app"},
@@ -398,8 +441,13 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
 
   const ResolvedRuntime rt = impl_->resolve(opt.runtime.value_or(svc.config.runtime));
+  // A policy file is enforced on every run; audit mode enforces the default without one.
   std::optional<SecurityPolicy> policy;
-  if (opt.audit) policy = load_policy(svc.path);
+  if (SecurityPolicy p = load_policy(svc.path); p.source || opt.audit) policy = std::move(p);
+  if (policy && policy->isolation == Isolation::Gvisor) impl_->require_runtime("runsc", *policy);
+  const std::size_t output_limit =
+      policy && policy->limits.output_bytes ? std::min(opt.output_limit, *policy->limits.output_bytes)
+                                            : opt.output_limit;
   const milliseconds timeout =
       opt.timeout.value_or(milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
 
@@ -431,7 +479,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   result.phases.build = image.build_time;
 
   auto t0 = steady_clock::now();
-  const json body = impl_->create_body(svc, rt, image.ref, delivery, opt, env, policy);
+  const json body = impl_->create_body(svc, rt, image.ref, delivery, opt, env, policy, opt.audit);
   const std::string id =
       docker.container_create(body, "ignite-" + svc.config.name + "-" + random_hex(10));
   ContainerGuard guard(docker, id);
@@ -445,8 +493,8 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
 
   t0 = steady_clock::now();
   const auto deadline = t0 + timeout;
-  CappedBuffer out(opt.output_limit, opt.on_stdout);
-  CappedBuffer err(opt.output_limit, opt.on_stderr);
+  CappedBuffer out(output_limit, opt.on_stdout);
+  CappedBuffer err(output_limit, opt.on_stderr);
   CgroupPeak peak(id);
   peak.sample();
   bool cancelled = false;
@@ -498,7 +546,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   } else {
     result.outcome = result.exit_code == 0 ? Outcome::Success : Outcome::Error;
   }
-  if (policy) {
+  if (policy && opt.audit) {
     SecurityAudit audit;
     audit.policy = *policy;
     // Kernel-level facts only: events are never inferred from what the service printed.

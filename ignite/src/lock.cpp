@@ -56,7 +56,7 @@ std::optional<std::string> detect_lockfile(const fs::path& dir) {
 // True when `s` written as a plain YAML scalar reads back as the same string (so "1.0", "true",
 // "~", "a: b" and "" need quotes).
 bool plain_safe(const std::string& s) {
-  if (s.empty()) return false;
+  if (s.empty() || detail::yaml_nesting_problem(s)) return false;
   try {
     const YAML::Node n = YAML::Load(s);
     return n.IsScalar() && detail::as_string(n) == s;
@@ -108,6 +108,8 @@ class LockReader {
     const YAML::Node n = map[key];
     if (!n || n.IsNull()) return std::nullopt;
     if (!n.IsScalar()) throw fail(where + " must be a string");
+    // write_lock could not write it back: yaml-cpp emits invalid UTF-8 as U+FFFD.
+    if (!detail::is_valid_utf8(n.Scalar())) throw fail(where + " is not valid UTF-8");
     return n.Scalar();
   }
 
@@ -120,6 +122,11 @@ class LockReader {
 
   LockManifest read(const std::string& text) const {
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw fail("file is empty");
+    if (const auto deep = detail::yaml_nesting_problem(text)) {
+      throw fail("YAML nesting deeper than " + std::to_string(detail::kMaxYamlNesting) +
+                 " levels at line " + std::to_string(deep->line) + ", column " +
+                 std::to_string(deep->column));
+    }
     YAML::Node doc;
     try {
       doc = YAML::Load(text);
@@ -149,6 +156,9 @@ class LockReader {
       for (const auto& kv : sums) {
         if (!kv.first.IsScalar()) throw fail("checksums: keys must be file paths");
         const std::string path = kv.first.Scalar();
+        if (!detail::is_valid_utf8(path)) {
+          throw fail("checksums: \"" + path + "\" is not valid UTF-8");
+        }
         if (!is_safe_relative(path)) {
           throw fail("checksums: \"" + path + "\" is not a relative path inside the service");
         }
@@ -190,6 +200,24 @@ LockManifest make_lock(const Service& service, const ResolvedRuntime& rt,
 }
 
 void write_lock(const fs::path& dir, const LockManifest& m) {
+  // YAML holds Unicode text only: a name that is not valid UTF-8 (a Linux file name may be any
+  // bytes) would be written as U+FFFD and never match again, so refuse it up front.
+  auto require_utf8 = [&](const std::string& value, const std::string& what) {
+    if (!detail::is_valid_utf8(value)) {
+      throw Error(ErrorCode::Lock, (dir / kLockFileName).string() + ": cannot write " + what +
+                                       ": not valid UTF-8 (YAML holds Unicode text only)");
+    }
+  };
+  require_utf8(m.version, "version");
+  require_utf8(m.runtime_name, "runtime.name");
+  require_utf8(m.runtime_version, "runtime.version");
+  if (m.base_image_id) require_utf8(*m.base_image_id, "baseImageId");
+  if (m.lockfile) require_utf8(*m.lockfile, "lockfile");
+  for (const auto& [path, sum] : m.checksums) {
+    require_utf8(path, "file name \"" + path + "\" (rename it or list it in .igniteignore)");
+    require_utf8(sum, "checksums." + path);
+  }
+  require_utf8(m.created_at, "createdAt");
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "version" << YAML::Value;

@@ -1,5 +1,9 @@
 #include "ignite/policy.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "ignite/error.hpp"
 #include "ignite/src/yaml_util.hpp"
 
@@ -17,6 +21,21 @@ void read_bool(const YAML::Node& section, const char* key, const std::string& wh
   auto b = detail::as_bool(v);
   if (!b) throw Error(ErrorCode::Config, where + "." + key + " must be true or false");
   out = *b;
+}
+
+template <typename T>
+void read_positive(const YAML::Node& limits, const char* key, const std::string& where,
+                   std::optional<T>& out, double min = 1) {
+  const YAML::Node v = limits[key];
+  if (!v) return;
+  auto n = detail::as_number(v);
+  // Bounded by T too: converting a double outside T's range is undefined behaviour.
+  const double max = std::min(1e15, static_cast<double>(std::numeric_limits<T>::max()));
+  if (!n || !std::isfinite(*n) || *n != std::floor(*n) || *n < min || *n > max) {
+    throw Error(ErrorCode::Config, where + "." + key + " must be an integer of at least " +
+                                       std::to_string(static_cast<long long>(min)));
+  }
+  out = static_cast<T>(*n);
 }
 
 YAML::Node section(const YAML::Node& security, const char* key, const std::string& where) {
@@ -50,6 +69,28 @@ SecurityPolicy load_policy(const fs::path& dir) {
       if (p["allowedCommands"]) {
         policy.allowed_commands = detail::string_list(p, "allowedCommands", where + ".process");
       }
+    }
+    if (const YAML::Node iso = security["isolation"]) {
+      const auto v = detail::as_string(iso);
+      if (v == "runc") {
+        policy.isolation = Isolation::Runc;
+      } else if (v == "gvisor") {
+        policy.isolation = Isolation::Gvisor;
+      } else {
+        throw Error(ErrorCode::Config, where + ".isolation must be \"runc\" or \"gvisor\"");
+      }
+    }
+    if (auto l = section(security, "limits", where)) {
+      const std::string lw = where + ".limits";
+      read_positive(l, "pids", lw, policy.limits.pids, 16);
+      read_positive(l, "openFiles", lw, policy.limits.open_files, 16);
+      read_positive(l, "fileSizeMb", lw, policy.limits.file_size_mb);
+      read_positive(l, "tmpfsMb", lw, policy.limits.tmpfs_mb);
+      read_positive(l, "outputBytes", lw, policy.limits.output_bytes);
+    }
+    // gVisor's own threads count against the pids limit: the sandbox cannot start at 32.
+    if (policy.isolation == Isolation::Gvisor && policy.limits.pids && *policy.limits.pids <= 32) {
+      throw Error(ErrorCode::Config, where + ".limits.pids must be above 32 with isolation: gvisor");
     }
     policy.source = file;
     return policy;

@@ -56,7 +56,7 @@ struct ResolvedRuntime {
   std::string version;  // the matched registry version ("20" for a request of "20.12.0")
   std::string image;
   std::vector<std::string> command;
-  std::vector<std::string> module_command;
+  std::vector<std::string> module_command{};
 
   // Full argv to run `entry` (relative to the service root) from a container whose service
   // directory is at `app_dir`.

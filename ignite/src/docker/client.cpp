@@ -231,6 +231,11 @@ json DockerClient::version() {
   return parse(response.body, "daemon version");
 }
 
+json DockerClient::info() {
+  const auto response = call(make_request("GET", api("/info"), kCallTimeout), "daemon info");
+  return parse(response.body, "daemon info");
+}
+
 std::optional<json> DockerClient::image_inspect(const std::string& ref) {
   const std::string what = "inspect image " + ref;
   const auto response = transport_->request(

@@ -97,6 +97,8 @@ class DockerClient {
   void ping();
   // GET /version (the daemon's JSON).
   nlohmann::json version();
+  // GET /info (runtimes, cgroup version, security options ...).
+  nlohmann::json info();
 
   // GET /images/{ref}/json; nullopt when the daemon says 404.
   std::optional<nlohmann::json> image_inspect(const std::string& ref);

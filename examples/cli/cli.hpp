@@ -1,0 +1,115 @@
+// Shared pieces of the reference `ignite` CLI (examples/cli): the command table, logging and
+// output helpers. The CLI consumes the public Ignite API only.
+//
+// Streams: stdout carries a command's result (reports, listings, JSON documents); every
+// `[ignite]` log line (progress, warnings, errors) goes to stderr, so `--json` stdout is exactly
+// one JSON document. Colour is used on a stream only when it is a terminal and NO_COLOR is unset.
+#pragma once
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "ignite/ignite.hpp"
+
+namespace ignite_cli {
+
+// ---- colour and logging ---------------------------------------------------------------------
+
+inline constexpr std::string_view kGreen = "\033[32m";
+inline constexpr std::string_view kYellow = "\033[33m";
+inline constexpr std::string_view kRed = "\033[31m";
+inline constexpr std::string_view kCyan = "\033[36m";
+inline constexpr std::string_view kDim = "\033[2m";
+inline constexpr std::string_view kBold = "\033[1m";
+inline constexpr std::string_view kReset = "\033[0m";
+
+inline bool no_color_env() {
+  const char* v = std::getenv("NO_COLOR");
+  return v != nullptr && *v != '\0';
+}
+// Whether output written to stdout / stderr may carry ANSI colours.
+inline bool stdout_color() { return !no_color_env() && ::isatty(STDOUT_FILENO) == 1; }
+inline bool stderr_color() { return !no_color_env() && ::isatty(STDERR_FILENO) == 1; }
+
+inline std::string paint(std::string_view code, std::string_view text, bool color) {
+  if (!color) return std::string(text);
+  return std::string(code) + std::string(text) + std::string(kReset);
+}
+
+namespace detail {
+inline void log_line(std::string_view code, std::string_view text) {
+  const bool color = stderr_color();
+  std::cerr << paint(kDim, "[ignite]", color) << " " << paint(code, text, color && !code.empty())
+            << std::endl;
+}
+}  // namespace detail
+
+// `[ignite] ...` lines on stderr.
+inline void info(std::string_view msg) { detail::log_line({}, msg); }
+inline void warn(std::string_view msg) { detail::log_line(kYellow, "\u26a0 " + std::string(msg)); }
+inline void error(std::string_view msg) { detail::log_line(kRed, "\u2717 " + std::string(msg)); }
+inline void success(std::string_view msg) {
+  detail::log_line(kGreen, "\u2713 " + std::string(msg));
+}
+inline void failure(std::string_view msg) { detail::log_line(kRed, "\u2717 " + std::string(msg)); }
+
+// Result lines on stdout: "✓ msg" / "⚠ msg" / "✗ msg" (icon coloured on a terminal).
+inline void out_ok(std::string_view msg) {
+  std::cout << paint(kGreen, "\u2713", stdout_color()) << " " << msg << "\n";
+}
+inline void out_warn(std::string_view msg) {
+  std::cout << paint(kYellow, "\u26a0", stdout_color()) << " " << msg << "\n";
+}
+inline void out_fail(std::string_view msg) {
+  std::cout << paint(kRed, "\u2717", stdout_color()) << " " << msg << "\n";
+}
+
+// ---- shared state ---------------------------------------------------------------------------
+
+// Requested by the first SIGINT/SIGTERM while a command is cancellable (see main.cpp).
+std::stop_source& stop_source();
+// The signal that requested the stop (SIGINT or SIGTERM), 0 when none.
+int stop_signal();
+// While true, the first SIGINT/SIGTERM only requests a stop; otherwise it ends the process.
+void set_cancellable(bool cancellable);
+
+// Absolute form of a user-supplied path: absolute paths as given, relative ones against cwd.
+inline std::filesystem::path resolve_path(const std::string& p) {
+  return std::filesystem::absolute(std::filesystem::path(p)).lexically_normal();
+}
+
+// Writes `content` to `path` (replacing it). Throws Ignite::Error(InvalidArgument) naming the
+// path on failure.
+void write_text_file(const std::filesystem::path& path, const std::string& content);
+
+// "Invalid service.yaml: a, b (in f)" -> {"a", "b"}; other messages -> {message}.
+std::vector<std::string> split_config_errors(const std::string& message);
+
+// ---- command table --------------------------------------------------------------------------
+
+// One subcommand: its CLI11 node and what to run once the command line parsed. `run` returns
+// the process exit status.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int(Ignite::Engine&)> run;
+};
+
+Command add_init(CLI::App& app);
+Command add_run(CLI::App& app);
+Command add_preflight(CLI::App& app);
+Command add_report(CLI::App& app);
+Command add_lock(CLI::App& app);
+Command add_env(CLI::App& app);
+Command add_validate(CLI::App& app);
+Command add_list(CLI::App& app);
+
+}  // namespace ignite_cli
