@@ -111,5 +111,6 @@ Command add_lock(CLI::App& app);
 Command add_env(CLI::App& app);
 Command add_validate(CLI::App& app);
 Command add_list(CLI::App& app);
+Command add_gc(CLI::App& app);
 
 }  // namespace ignite_cli

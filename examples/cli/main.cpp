@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
 
   const std::vector<Command> commands = {
       add_init(app), add_run(app), add_preflight(app), add_report(app),
-      add_lock(app), add_env(app), add_validate(app),  add_list(app),
+      add_lock(app), add_env(app), add_validate(app),  add_list(app), add_gc(app),
   };
 
   try {

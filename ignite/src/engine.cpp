@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -174,6 +175,7 @@ struct Engine::Impl {
   std::once_flag client_once;
   std::unique_ptr<docker::DockerClient> client;
   std::unique_ptr<detail::ImageBuilder> builder;
+  std::atomic<std::size_t> reaped_on_start{0};
   std::once_flag info_once;
   json daemon_info;
   Slots slots;
@@ -212,7 +214,7 @@ struct Engine::Impl {
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
       if (options.reap_on_start) {
         try {
-          detail::reap(*client);
+          reaped_on_start = detail::reap(*client).containers;
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
         }
@@ -381,8 +383,9 @@ Service Engine::load(const fs::path& dir) const {
 void Engine::ping() { impl_->docker().ping(); }
 
 GcResult Engine::gc(bool service_images) {
-  const auto r = detail::reap(impl_->docker(), service_images);
-  return GcResult{r.containers, r.images};
+  auto& docker = impl_->docker();  // may reap on first contact: those count too
+  const auto r = detail::reap(docker, service_images);
+  return GcResult{r.containers + impl_->reaped_on_start.exchange(0), r.images};
 }
 
 std::size_t Engine::remove_containers() {

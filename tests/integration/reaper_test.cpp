@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "ignite/engine.hpp"
@@ -23,12 +24,10 @@ std::vector<nlohmann::json> containers_of(Ignite::docker::DockerClient& c, const
   return c.containers_list({"dev.ignite.service=" + svc}, true);
 }
 
-}  // namespace
-
-TEST(Reaper, KilledCliLeavesNothingAfterNextEngine) {
-  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
-  const std::string name = "reap-" + std::to_string(::getpid());
-  TempDir dir;
+// Starts `ignite run` on a 60 s service named `name` and SIGKILLs the CLI once its container
+// runs, leaving the container behind.
+void run_and_kill_cli(Ignite::docker::DockerClient& client, const std::string& name,
+                      const TempDir& dir) {
   write_file(dir.path() / "service.yaml", "service:\n  name: " + name +
                                               "\n  runtime: quickjs\n  entry: index.js\n"
                                               "  memoryMb: 32\n  timeoutMs: 60000\n");
@@ -56,17 +55,44 @@ TEST(Reaper, KilledCliLeavesNothingAfterNextEngine) {
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
   ASSERT_EQ(containers_of(client, name).size(), 1u) << "SIGKILL should have left the container";
+}
+
+void remove_images(Ignite::docker::DockerClient& client, const std::string& name) {
+  for (const auto& img : client.images_list({"dev.ignite.service=" + name})) {
+    client.image_remove(img.at("Id").get<std::string>(), true);
+  }
+}
+
+}  // namespace
+
+TEST(Reaper, KilledCliLeavesNothingAfterNextEngine) {
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  const std::string name = "reap-" + std::to_string(::getpid());
+  TempDir dir;
+  run_and_kill_cli(client, name, dir);
+  if (HasFatalFailure()) return;
 
   Ignite::Engine next;
   next.ping();  // first contact with the daemon reaps what dead owners left
   EXPECT_TRUE(containers_of(client, name).empty());
 
-  // gc on demand finds nothing more, and can drop the service's cached image.
-  const auto gc = next.gc(false);
-  EXPECT_EQ(gc.containers, 0u);
-  for (const auto& img : client.images_list({"dev.ignite.service=" + name})) {
-    client.image_remove(img.at("Id").get<std::string>(), true);
-  }
+  // gc counts what this engine's start-up reap removed, then finds nothing more.
+  EXPECT_EQ(next.gc(false).containers, 1u);
+  EXPECT_EQ(next.gc(false).containers, 0u);
+  remove_images(client, name);
+}
+
+TEST(Reaper, IgniteGcCommandReportsWhatItRemoved) {
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  const std::string name = "reap-gc-" + std::to_string(::getpid());
+  TempDir dir;
+  run_and_kill_cli(client, name, dir);
+  if (HasFatalFailure()) return;
+  const auto gc = Ignite::testing::run_command(runfile("examples/cli/ignite").string() + " gc --json");
+  EXPECT_EQ(gc.status, 0) << gc.err;
+  EXPECT_GE(nlohmann::json::parse(gc.out).at("containers").get<int>(), 1);
+  EXPECT_TRUE(containers_of(client, name).empty());
+  remove_images(client, name);
 }
 
 TEST(Reaper, LiveOwnersAreLeftAlone) {
@@ -93,7 +119,5 @@ TEST(Reaper, LiveOwnersAreLeftAlone) {
   run.join();
   EXPECT_EQ(result.outcome, Ignite::Outcome::Success);
   EXPECT_EQ(result.stdout_text, "survived\n");
-  for (const auto& img : client.images_list({"dev.ignite.service=" + name})) {
-    client.image_remove(img.at("Id").get<std::string>(), true);
-  }
+  remove_images(client, name);
 }

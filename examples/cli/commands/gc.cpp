@@ -1,0 +1,44 @@
+// `ignite gc [--images] [--json]`: removes what dead Ignite processes left behind on this host
+// (containers whose owner was killed), and with --images the per-service image cache.
+#include <nlohmann/json.hpp>
+
+#include "examples/cli/cli.hpp"
+
+namespace ignite_cli {
+namespace {
+
+struct GcArgs {
+  bool images = false;
+  bool json = false;
+};
+
+int run_gc(Ignite::Engine& engine, const GcArgs& a) {
+  const Ignite::GcResult r = engine.gc(a.images);
+  if (a.json) {
+    std::cout << nlohmann::json{{"containers", r.containers}, {"images", r.images}}.dump(2) << "\n";
+  } else {
+    out_ok("Removed " + std::to_string(r.containers) + " leftover container(s)" +
+           (a.images ? " and " + std::to_string(r.images) + " service image(s)" : ""));
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_gc(CLI::App& app) {
+  auto a = std::make_shared<GcArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "gc", "Remove containers left by dead Ignite processes (and, with --images, service images)");
+  cmd->add_flag("--images", a->images, "Also remove every unused per-service image");
+  cmd->add_flag("--json", a->json, "Print the counts as JSON");
+  return {cmd, [a](Ignite::Engine& engine) {
+            try {
+              return run_gc(engine, *a);
+            } catch (const Ignite::Error& e) {
+              error("gc failed: " + e.message());
+              return 1;
+            }
+          }};
+}
+
+}  // namespace ignite_cli
