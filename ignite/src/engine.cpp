@@ -515,8 +515,10 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
         return cancelled || flooded;
       });
   const bool timed_out = end == docker::Attachment::End::Deadline;
-  if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
+  // Drop the attach stream before the kill: a flooding container blocked on a full stdout pipe
+  // otherwise holds up the daemon's kill under gVisor.
   attachment.close();
+  if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
   result.phases.run = since(t0);
 
   t0 = steady_clock::now();
