@@ -1,0 +1,507 @@
+// The C API entry points (capi/include/ignite.h). Each one checks its arguments, then makes
+// one call into Ignite::Engine inside `guard`, which stops every exception at this boundary.
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "capi/internal.hpp"
+#include "ignite/lock.hpp"
+#include "ignite/report.hpp"
+#include "ignite/version.hpp"
+
+using Ignite::CheckStatus;
+using Ignite::ErrorCode;
+using Ignite::Outcome;
+
+static_assert(IGNITE_C_VERSION_MAJOR == IGNITE_VERSION_MAJOR &&
+                  IGNITE_C_VERSION_MINOR == IGNITE_VERSION_MINOR &&
+                  IGNITE_C_VERSION_PATCH == IGNITE_VERSION_PATCH &&
+                  IGNITE_C_VERSION_NUMBER == IGNITE_VERSION_NUMBER,
+              "ignite.h and ignite/version.hpp disagree on the version");
+
+namespace ignite_capi {
+namespace {
+
+// ErrorCode -> status, one row per code in declaration order.
+constexpr std::pair<ErrorCode, ignite_status> kCodes[] = {
+    {ErrorCode::Config, IGNITE_ECONFIG},
+    {ErrorCode::Service, IGNITE_ESERVICE},
+    {ErrorCode::Runtime, IGNITE_ERUNTIME},
+    {ErrorCode::Build, IGNITE_EBUILD},
+    {ErrorCode::DockerUnavailable, IGNITE_EDOCKER_UNAVAILABLE},
+    {ErrorCode::Docker, IGNITE_EDOCKER},
+    {ErrorCode::Execution, IGNITE_EEXECUTION},
+    {ErrorCode::Preflight, IGNITE_EPREFLIGHT},
+    {ErrorCode::Lock, IGNITE_ELOCK},
+    {ErrorCode::NotFound, IGNITE_ENOTFOUND},
+    {ErrorCode::InvalidArgument, IGNITE_EINVALID},
+    {ErrorCode::Cancelled, IGNITE_ECANCELLED},
+    {ErrorCode::Internal, IGNITE_EINTERNAL},
+};
+constexpr bool codes_table_ok() {
+  for (std::size_t i = 0; i < std::size(kCodes); ++i) {
+    if (static_cast<std::size_t>(kCodes[i].first) != i) return false;
+    if (kCodes[i].second != -static_cast<int>(i) - 1) return false;
+  }
+  return true;
+}
+static_assert(std::size(kCodes) == static_cast<std::size_t>(ErrorCode::Internal) + 1,
+              "every Ignite::ErrorCode needs an IGNITE_E* status (and Internal must stay last)");
+static_assert(codes_table_ok(), "kCodes must list ErrorCode in order as -1, -2, ...");
+static_assert(IGNITE_EUSER < -static_cast<int>(std::size(kCodes)), "IGNITE_EUSER collides");
+
+constexpr std::pair<Outcome, ignite_outcome> kOutcomes[] = {
+    {Outcome::Success, IGNITE_OUTCOME_SUCCESS},
+    {Outcome::Error, IGNITE_OUTCOME_ERROR},
+    {Outcome::Timeout, IGNITE_OUTCOME_TIMEOUT},
+    {Outcome::MemoryLimit, IGNITE_OUTCOME_MEMORY_LIMIT},
+    {Outcome::OutputLimit, IGNITE_OUTCOME_OUTPUT_LIMIT},
+    {Outcome::Cancelled, IGNITE_OUTCOME_CANCELLED},
+};
+constexpr std::pair<CheckStatus, ignite_check_status> kChecks[] = {
+    {CheckStatus::Pass, IGNITE_CHECK_PASS},
+    {CheckStatus::Warn, IGNITE_CHECK_WARN},
+    {CheckStatus::Fail, IGNITE_CHECK_FAIL},
+};
+template <class Table>
+constexpr bool identity_table_ok(const Table &table) {
+  for (std::size_t i = 0; i < std::size(table); ++i) {
+    if (static_cast<std::size_t>(table[i].first) != i) return false;
+    if (static_cast<std::size_t>(table[i].second) != i) return false;
+  }
+  return true;
+}
+static_assert(std::size(kOutcomes) == static_cast<std::size_t>(Outcome::Cancelled) + 1 &&
+                  identity_table_ok(kOutcomes),
+              "ignite_outcome must mirror Ignite::Outcome");
+static_assert(std::size(kChecks) == static_cast<std::size_t>(CheckStatus::Fail) + 1 &&
+                  identity_table_ok(kChecks),
+              "ignite_check_status must mirror Ignite::CheckStatus");
+
+struct LastError {
+  std::string text;
+  ignite_error error{IGNITE_OK, "no error", 0};
+};
+thread_local LastError t_last;
+
+ignite_outcome to_c(Outcome o) noexcept { return kOutcomes[static_cast<std::size_t>(o)].second; }
+ignite_check_status to_c(CheckStatus s) noexcept {
+  return kChecks[static_cast<std::size_t>(s)].second;
+}
+
+}  // namespace
+
+ignite_status to_status(ErrorCode code) noexcept {
+  const auto i = static_cast<std::size_t>(code);
+  return i < std::size(kCodes) ? kCodes[i].second : IGNITE_EINTERNAL;
+}
+
+ignite_status set_error(ignite_status code, std::string_view a, std::string_view b,
+                        int http_status) noexcept {
+  try {
+    t_last.text.assign(a);
+    if (!b.empty()) t_last.text.append(": ").append(b);
+    t_last.error = {code, t_last.text.c_str(), http_status};
+  } catch (...) {
+    t_last.error = {code, "out of memory while recording an error", http_status};
+  }
+  return code;
+}
+
+char *dup_string(std::string_view s) {
+  auto *p = static_cast<char *>(std::malloc(s.size() + 1));
+  if (!p) throw std::bad_alloc();
+  std::memcpy(p, s.data(), s.size());
+  p[s.size()] = '\0';
+  return p;
+}
+
+ignite_status check_args(const char *fn, std::initializer_list<Arg> args) noexcept {
+  for (const Arg &a : args) {
+    if (a.ptr) continue;
+    try {
+      return set_error(IGNITE_EINVALID, fn, std::string(a.name) + " is NULL");
+    } catch (...) {
+      return set_error(IGNITE_EINVALID, fn, a.name);
+    }
+  }
+  return IGNITE_OK;
+}
+
+}  // namespace ignite_capi
+
+using namespace ignite_capi;
+
+// --- Version, errors, memory ---------------------------------------------------------------
+
+IGNITE_EXTERN(const char *) ignite_version(void) { return Ignite::version().data(); }
+
+IGNITE_EXTERN(int) ignite_version_number(void) { return IGNITE_VERSION_NUMBER; }
+
+IGNITE_EXTERN(const ignite_error *) ignite_error_last(void) { return &t_last.error; }
+
+IGNITE_EXTERN(void) ignite_error_clear(void) { t_last.error = {IGNITE_OK, "no error", 0}; }
+
+IGNITE_EXTERN(const char *) ignite_error_str(ignite_status code) {
+  switch (code) {
+    case IGNITE_OK:
+      return "no error";
+    case IGNITE_ECONFIG:
+      return "invalid configuration";
+    case IGNITE_ESERVICE:
+      return "service directory or entry file unreadable";
+    case IGNITE_ERUNTIME:
+      return "unknown runtime or missing runtime image";
+    case IGNITE_EBUILD:
+      return "image build failed";
+    case IGNITE_EDOCKER_UNAVAILABLE:
+      return "Docker daemon unavailable";
+    case IGNITE_EDOCKER:
+      return "Docker daemon error";
+    case IGNITE_EEXECUTION:
+      return "container could not be run";
+    case IGNITE_EPREFLIGHT:
+      return "preflight failed";
+    case IGNITE_ELOCK:
+      return "ignite.lock error";
+    case IGNITE_ENOTFOUND:
+      return "not found";
+    case IGNITE_EINVALID:
+      return "invalid argument";
+    case IGNITE_ECANCELLED:
+      return "cancelled";
+    case IGNITE_EINTERNAL:
+      return "internal error";
+    case IGNITE_EUSER:
+      return "stopped by a callback";
+    default:
+      return "unknown error code";
+  }
+}
+
+IGNITE_EXTERN(void) ignite_free(void *ptr) { std::free(ptr); }
+
+// --- Engine ---------------------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status)
+ignite_engine_options_init(ignite_engine_options *opts, unsigned int version) {
+  IGNITE_CHECK(opts);
+  return guard(__func__, [&](const char *fn) {
+    check_version(fn, "version", version, IGNITE_ENGINE_OPTIONS_VERSION);
+    *opts = IGNITE_ENGINE_OPTIONS_INIT;
+    opts->version = version;
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_engine_new(ignite_engine **out, const ignite_engine_options *opts) {
+  IGNITE_CHECK(out);
+  return guard(__func__,
+               [&](const char *fn) { *out = new ignite_engine(engine_options(fn, opts)); });
+}
+
+IGNITE_EXTERN(void) ignite_engine_free(ignite_engine *engine) { delete engine; }
+
+IGNITE_EXTERN(ignite_status) ignite_engine_ping(ignite_engine *engine) {
+  IGNITE_CHECK(engine);
+  return guard(__func__, [&] { engine->engine.ping(); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_engine_session_id(const char **out, const ignite_engine *engine) {
+  IGNITE_CHECK(out, engine);
+  return guard(__func__, [&] { *out = engine->engine.session_id().c_str(); });
+}
+
+// --- Services -------------------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status)
+ignite_service_load(ignite_service **out, ignite_engine *engine, const char *path) {
+  IGNITE_CHECK(out, engine, path);
+  return guard(__func__, [&](const char *fn) {
+    *out = new ignite_service(engine->engine.load(utf8_arg(fn, "path", path)));
+  });
+}
+
+IGNITE_EXTERN(void) ignite_service_free(ignite_service *service) { delete service; }
+
+IGNITE_EXTERN(ignite_status) ignite_service_name(const char **out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = service->svc.config.name.c_str(); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_service_runtime(const char **out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = service->svc.config.runtime.c_str(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_service_entry(const char **out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = service->svc.config.entry.c_str(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_service_path(const char **out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = service->path.c_str(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_service_memory_mb(double *out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = service->svc.config.memory_mb; });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_service_timeout_ms(double *out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = service->svc.config.timeout_ms; });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_service_json(char **out, const ignite_service *service) {
+  IGNITE_CHECK(out, service);
+  return guard(__func__, [&] { *out = dup_string(to_json_text(service->svc.config)); });
+}
+
+// --- Cancellation ---------------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status) ignite_cancel_token_new(ignite_cancel_token **out) {
+  IGNITE_CHECK(out);
+  return guard(__func__, [&] { *out = new ignite_cancel_token(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_cancel_token_cancel(ignite_cancel_token *token) {
+  IGNITE_CHECK(token);
+  return guard(__func__, [&] { token->source.request_stop(); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_cancel_token_is_cancelled(int *out, const ignite_cancel_token *token) {
+  IGNITE_CHECK(out, token);
+  return guard(__func__, [&] { *out = token->source.stop_requested() ? 1 : 0; });
+}
+
+IGNITE_EXTERN(void) ignite_cancel_token_free(ignite_cancel_token *token) { delete token; }
+
+// --- Execution ------------------------------------------------------------------------------
+
+IGNITE_EXTERN(const char *) ignite_outcome_str(ignite_outcome outcome) {
+  const auto i = static_cast<std::size_t>(outcome);
+  return i < std::size(kOutcomes) ? Ignite::to_string(kOutcomes[i].first).data() : "unknown";
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_execute_options_init(ignite_execute_options *opts, unsigned int version) {
+  IGNITE_CHECK(opts);
+  return guard(__func__, [&](const char *fn) {
+    check_version(fn, "version", version, IGNITE_EXECUTE_OPTIONS_VERSION);
+    *opts = IGNITE_EXECUTE_OPTIONS_INIT;
+    opts->version = version;
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_execute(ignite_result **out, ignite_engine *engine, const ignite_service *service,
+               const ignite_execute_options *opts) {
+  IGNITE_CHECK(out, engine, service);
+  return guard(__func__,
+               [&](const char *fn) { *out = execute(fn, engine->engine, service->svc, opts); });
+}
+
+IGNITE_EXTERN(void) ignite_result_free(ignite_result *result) { delete result; }
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_outcome(ignite_outcome *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = to_c(result->result.outcome); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_exit_code(int *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.exit_code; });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_stdout(const char **out, size_t *out_len, const ignite_result *result) {
+  IGNITE_CHECK(out, out_len, result);
+  return guard(__func__, [&] {
+    *out = result->result.stdout_text.c_str();
+    *out_len = result->result.stdout_text.size();
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_stderr(const char **out, size_t *out_len, const ignite_result *result) {
+  IGNITE_CHECK(out, out_len, result);
+  return guard(__func__, [&] {
+    *out = result->result.stderr_text.c_str();
+    *out_len = result->result.stderr_text.size();
+  });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_stdout_truncated(int *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.stdout_truncated ? 1 : 0; });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_stderr_truncated(int *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.stderr_truncated ? 1 : 0; });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_oom_killed(int *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.oom_killed ? 1 : 0; });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_cold_start(int *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.cold_start ? 1 : 0; });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_duration_ms(int64_t *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.duration.count(); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_memory_peak_mb(double *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.memory_peak_mb.value_or(-1.0); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_runtime(const char **out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.runtime.c_str(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_json(char **out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = dup_string(to_json_text(result->result)); });
+}
+
+// --- Preflight ------------------------------------------------------------------------------
+
+IGNITE_EXTERN(const char *) ignite_check_status_str(ignite_check_status status) {
+  const auto i = static_cast<std::size_t>(status);
+  return i < std::size(kChecks) ? Ignite::to_string(kChecks[i].first).data() : "unknown";
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_preflight_options_init(ignite_preflight_options *opts, unsigned int version) {
+  IGNITE_CHECK(opts);
+  return guard(__func__, [&](const char *fn) {
+    check_version(fn, "version", version, IGNITE_PREFLIGHT_OPTIONS_VERSION);
+    *opts = IGNITE_PREFLIGHT_OPTIONS_INIT;
+    opts->version = version;
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_preflight_run(ignite_preflight **out, ignite_engine *engine, const ignite_service *service,
+                     const ignite_preflight_options *opts) {
+  IGNITE_CHECK(out, engine, service);
+  return guard(__func__, [&](const char *fn) {
+    *out =
+        new ignite_preflight{engine->engine.preflight(service->svc, preflight_options(fn, opts))};
+  });
+}
+
+IGNITE_EXTERN(void) ignite_preflight_free(ignite_preflight *preflight) { delete preflight; }
+
+IGNITE_EXTERN(ignite_status)
+ignite_preflight_status(ignite_check_status *out, const ignite_preflight *preflight) {
+  IGNITE_CHECK(out, preflight);
+  return guard(__func__, [&] { *out = to_c(preflight->preflight.overall); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_preflight_json(char **out, const ignite_preflight *preflight) {
+  IGNITE_CHECK(out, preflight);
+  return guard(__func__, [&] { *out = dup_string(to_json_text(preflight->preflight)); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_preflight_text(char **out, const ignite_preflight *preflight, int color) {
+  IGNITE_CHECK(out, preflight);
+  return guard(__func__, [&] {
+    *out = dup_string(Ignite::format_preflight_text(preflight->preflight, color != 0));
+  });
+}
+
+// --- Reports --------------------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status)
+ignite_report_new(ignite_report **out, ignite_engine *engine, const ignite_service *service,
+                  const ignite_preflight *preflight, const ignite_result *result) {
+  IGNITE_CHECK(out, engine, service, preflight);
+  return guard(__func__, [&] {
+    *out = new ignite_report{engine->engine.report(
+        service->svc, preflight->preflight, result ? std::optional(result->result) : std::nullopt)};
+  });
+}
+
+IGNITE_EXTERN(void) ignite_report_free(ignite_report *report) { delete report; }
+
+IGNITE_EXTERN(ignite_status) ignite_report_json(char **out, const ignite_report *report) {
+  IGNITE_CHECK(out, report);
+  return guard(__func__, [&] { *out = dup_string(to_json_text(report->report)); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_report_text(char **out, const ignite_report *report, int color) {
+  IGNITE_CHECK(out, report);
+  return guard(__func__,
+               [&] { *out = dup_string(Ignite::format_report_text(report->report, color != 0)); });
+}
+
+// --- Environment lock -----------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status)
+ignite_lock_write(ignite_engine *engine, const ignite_service *service) {
+  IGNITE_CHECK(engine, service);
+  return guard(__func__, [&] {
+    Ignite::write_lock(service->svc.path, engine->engine.make_lock(service->svc));
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_lock_check(ignite_lock_state *out, char **out_text, ignite_engine *engine,
+                  const ignite_service *service) {
+  reset_out(out_text);
+  IGNITE_CHECK(out, engine, service);
+  return guard(__func__, [&] {
+    const Ignite::DriftReport d = engine->engine.check_lock(service->svc);
+    if (out_text) *out_text = dup_string(Ignite::format_environment_info(d));
+    *out = !d.locked ? IGNITE_LOCK_NONE : d.drift ? IGNITE_LOCK_DRIFT : IGNITE_LOCK_MATCH;
+  });
+}
+
+// --- Runtimes -------------------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status) ignite_runtime_list(char **out, ignite_engine *engine) {
+  IGNITE_CHECK(out, engine);
+  return guard(__func__, [&] { *out = dup_string(runtimes_json(engine->engine.runtimes())); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_runtime_register(ignite_engine *engine, const char *json) {
+  IGNITE_CHECK(engine, json);
+  return guard(__func__, [&](const char *fn) {
+    engine->engine.register_runtime(runtime_from_json(fn, json_arg(fn, "json", json)));
+  });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_runtime_load_file(ignite_engine *engine, const char *path) {
+  IGNITE_CHECK(engine, path);
+  return guard(__func__, [&](const char *fn) {
+    engine->engine.load_runtimes_file(utf8_arg(fn, "path", path));
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_runtime_unregister(int *out, ignite_engine *engine, const char *name) {
+  IGNITE_CHECK(out, engine, name);
+  return guard(__func__, [&](const char *fn) {
+    *out = engine->engine.unregister_runtime(utf8_arg(fn, "name", name)) ? 1 : 0;
+  });
+}

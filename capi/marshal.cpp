@@ -1,0 +1,279 @@
+// C arguments to Ignite's C++ types and back: UTF-8 and JSON checks, option structs, the
+// streaming callback and cancel token, runtime JSON. No behaviour of its own: every decision
+// about services, containers and runtimes is the Engine's.
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "capi/internal.hpp"
+
+namespace ignite_capi {
+namespace {
+
+using nlohmann::json;
+
+// Offset of the first byte that does not start a well-formed UTF-8 sequence (overlong forms,
+// surrogates and code points above U+10FFFF are malformed), or nullopt.
+std::optional<std::size_t> first_invalid_utf8(std::string_view s) {
+  static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (s.size() - i <= n) return i;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n + 1;
+  }
+  return std::nullopt;
+}
+
+CError invalid(const char* fn, const std::string& what) {
+  return CError(IGNITE_EINVALID, std::string(fn) + ": " + what);
+}
+
+std::optional<Ignite::CodeDelivery> delivery(const char* fn, ignite_delivery d) {
+  switch (d) {
+    case IGNITE_DELIVERY_DEFAULT:
+      return std::nullopt;
+    case IGNITE_DELIVERY_AUTO:
+      return Ignite::CodeDelivery::Auto;
+    case IGNITE_DELIVERY_MOUNT:
+      return Ignite::CodeDelivery::Mount;
+    case IGNITE_DELIVERY_BAKED:
+      return Ignite::CodeDelivery::Baked;
+  }
+  throw invalid(fn, "opts->delivery " + std::to_string(static_cast<int>(d)) +
+                        " is not an ignite_delivery value");
+}
+
+// A non-empty C string, optional: NULL or "" is nullopt.
+std::optional<std::string> optional_text(const char* fn, const char* name, const char* text) {
+  if (!text || !*text) return std::nullopt;
+  return utf8_arg(fn, name, text);
+}
+
+void add_env_json(const char* fn, const char* text, std::map<std::string, std::string>& env) {
+  const json j = json::parse(json_arg(fn, "opts->env_json", text));
+  if (!j.is_object()) throw invalid(fn, "opts->env_json must be a JSON object of strings");
+  for (const auto& [key, value] : j.items()) {
+    if (!value.is_string()) {
+      throw invalid(fn, "opts->env_json: the value of \"" + key + "\" is not a string");
+    }
+    env[key] = value.get<std::string>();
+  }
+}
+
+void add_env_arrays(const char* fn, const ignite_execute_options& o,
+                    std::map<std::string, std::string>& env) {
+  if (o.env_count == 0) return;
+  if (!o.env_keys) throw invalid(fn, "opts->env_keys is NULL but opts->env_count is not 0");
+  if (!o.env_values) throw invalid(fn, "opts->env_values is NULL but opts->env_count is not 0");
+  for (std::size_t i = 0; i < o.env_count; ++i) {
+    const std::string key_name = "opts->env_keys[" + std::to_string(i) + "]";
+    const std::string value_name = "opts->env_values[" + std::to_string(i) + "]";
+    if (!o.env_keys[i]) throw invalid(fn, key_name + " is NULL");
+    if (!o.env_values[i]) throw invalid(fn, value_name + " is NULL");
+    env[utf8_arg(fn, key_name.c_str(), o.env_keys[i])] =
+        utf8_arg(fn, value_name.c_str(), o.env_values[i]);
+  }
+}
+
+Ignite::ExecuteOptions execute_options(const char* fn, const ignite_execute_options& o) {
+  check_version(fn, "opts->version", o.version, IGNITE_EXECUTE_OPTIONS_VERSION);
+  Ignite::ExecuteOptions opt;
+  if (o.input_json) opt.input = json_arg(fn, "opts->input_json", o.input_json);
+  if (o.env_json) add_env_json(fn, o.env_json, opt.env);
+  add_env_arrays(fn, o, opt.env);
+  opt.runtime = optional_text(fn, "opts->runtime", o.runtime);
+  if (o.timeout_ms != 0) opt.timeout = std::chrono::milliseconds(o.timeout_ms);
+  if (o.memory_mb != 0) opt.memory_mb = o.memory_mb;
+  if (o.cpus != 0) opt.cpus = o.cpus;
+  if (o.output_limit != 0) opt.output_limit = o.output_limit;
+  opt.audit = o.audit != 0;
+  opt.delivery = delivery(fn, o.delivery);
+  return opt;
+}
+
+// Requests the run's stop when the caller's cancel token fires.
+struct ForwardStop {
+  std::stop_source* target;
+  void operator()() const noexcept { target->request_stop(); }
+};
+
+json runtime_json(const Ignite::Runtime& r) {
+  json versions = json::array();
+  for (const auto& v : r.versions) versions.push_back({{"version", v.version}, {"image", v.image}});
+  json j = {{"name", r.name},
+            {"versions", std::move(versions)},
+            {"defaultVersion", r.default_version},
+            {"defaultEntry", r.default_entry},
+            {"fileExtensions", r.file_extensions},
+            {"command", r.command}};
+  if (!r.module_command.empty()) j["moduleCommand"] = r.module_command;
+  return j;
+}
+
+}  // namespace
+
+void check_version(const char* fn, const char* name, unsigned int version, unsigned int current) {
+  if (version == 0 || version > current) {
+    throw invalid(fn, std::string(name) + " " + std::to_string(version) +
+                          " is not supported (this library knows versions 1 to " +
+                          std::to_string(current) + "; initialise options with their _INIT macro)");
+  }
+}
+
+std::string utf8_arg(const char* fn, const char* name, const char* text) {
+  const std::string_view s(text);
+  if (const auto at = first_invalid_utf8(s)) {
+    throw invalid(fn, std::string(name) + " is not valid UTF-8 (byte " + std::to_string(*at) + ")");
+  }
+  return std::string(s);
+}
+
+std::string json_arg(const char* fn, const char* name, const char* text) {
+  std::string s = utf8_arg(fn, name, text);
+  if (!json::accept(s)) throw invalid(fn, std::string(name) + " is not valid JSON");
+  return s;
+}
+
+Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options* o) {
+  Ignite::EngineOptions opt;
+  if (!o) return opt;
+  check_version(fn, "opts->version", o->version, IGNITE_ENGINE_OPTIONS_VERSION);
+  if (auto host = optional_text(fn, "opts->docker_host", o->docker_host)) opt.docker_host = *host;
+  if (o->max_concurrent != 0) opt.max_concurrent = o->max_concurrent;
+  if (auto dir = optional_text(fn, "opts->state_dir", o->state_dir)) opt.state_dir = *dir;
+  if (auto d = delivery(fn, o->delivery)) opt.delivery = *d;
+  if (o->pids_limit != 0) opt.pids_limit = o->pids_limit;
+  if (auto size = optional_text(fn, "opts->tmpfs_size", o->tmpfs_size)) opt.tmpfs_size = *size;
+  return opt;
+}
+
+Ignite::PreflightOptions preflight_options(const char* fn, const ignite_preflight_options* o) {
+  Ignite::PreflightOptions opt;
+  if (!o) return opt;
+  check_version(fn, "opts->version", o->version, IGNITE_PREFLIGHT_OPTIONS_VERSION);
+  opt.build_image = o->build_image != 0;
+  opt.runtime = optional_text(fn, "opts->runtime", o->runtime);
+  opt.delivery = delivery(fn, o->delivery);
+  return opt;
+}
+
+ignite_result* execute(const char* fn, Ignite::Engine& engine, const Ignite::Service& service,
+                       const ignite_execute_options* o) {
+  static const ignite_execute_options kDefaults = IGNITE_EXECUTE_OPTIONS_INIT;
+  if (!o) o = &kDefaults;
+  Ignite::ExecuteOptions opt = execute_options(fn, *o);
+
+  // One stop source per run: the caller's token and the callback both stop it.
+  std::stop_source stop;
+  opt.stop_token = stop.get_token();
+  std::optional<std::stop_callback<ForwardStop>> link;
+  if (o->cancel) link.emplace(o->cancel->source.get_token(), ForwardStop{&stop});
+
+  int callback_rc = 0;  // written and read on this thread only (callbacks run here)
+  if (o->on_output) {
+    const auto tee = [&, cb = o->on_output, payload = o->payload](int stream) {
+      return [&callback_rc, &stop, cb, payload, stream](std::string_view data) {
+        if (callback_rc != 0) return;
+        if (const int rc = cb(data.data(), data.size(), stream, payload); rc != 0) {
+          callback_rc = rc;
+          stop.request_stop();
+        }
+      };
+    };
+    opt.on_stdout = tee(IGNITE_STREAM_STDOUT);
+    opt.on_stderr = tee(IGNITE_STREAM_STDERR);
+  }
+
+  auto result = std::make_unique<ignite_result>(ignite_result{engine.execute(service, opt)});
+  if (callback_rc != 0) {
+    throw CError(IGNITE_EUSER, std::string(fn) + ": on_output returned " +
+                                   std::to_string(callback_rc) +
+                                   ": the run was stopped and its container removed");
+  }
+  return result.release();
+}
+
+std::string runtimes_json(const Ignite::RuntimeRegistry& registry) {
+  json list = json::array();
+  for (const auto& r : registry.all()) list.push_back(runtime_json(r));
+  return list.dump();
+}
+
+Ignite::Runtime runtime_from_json(const char* fn, const std::string& text) {
+  const json j = json::parse(text);
+  const auto bad = [&](const std::string& what) { return invalid(fn, "json: " + what); };
+  if (!j.is_object()) throw bad("must be a JSON object describing one runtime");
+  const auto string_field = [&](const char* key, std::string& dst) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_string()) throw bad(std::string(key) + " must be a string");
+    dst = j[key].get<std::string>();
+  };
+  const auto list_field = [&](const char* key, std::vector<std::string>& dst) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_array()) throw bad(std::string(key) + " must be an array of strings");
+    for (const auto& e : j[key]) {
+      if (!e.is_string()) throw bad(std::string(key) + " must be an array of strings");
+      dst.push_back(e.get<std::string>());
+    }
+  };
+  Ignite::Runtime r;
+  string_field("name", r.name);
+  string_field("defaultEntry", r.default_entry);
+  list_field("fileExtensions", r.file_extensions);
+  list_field("command", r.command);
+  list_field("moduleCommand", r.module_command);
+  if (j.contains("versions")) {
+    const json& v = j["versions"];
+    if (v.is_object()) {
+      for (const auto& [version, image] : v.items()) {
+        if (!image.is_string()) throw bad("versions." + version + " must be an image name");
+        r.versions.push_back({version, image.get<std::string>()});
+      }
+    } else if (v.is_array()) {
+      for (const auto& e : v) {
+        if (!e.is_object() || !e.contains("version") || !e["version"].is_string() ||
+            !e.contains("image") || !e["image"].is_string()) {
+          throw bad("versions entries must be {\"version\": string, \"image\": string}");
+        }
+        r.versions.push_back({e["version"].get<std::string>(), e["image"].get<std::string>()});
+      }
+    } else {
+      throw bad("versions must be an array or an object");
+    }
+  }
+  string_field("defaultVersion", r.default_version);
+  if (r.default_version.empty() && !r.versions.empty())
+    r.default_version = r.versions.front().version;
+  return r;
+}
+
+}  // namespace ignite_capi
