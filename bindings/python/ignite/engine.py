@@ -1,0 +1,390 @@
+"""``ignite.Engine``: loads services and runs them in fresh, hardened Docker containers."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+from typing import Any, Callable, Mapping, Optional, Union
+
+from ._native import _core
+from .errors import DockerUnavailableError, InvalidArgumentError
+from .models import (
+    CodeDelivery,
+    DriftReport,
+    ExecutionReport,
+    ExecutionResult,
+    GcResult,
+    LockManifest,
+    PreflightResult,
+    ResolvedRuntime,
+    Runtime,
+    Service,
+)
+
+__all__ = ["Engine", "StopSource"]
+
+StrPath = Union[str, "os.PathLike[str]"]
+ServiceLike = Union[Service, StrPath]
+OutputCallback = Callable[[str], Any]
+
+#: Cancels the executions it is passed to (``engine.execute(..., stop=source)``) when
+#: ``source.request_stop()`` is called from any thread; their outcome becomes ``"cancelled"``.
+StopSource = _core.StopSource
+
+def _text_callback(fn: Optional[OutputCallback]) -> tuple[Optional[Callable[[bytes], None]], Callable[[], None]]:
+    """Wraps a str callback as the bytes callback _core calls, decoding UTF-8 incrementally so
+    that a character split across two chunks arrives whole. Returns (wrapper, flush)."""
+    if fn is None:
+        return None, lambda: None
+    if not callable(fn):
+        raise TypeError(f"output callbacks must be callable (got {type(fn).__name__})")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def on_bytes(chunk: bytes) -> None:
+        text = decoder.decode(chunk)
+        if text:
+            fn(text)
+
+    def flush() -> None:
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            fn(tail)
+
+    return on_bytes, flush
+
+
+class Engine:
+    """Runs Ignite services in Docker: the Python face of ``Ignite::Engine``.
+
+    Use it as a context manager, so that leaving the block removes every container the
+    engine created that is still there (each execution removes its own; this catches what an
+    interrupted host leaves)::
+
+        with ignite.Engine() as engine:
+            svc = engine.load("examples/services/hello-node")
+            result = engine.execute(svc, input={"name": "World"})
+            print(result.stdout, result.outcome)
+
+    Creating an Engine does not contact Docker; loading and validating services works without
+    a daemon. One engine may be shared by many threads: calls release the GIL while Docker
+    works, and at most ``max_concurrent`` executions run at once (the rest wait their turn).
+
+    Args:
+        docker_host: ``"unix:///path/docker.sock"`` or a socket path; default ``$DOCKER_HOST``,
+            else ``/var/run/docker.sock``. Only unix sockets are supported.
+        max_concurrent: executions that may run at the same time.
+        pids_limit: process limit of each container.
+        tmpfs_size: size of each container's writable /tmp, e.g. ``"64m"``.
+        delivery: ``"auto"`` (default), ``"mount"`` or ``"baked"``; see :class:`CodeDelivery`.
+        reap_on_start: on first contact with the daemon, remove containers that dead Ignite
+            processes on this host left behind.
+        state_dir: where execution history is kept (default ``$IGNITE_STATE_DIR``, else
+            ``$XDG_STATE_HOME/ignite``, else ``~/.local/state/ignite``).
+
+    Raises:
+        ConfigError: ``docker_host`` is not a unix socket.
+    """
+
+    def __init__(
+        self,
+        *,
+        docker_host: Optional[str] = None,
+        max_concurrent: int = 8,
+        pids_limit: int = 256,
+        tmpfs_size: str = "64m",
+        delivery: Union[CodeDelivery, str] = CodeDelivery.AUTO,
+        reap_on_start: bool = True,
+        state_dir: Optional[StrPath] = None,
+    ) -> None:
+        if max_concurrent < 1:
+            raise InvalidArgumentError(f"max_concurrent must be at least 1 (got {max_concurrent})")
+        self._core = _core.Engine(
+            docker_host=docker_host or "",
+            max_concurrent=max_concurrent,
+            pids_limit=pids_limit,
+            tmpfs_size=tmpfs_size,
+            delivery=CodeDelivery._coerce(delivery),
+            reap_on_start=reap_on_start,
+            state_dir=os.fspath(state_dir) if state_dir is not None else None,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Engine":
+        """An Engine configured from environment variables (docker-py's ``from_env()``).
+
+        Reads ``DOCKER_HOST``, ``IGNITE_MAX_CONCURRENT``, ``IGNITE_PIDS_LIMIT``,
+        ``IGNITE_TMPFS_SIZE``, ``IGNITE_DELIVERY`` and ``IGNITE_STATE_DIR`` from ``environ``
+        (default ``os.environ``); keyword ``overrides`` win over them.
+        """
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, Any] = {}
+        if env.get("DOCKER_HOST"):
+            kwargs["docker_host"] = env["DOCKER_HOST"]
+        for name, key, conv in (
+            ("IGNITE_MAX_CONCURRENT", "max_concurrent", int),
+            ("IGNITE_PIDS_LIMIT", "pids_limit", int),
+            ("IGNITE_TMPFS_SIZE", "tmpfs_size", str),
+            ("IGNITE_DELIVERY", "delivery", str),
+            ("IGNITE_STATE_DIR", "state_dir", str),
+        ):
+            if env.get(name):
+                try:
+                    kwargs[key] = conv(env[name])
+                except ValueError:
+                    raise _core.ConfigError(f"{name}: not a valid value ({env[name]!r})") from None
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    # -- context manager -----------------------------------------------------------------
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> int:
+        """Removes every container this engine created that still exists; returns how many.
+
+        Called by ``__exit__``. Without a reachable daemon there is nothing to remove, so
+        DockerUnavailableError is swallowed here. The engine stays usable afterwards.
+        """
+        try:
+            return self.remove_containers()
+        except DockerUnavailableError:
+            return 0
+
+    def __repr__(self) -> str:
+        return f"<ignite.Engine session={self.session_id}>"
+
+    # -- services ------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        """The ``dev.ignite.session`` label value on every container this engine creates."""
+        return self._core.session_id
+
+    def load(self, path: StrPath) -> Service:
+        """Loads and validates the service directory ``path`` (str or :class:`pathlib.Path`).
+
+        Raises:
+            ConfigError: service.yaml is invalid (every problem is named in one message).
+            ServiceError: the directory, service.yaml or the entry file cannot be read.
+        """
+        return Service._from_core(self._core.load(os.fspath(path)))
+
+    def _service(self, service: ServiceLike) -> Any:
+        if isinstance(service, Service):
+            return service._raw
+        if isinstance(service, (str, os.PathLike)):
+            return self._core.load(os.fspath(service))
+        raise TypeError(f"expected an ignite.Service or a path (got {type(service).__name__})")
+
+    def execute(
+        self,
+        service: ServiceLike,
+        *,
+        input: Any = None,
+        input_json: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        timeout_ms: Optional[int] = None,
+        memory_mb: Optional[float] = None,
+        cpus: Optional[float] = None,
+        runtime: Optional[str] = None,
+        audit: bool = False,
+        output_limit: Optional[int] = None,
+        delivery: Union[CodeDelivery, str, None] = None,
+        on_stdout: Optional[OutputCallback] = None,
+        on_stderr: Optional[OutputCallback] = None,
+        on_build_output: Optional[OutputCallback] = None,
+        stop: Optional[StopSource] = None,
+    ) -> ExecutionResult:
+        """Runs ``service`` once in a fresh container, waits for it and removes it.
+
+        The service's own failures are data, not exceptions: a non-zero exit, a timeout, the
+        memory or output limit, or a cancellation is the result's ``outcome`` (``result.ok``
+        is True only for exit code 0).
+
+        Args:
+            service: a :class:`Service` from :meth:`load`, or a service directory path.
+            input: any JSON-serialisable value (``json.dumps``), delivered on the service's
+                stdin and in ``$IGNITE_INPUT`` (when at most 64 KiB). None: no input.
+            input_json: the input as JSON text instead of ``input`` (not both).
+            env: extra environment variables, added after service.yaml's ``env``.
+            timeout_ms: overrides service.yaml's ``timeoutMs``; the container is killed
+                after it (outcome ``"timeout"``).
+            memory_mb: overrides ``memoryMb`` (at least 6).
+            cpus: overrides ``cpuLimit``.
+            runtime: overrides the runtime spec, e.g. ``"node@22"``.
+            audit: audit mode: the service's policy file decides network and filesystem
+                access, and ``result.audit`` is set.
+            output_limit: bytes kept per stream (default 1 MiB); a service printing more is
+                killed (outcome ``"output_limit"``).
+            delivery: ``"mount"`` or ``"baked"``; overrides the engine's.
+            on_stdout: called with each chunk of stdout (``str``) as it arrives; the
+                chunks concatenate to ``result.stdout`` (before truncation).
+            on_stderr: the same for stderr.
+            on_build_output: called with the per-service image build's output, when a build
+                happens.
+            stop: a :class:`StopSource`; ``stop.request_stop()`` from another thread kills
+                the container (outcome ``"cancelled"``).
+
+        Callbacks run on an Ignite worker thread holding the GIL. If one raises, the run is
+        stopped, the container removed, and the exception re-raised here. Ctrl-C
+        (KeyboardInterrupt) while a call waits on the main thread does the same.
+
+        Returns:
+            ExecutionResult: ``outcome``, ``exit_code``, ``stdout``, ``stderr``, timings...
+
+        Raises:
+            InvalidArgumentError: bad input JSON, env name, timeout, memory or cpus.
+            RuntimeNotFoundError: unknown runtime or version, or its image is missing.
+            DockerUnavailableError: no Docker daemon answers.
+            DockerError: the daemon refused a request (``.status_code``).
+            BuildError: the per-service image could not be built.
+        """
+        if input is not None and input_json is not None:
+            raise InvalidArgumentError("pass either input or input_json, not both")
+        text: Optional[str] = input_json
+        if input is not None:
+            try:
+                text = json.dumps(input)
+            except (TypeError, ValueError) as e:
+                raise InvalidArgumentError(f"input is not JSON-serialisable: {e}") from e
+        out_cb, out_flush = _text_callback(on_stdout)
+        err_cb, err_flush = _text_callback(on_stderr)
+        build_cb, build_flush = _text_callback(on_build_output)
+        raw = self._core.execute(
+            self._service(service),
+            input=text,
+            env=dict(env) if env else {},
+            runtime=runtime,
+            timeout_ms=timeout_ms,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            output_limit=_core.DEFAULT_OUTPUT_LIMIT if output_limit is None else output_limit,
+            on_stdout=out_cb,
+            on_stderr=err_cb,
+            delivery=CodeDelivery._coerce(delivery),
+            on_build_output=build_cb,
+            audit=audit,
+            stop=stop,
+        )
+        build_flush()
+        out_flush()
+        err_flush()
+        return ExecutionResult._from_core(raw)
+
+    def preflight(
+        self,
+        service: ServiceLike,
+        *,
+        build_image: bool = False,
+        runtime: Optional[str] = None,
+        delivery: Union[CodeDelivery, str, None] = None,
+        on_build_output: Optional[OutputCallback] = None,
+    ) -> PreflightResult:
+        """Runs the preflight checks: memory, dependencies, timeout, and image size when the
+        service's image exists (or is built first because ``build_image``).
+
+        A failed check is data (``result.overall == "fail"``, ``result.ok`` False), not an
+        exception. Without a Docker daemon the image check is left out.
+        """
+        build_cb, build_flush = _text_callback(on_build_output)
+        raw = self._core.preflight(
+            self._service(service),
+            build_image=build_image,
+            runtime=runtime,
+            delivery=CodeDelivery._coerce(delivery),
+            on_build_output=build_cb,
+        )
+        build_flush()
+        return PreflightResult._from_core(raw)
+
+    def report(
+        self,
+        service: ServiceLike,
+        preflight: Optional[PreflightResult] = None,
+        execution: Optional[ExecutionResult] = None,
+    ) -> ExecutionReport:
+        """An :class:`ExecutionReport` (preflight, optional execution, warnings).
+
+        ``preflight`` defaults to a fresh :meth:`preflight` of ``service``. Render it with
+        ``report.to_text()`` or ``report.to_dict()``.
+        """
+        raw_service = self._service(service)
+        if preflight is None:
+            preflight = PreflightResult._from_core(self._core.preflight(raw_service))
+        if not isinstance(preflight, PreflightResult):
+            raise TypeError("preflight must be an ignite.PreflightResult")
+        if execution is not None and not isinstance(execution, ExecutionResult):
+            raise TypeError("execution must be an ignite.ExecutionResult")
+        raw = self._core.report(
+            raw_service, preflight._raw, execution._raw if execution is not None else None
+        )
+        return ExecutionReport._from_core(raw)
+
+    def last_execution_ms(self, service: ServiceLike) -> Optional[int]:
+        """Run-phase milliseconds of the service's last recorded execution, or None."""
+        return self._core.last_execution_ms(self._service(service))
+
+    # -- ignite.lock -----------------------------------------------------------------------
+
+    def make_lock(self, service: ServiceLike, *, write: bool = False) -> LockManifest:
+        """Pins the service's files, runtime and base image; writes ``ignite.lock`` into the
+        service directory when ``write``."""
+        raw_service = self._service(service)
+        raw = self._core.make_lock(raw_service)
+        if write:
+            _core.write_lock(raw_service.path, raw)
+        return LockManifest._from_core(raw)
+
+    def check_lock(self, service: ServiceLike) -> DriftReport:
+        """Compares the service with its ``ignite.lock`` (``report.drift``, ``report.details``).
+
+        Raises:
+            LockError: ignite.lock exists but is unreadable or malformed.
+        """
+        return DriftReport._from_core(self._core.check_lock(self._service(service)))
+
+    # -- runtimes --------------------------------------------------------------------------
+
+    def runtimes(self) -> list[Runtime]:
+        """The runtimes this engine knows (built-ins plus registered ones), in order."""
+        return [Runtime._from_core(r) for r in self._core.runtimes().all()]
+
+    def resolve_runtime(self, spec: str) -> ResolvedRuntime:
+        """Resolves ``"name[@version]"`` to an image. Raises RuntimeNotFoundError."""
+        return ResolvedRuntime._from_core(self._core.runtimes().resolve(spec))
+
+    def register_runtime(self, runtime: Runtime) -> None:
+        """Adds (or replaces, by name) a runtime. Raises ConfigError when incomplete."""
+        if not isinstance(runtime, Runtime):
+            raise TypeError("runtime must be an ignite.Runtime")
+        self._core.register_runtime(runtime._to_core())
+
+    def unregister_runtime(self, name: str) -> bool:
+        """Removes a runtime by name; False when there was none."""
+        return self._core.unregister_runtime(name)
+
+    def load_runtimes_file(self, path: StrPath) -> None:
+        """Adds every runtime a runtimes.yaml declares. Raises ConfigError (nothing added)."""
+        self._core.load_runtimes_file(os.fspath(path))
+
+    # -- docker ----------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """True when the daemon answers; raises DockerUnavailableError otherwise."""
+        self._core.ping()
+        return True
+
+    def gc(self, *, service_images: bool = False) -> GcResult:
+        """Removes containers left by dead Ignite processes on this host and, with
+        ``service_images``, every per-service image no container uses (a cache)."""
+        raw = self._core.gc(service_images)
+        return GcResult(containers=raw.containers, images=raw.images)
+
+    def remove_containers(self) -> int:
+        """Removes every container of this engine's session still present; returns the count."""
+        return self._core.remove_containers()

@@ -1,0 +1,235 @@
+// File: bindings/python/register_engine.cpp
+//
+// `_core.Engine` and `_core.StopSource`. Every call that may touch Docker runs with the GIL
+// released, so Python threads execute services in parallel. Output callbacks run on an
+// Ignite thread and take the GIL for the Python call; an exception raised by a callback stops
+// the run (the container is killed and removed) and is re-raised once the call returns.
+//
+// execute() runs Engine::execute on a worker std::jthread while the calling thread waits with
+// the GIL released. On the main thread the wait wakes every 50 ms, takes the GIL and runs
+// PyErr_CheckSignals(), so Ctrl-C (KeyboardInterrupt, or any exception a signal handler
+// raises) requests stop through ExecuteOptions::stop_token; the exception propagates after the
+// container is gone.
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <thread>
+
+#include "bindings/python/register.hpp"
+#include "ignite/engine.hpp"
+#include "ignite/error.hpp"
+
+namespace Ignite::python {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Shared by the callbacks of one call. Python objects inside are touched only with the GIL
+// held, and the std::function copies the engine may make hold only this shared_ptr.
+struct CallState {
+  std::stop_source stop;
+  std::exception_ptr error;  // first exception raised by a callback
+};
+
+struct PyCallback {
+  py::object fn;
+};
+
+std::function<void(std::string_view)> wrap_callback(const std::optional<py::object>& fn,
+                                                    const std::shared_ptr<CallState>& state) {
+  if (!fn || fn->is_none()) return {};
+  auto callback = std::make_shared<PyCallback>(PyCallback{*fn});
+  return [state, callback](std::string_view data) {
+    py::gil_scoped_acquire gil;
+    if (state->error) return;  // already failing: the run is being stopped
+    try {
+      callback->fn(py::bytes(data.data(), data.size()));
+    } catch (...) {
+      state->error = std::current_exception();
+      state->stop.request_stop();
+    }
+  };
+}
+
+// Set once at import. (A function-local static initialised by running Python code could
+// deadlock: the eval loop may hand the GIL to a thread that then blocks on the static's guard.)
+unsigned long g_main_thread_ident = 0;
+
+bool on_main_thread() { return PyThread_get_thread_ident() == g_main_thread_ident; }
+
+// Engine::execute on a worker thread (see the banner). `options`, which holds the last
+// references to the PyCallbacks, outlives the worker and is destroyed with the GIL held.
+ExecutionResult execute(Engine& engine, const Service& service, std::optional<std::string> input,
+                        std::map<std::string, std::string> env, std::optional<std::string> runtime,
+                        std::optional<std::int64_t> timeout_ms, std::optional<double> memory_mb,
+                        std::optional<double> cpus, std::size_t output_limit,
+                        const std::optional<py::object>& on_stdout,
+                        const std::optional<py::object>& on_stderr,
+                        std::optional<CodeDelivery> delivery,
+                        const std::optional<py::object>& on_build_output, bool audit,
+                        const std::stop_source* stop) {
+  auto state = std::make_shared<CallState>();
+  ExecuteOptions options;
+  options.input = std::move(input);
+  options.env = std::move(env);
+  options.runtime = std::move(runtime);
+  if (timeout_ms) options.timeout = std::chrono::milliseconds(*timeout_ms);
+  options.memory_mb = memory_mb;
+  options.cpus = cpus;
+  options.output_limit = output_limit;
+  options.on_stdout = wrap_callback(on_stdout, state);
+  options.on_stderr = wrap_callback(on_stderr, state);
+  options.on_build_output = wrap_callback(on_build_output, state);
+  options.stop_token = state->stop.get_token();
+  options.delivery = delivery;
+  options.audit = audit;
+
+  const bool poll_signals = on_main_thread();
+  std::exception_ptr interrupt;
+  std::promise<ExecutionResult> promise;
+  std::future<ExecutionResult> done = promise.get_future();
+  {
+    py::gil_scoped_release release;
+    // A caller's StopSource forwards into this call's own source.
+    std::optional<std::stop_callback<std::function<void()>>> forward;
+    if (stop != nullptr) {
+      forward.emplace(stop->get_token(),
+                      std::function<void()>([state] { state->stop.request_stop(); }));
+    }
+    std::jthread worker([&] {
+      try {
+        promise.set_value(engine.execute(service, options));
+      } catch (...) {
+        promise.set_exception(std::current_exception());
+      }
+    });
+    if (!poll_signals) {
+      done.wait();
+    } else {
+      while (done.wait_for(50ms) != std::future_status::ready) {
+        if (interrupt) continue;  // stop requested; wait for the container to be removed
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) {
+          interrupt = std::make_exception_ptr(py::error_already_set());
+          state->stop.request_stop();
+        }
+      }
+    }
+  }  // worker joined, GIL held again
+  if (interrupt) std::rethrow_exception(interrupt);
+  if (state->error) std::rethrow_exception(state->error);
+  return done.get();
+}
+
+PreflightResult preflight(Engine& engine, const Service& service, bool build_image,
+                          std::optional<std::string> runtime, std::optional<CodeDelivery> delivery,
+                          const std::optional<py::object>& on_build_output) {
+  auto state = std::make_shared<CallState>();
+  PreflightOptions options;
+  options.build_image = build_image;
+  options.runtime = std::move(runtime);
+  options.delivery = delivery;
+  options.on_build_output = wrap_callback(on_build_output, state);
+  std::optional<PreflightResult> result;
+  {
+    py::gil_scoped_release release;
+    result = engine.preflight(service, options);
+  }
+  // A build cannot be interrupted: a callback's exception surfaces once it has finished.
+  if (state->error) std::rethrow_exception(state->error);
+  return std::move(*result);
+}
+
+Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids_limit,
+                   std::string tmpfs_size, CodeDelivery delivery, bool reap_on_start,
+                   std::optional<std::filesystem::path> state_dir) {
+  EngineOptions options;
+  options.docker_host = std::move(docker_host);
+  options.max_concurrent = max_concurrent;
+  options.pids_limit = pids_limit;
+  options.tmpfs_size = std::move(tmpfs_size);
+  options.delivery = delivery;
+  options.reap_on_start = reap_on_start;
+  if (state_dir) options.state_dir = *state_dir;
+  return Engine(std::move(options));
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+  g_main_thread_ident =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+
+  py::class_<GcResult>(m, "GcResult", "What Engine.gc removed.")
+      .def_readonly("containers", &GcResult::containers)
+      .def_readonly("images", &GcResult::images);
+
+  py::class_<std::stop_source>(m, "StopSource",
+                               "std::stop_source: request_stop() cancels the executions it was "
+                               "passed to (their outcome becomes Cancelled).")
+      .def(py::init<>())
+      .def("request_stop", &std::stop_source::request_stop,
+           "Requests stop; True when this call made the request. Thread-safe.")
+      .def_property_readonly("stop_requested", &std::stop_source::stop_requested);
+
+  using release = py::call_guard<py::gil_scoped_release>;
+  py::class_<Engine>(m, "Engine", "Ignite::Engine (thread-safe; see ignite/engine.hpp).")
+      .def(py::init(&make_engine), py::kw_only(), py::arg("docker_host") = "",
+           py::arg("max_concurrent") = EngineOptions{}.max_concurrent,
+           py::arg("pids_limit") = EngineOptions{}.pids_limit,
+           py::arg("tmpfs_size") = EngineOptions{}.tmpfs_size,
+           py::arg("delivery") = CodeDelivery::Auto,
+           py::arg("reap_on_start") = EngineOptions{}.reap_on_start,
+           py::arg("state_dir") = py::none(),
+           "EngineOptions as keywords. Does not contact the daemon.")
+      .def("load", &Engine::load, py::arg("dir"), release(),
+           "Loads and validates a service directory. Raises ConfigError, ServiceError.")
+      .def("execute", &execute, py::arg("service"), py::kw_only(), py::arg("input") = py::none(),
+           py::arg("env") = std::map<std::string, std::string>{}, py::arg("runtime") = py::none(),
+           py::arg("timeout_ms") = py::none(), py::arg("memory_mb") = py::none(),
+           py::arg("cpus") = py::none(), py::arg("output_limit") = kDefaultOutputLimit,
+           py::arg("on_stdout") = py::none(), py::arg("on_stderr") = py::none(),
+           py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),
+           py::arg("audit") = false, py::arg("stop") = py::none(),
+           "Runs the service once in a fresh container (ExecuteOptions as keywords; input is "
+           "JSON text; callbacks receive bytes).")
+      .def("preflight", &preflight, py::arg("service"), py::kw_only(),
+           py::arg("build_image") = false, py::arg("runtime") = py::none(),
+           py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),
+           "Preflight checks; the image-size check when the image exists or build_image.")
+      .def("report", &Engine::report, py::arg("service"), py::arg("preflight"),
+           py::arg("execution") = py::none(), "An ExecutionReport for a preflight and execution.")
+      .def(
+          "last_execution_ms",
+          [](const Engine& e, const Service& s) -> std::optional<std::int64_t> {
+            auto last = e.last_execution(s);
+            if (!last) return std::nullopt;
+            return last->count();
+          },
+          py::arg("service"), "Run-phase milliseconds of the service's last recorded execution.")
+      .def("make_lock", &Engine::make_lock, py::arg("service"), release())
+      .def("check_lock", &Engine::check_lock, py::arg("service"), release())
+      .def("ping", &Engine::ping, release(),
+           "Raises DockerUnavailableError when no daemon answers.")
+      .def("gc", &Engine::gc, py::arg("service_images") = false, release(),
+           "Removes containers of dead Ignite processes on this host and, with "
+           "service_images, unused per-service images.")
+      .def("remove_containers", &Engine::remove_containers, release(),
+           "Removes every container this engine created that still exists; returns the count.")
+      // The registry lock may be held by a load() running without the GIL: wait without it.
+      .def("runtimes", &Engine::runtimes, release(), "A snapshot of the runtime registry.")
+      .def("register_runtime", &Engine::register_runtime, py::arg("runtime"), release())
+      .def("unregister_runtime", &Engine::unregister_runtime, py::arg("name"), release())
+      .def("load_runtimes_file", &Engine::load_runtimes_file, py::arg("path"), release())
+      .def_property_readonly("session_id", &Engine::session_id,
+                             "The dev.ignite.session label value of this engine's containers.");
+}
+
+}  // namespace Ignite::python

@@ -1,0 +1,119 @@
+"""Shared helpers of the Python binding's tests (run against the real Docker daemon).
+
+Run with tests/python/run [PYTEST_ARGS], or by hand from the checkout root after
+`bazel build //bindings/python:_core.so`:
+    PYTHONPATH=bindings/python /usr/bin/python3 -m pytest -p ignite.pytest_plugin tests/python
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import tempfile
+import textwrap
+import urllib.parse
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+import ignite
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "services"
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=30)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(self._path)
+
+
+def docker_socket() -> str:
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return host[len("unix://"):] if host.startswith("unix://") else host
+
+
+def containers(label: str) -> list[dict]:
+    """Containers (running or not) carrying `label` ("key=value"), straight from the daemon."""
+    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [label]})})
+    conn = _UnixHTTPConnection(docker_socket())
+    try:
+        conn.request("GET", "/v1.41/containers/json?" + query)
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, body
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def remove_image(ref: str) -> None:
+    """Deletes an image the test built (so unique-content images do not pile up)."""
+    conn = _UnixHTTPConnection(docker_socket())
+    try:
+        conn.request("DELETE", "/v1.41/images/" + urllib.parse.quote(ref, safe="") + "?force=1")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status in (200, 404), resp.status
+    finally:
+        conn.close()
+
+
+def session_containers(engine: ignite.Engine) -> list[dict]:
+    return containers("dev.ignite.session=" + engine.session_id)
+
+
+@pytest.fixture
+def example() -> Callable[[str], Path]:
+    """example("hello-quickjs") -> path of an example service directory."""
+    return lambda name: EXAMPLES / name
+
+
+@pytest.fixture
+def make_service() -> Iterator[Callable[..., Path]]:
+    """make_service(code, runtime="quickjs", name="scratch", extra_yaml="", entry=...) writes a
+    throwaway service directory readable by the container user and returns its path."""
+    made: list[Path] = []
+
+    def make(
+        code: str,
+        *,
+        runtime: str = "quickjs",
+        name: str = "py-scratch",
+        memory_mb: int = 64,
+        timeout_ms: int = 10000,
+        extra_yaml: str = "",
+        entry: str = "index.js",
+    ) -> Path:
+        d = Path(tempfile.mkdtemp(prefix="ignite-py-"))
+        made.append(d)
+        d.chmod(0o755)
+        (d / "service.yaml").write_text(
+            "service:\n"
+            f"  name: {name}\n  runtime: {runtime}\n  entry: {entry}\n"
+            f"  memoryMb: {memory_mb}\n  timeoutMs: {timeout_ms}\n" + textwrap.dedent(extra_yaml)
+        )
+        (d / entry).write_text(textwrap.dedent(code))
+        for f in d.iterdir():
+            f.chmod(0o644)
+        return d
+
+    yield make
+    for d in made:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def engine() -> Iterator[ignite.Engine]:
+    """A private engine per test (own session id), cleaned up afterwards."""
+    with ignite.Engine() as e:
+        yield e
