@@ -335,7 +335,8 @@ TEST(Lock, FuzzInvalidUtf8IsRefusedNotCorrupted) {
   EXPECT_EQ(e.code(), ErrorCode::Lock);
   EXPECT_EQ(e.message(), prefix + "runtime.version is not valid UTF-8");
   e = lock_error(dir, std::string("version: \"1.0\"\nruntime: {name: bun, version: \"1\"}\n"
-                                  "checksums:\n  bad\xff.js: ") + kHelloSha + "\n");
+                                  "checksums:\n  bad\xff.js: ") +
+                          kHelloSha + "\n");
   EXPECT_THAT(e.message(), HasSubstr("is not valid UTF-8"));
   fs::remove(dir.path() / "ignite.lock");
 
@@ -361,6 +362,45 @@ TEST(Lock, FuzzInvalidUtf8IsRefusedNotCorrupted) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->checksums, m.checksums);
   EXPECT_EQ(back->runtime_name, m.runtime_name);
+}
+
+// Fuzz finding (fuzz/fuzz_lock.cpp, write/read round trip): a value ending in carriage returns
+// was written unquoted, and the line break after it swallowed one of them on reading back.
+TEST(Lock, FuzzControlCharactersRoundTrip) {
+  TempDir dir;
+  write_file(dir.path() / "ignite.lock",
+             "version: \"1.0\"\nruntime:\n  name: bun\n  version: \"1\"\n"
+             "createdAt: 2026-01-24T10:15:30.1\r\r\r\n");
+  const auto m = Ignite::read_lock(dir.path());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->created_at, "2026-01-24T10:15:30.1\r\r");
+  LockManifest w = *m;
+  w.runtime_name = "tab\there\r";
+  w.checksums["cr\r.js"] = kHelloSha;
+  w.checksums["del\x7f.js"] = kHelloSha;
+  Ignite::write_lock(dir.path(), w);
+  const auto back = Ignite::read_lock(dir.path());
+  ASSERT_TRUE(back) << read(dir.path() / "ignite.lock");
+  EXPECT_EQ(back->created_at, w.created_at);
+  EXPECT_EQ(back->runtime_name, w.runtime_name);
+  EXPECT_EQ(back->checksums, w.checksums);
+}
+
+// Fuzz finding (fuzz/fuzz_lock.cpp): write_lock threw std::out_of_range (from as_number) for a
+// value such as a runtime version spelled as a hex number past 64 bits.
+TEST(Lock, FuzzHexNumberPast64BitsRoundTrips) {
+  TempDir dir;
+  LockManifest m;
+  m.runtime_name = "0x10000000000000000";
+  m.runtime_version = "0o7777777777777777777777777";
+  m.created_at = "0xfffffffffffffffffff";
+  Ignite::write_lock(dir.path(), m);
+  const auto back = Ignite::read_lock(dir.path());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->runtime_name, m.runtime_name);
+  EXPECT_EQ(back->runtime_version, m.runtime_version);
+  EXPECT_EQ(back->created_at, m.created_at);
+  EXPECT_THAT(read(dir.path() / "ignite.lock"), HasSubstr("name: \"0x10000000000000000\""));
 }
 
 // Robustness (fuzz/fuzz_lock.cpp): nesting is refused before yaml-cpp recurses into it.

@@ -233,34 +233,57 @@ TEST(Service, EnvNameRule) {
 // Robustness (fuzz/fuzz_service_yaml.cpp): yaml-cpp parses nesting by recursion, so deep nesting
 // is refused up front with an error naming the file and position, before the parser runs.
 TEST(Service, FuzzDeepNestingIsAConfigErrorNamingTheFile) {
+  std::string indented = "service:\n  env:\n";
+  for (int i = 0; i < 70; ++i) indented += std::string(4 + 2 * i, ' ') + "k:\n";
+  std::string dashes;
+  for (int i = 0; i < 100; ++i) dashes += "- ";
   for (const std::string& yaml :
-       {"service:\n  env: " + std::string(5000, '[') + "\n",
-        "service:\n  env:\n" + [] {
-          std::string s;
-          for (int i = 0; i < 70; ++i) s += std::string(4 + 2 * i, ' ') + "k:\n";
-          return s;
-        }(),
-        "- " + [] {
-          std::string s;
-          for (int i = 0; i < 100; ++i) s += "- ";
-          return s;
-        }() + "x\n"}) {
+       {"service:\n  env: " + std::string(5000, '[') + "\n", indented, dashes + "x\n"}) {
     const auto e = load_error(yaml);
     EXPECT_EQ(e.code(), ErrorCode::Config);
-    EXPECT_THAT(e.message(), ::testing::ContainsRegex(
-                                 R"(/service\.yaml:[0-9]+:[0-9]+: YAML nesting deeper than 64 levels$)"));
+    EXPECT_THAT(e.message(),
+                ::testing::ContainsRegex(
+                    R"(/service\.yaml:[0-9]+:[0-9]+: YAML nesting deeper than 64 levels$)"));
   }
   // Brackets in quoted, block and plain scalars and comments are text, not nesting; 64 levels
   // (a top-level map holding 63 nested lists) are fine.
   TempDir dir;
   const std::string many(200, '[');
+  const std::string deep = std::string(63, '[') + std::string(63, ']');
   write_file(dir.path() / "service.yaml", std::string(kValid) + "  env:\n    A: \"" + many +
                                               "\"\n    B: '" + many + "'\n    C: x" + many +
                                               "  # " + many + "\n    D: |\n      " + many +
-                                              "\n      \"unclosed\nextra: " +
-                                              std::string(63, '[') + std::string(63, ']') + "\n");
+                                              "\n      \"unclosed\nextra: " + deep + "\n");
   write_file(dir.path() / "index.js", "");
   EXPECT_EQ(Ignite::load_service(dir.path()).config.env.at("C"), "x" + many);
+}
+
+// Fuzz finding (fuzz/fuzz_lock.cpp, via as_number): a hex or octal number past 64 bits made
+// std::stoull throw std::out_of_range out of load_service instead of an Ignite::Error.
+TEST(Service, FuzzHexNumberPast64BitsIsAConfigError) {
+  for (const char* big : {"0x10000000000000000", "0o7777777777777777777777777"}) {
+    auto e = load_error(with(std::string("  cpuLimit: ") + big));
+    EXPECT_EQ(e.code(), ErrorCode::Config) << big;
+    EXPECT_THAT(e.message(), HasSubstr("service.cpuLimit must be a positive number")) << big;
+  }
+  // Within range they are numbers, as before.
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", with("  cpuLimit: 0x2"));
+  write_file(dir.path() / "index.js", "");
+  EXPECT_EQ(Ignite::load_service(dir.path()).config.cpu_limit, 2.0);
+}
+
+// Fuzz finding (fuzz/fuzz_service_yaml.cpp, ASan stack-overflow): numbers were recognised with
+// std::regex, which recurses once per character in libstdc++: a 50 KB numeric scalar crashed
+// the process. Long scalars are now scanned in constant stack.
+TEST(Service, FuzzLongNumericScalarDoesNotOverflowTheStack) {
+  const std::string digits(200000, '1');
+  EXPECT_THAT(load_error(with("  cpuLimit: " + digits)).message(),
+              HasSubstr("service.cpuLimit must be a positive number"));
+  EXPECT_THAT(load_error(with("  env:\n    A: " + digits)).message(),
+              HasSubstr("service.env.A must be a string"));
+  EXPECT_THAT(load_error(with("  env:\n    A: 0." + digits + "e-5")).message(),
+              HasSubstr("service.env.A must be a string"));
 }
 
 // Fuzz finding (fuzz/fuzz_policy.cpp, UBSan): a policy limit past the range of int, such as

@@ -54,9 +54,13 @@ std::optional<std::string> detect_lockfile(const fs::path& dir) {
 }
 
 // True when `s` written as a plain YAML scalar reads back as the same string (so "1.0", "true",
-// "~", "a: b" and "" need quotes).
+// "~", "a: b" and "" need quotes). Control characters always get quotes (and escapes): yaml-cpp
+// reads "x\r\r" alone as itself but, as a value followed by a line break, as "x\r".
 bool plain_safe(const std::string& s) {
   if (s.empty() || detail::yaml_nesting_problem(s)) return false;
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
   try {
     const YAML::Node n = YAML::Load(s);
     return n.IsScalar() && detail::as_string(n) == s;

@@ -1,11 +1,12 @@
 #include "ignite/src/yaml_util.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "ignite/error.hpp"
@@ -30,8 +31,43 @@ bool is_blank(char c) { return c == ' ' || c == '\t'; }
 bool ends_token(std::string_view t, std::size_t i) {
   return i >= t.size() || is_blank(t[i]) || t[i] == '\n' || t[i] == '\r';
 }
-bool is_flow_indicator(char c) {
-  return c == ',' || c == '[' || c == ']' || c == '{' || c == '}';
+bool is_flow_indicator(char c) { return c == ',' || c == '[' || c == ']' || c == '{' || c == '}'; }
+
+// Non-empty, and every character a digit in `base` (8, 10 or 16).
+bool all_digits(std::string_view s, int base) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    const bool ok = base == 16 ? std::isxdigit(static_cast<unsigned char>(c)) != 0
+                               : c >= '0' && c < static_cast<char>('0' + base);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? -- scanned by hand: libstdc++'s
+// std::regex recurses once per character and overflows the stack on a long scalar.
+bool is_decimal_number(std::string_view s) {
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  const std::size_t whole = digits();
+  std::size_t fraction = 0;
+  if (i < n && s[i] == '.') {
+    ++i;
+    fraction = digits();
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == n;
 }
 
 }  // namespace
@@ -47,9 +83,9 @@ std::optional<YamlNestingProblem> yaml_nesting_problem(std::string_view t) {
   int flow = 0;                    // open `[` / `{`
   int line = 1;
   std::size_t line_start = 0;
-  std::size_t line_indent = 0;   // indentation of the current structural line
-  bool line_begin = true;        // at the first character of a line
-  bool node_start = true;        // where a node (and so a collection or a quote) may begin
+  std::size_t line_indent = 0;  // indentation of the current structural line
+  bool line_begin = true;       // at the first character of a line
+  bool node_start = true;       // where a node (and so a collection or a quote) may begin
   // The last block level pushed is a node not yet seen: a flow collection there is that level.
   bool fresh_block_node = false;
   bool flow_shares_level = false;
@@ -261,19 +297,21 @@ YAML::Node load_yaml_file(const std::filesystem::path& path) {
 std::optional<double> as_number(const YAML::Node& node) {
   if (!is_plain(node)) return std::nullopt;
   const std::string& s = node.Scalar();
-  static const std::regex kInt(R"([-+]?[0-9]+)");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  static const std::regex kHex(R"(0x[0-9a-fA-F]+)");
-  static const std::regex kOct(R"(0o[0-7]+)");
-  if (std::regex_match(s, kInt) || std::regex_match(s, kFloat)) {
+  if (is_decimal_number(s)) {
     try {
       return std::stod(s);
     } catch (...) {
       return std::numeric_limits<double>::infinity();  // out of range: still a number
     }
   }
-  if (std::regex_match(s, kHex)) return static_cast<double>(std::stoull(s.substr(2), nullptr, 16));
-  if (std::regex_match(s, kOct)) return static_cast<double>(std::stoull(s.substr(2), nullptr, 8));
+  const bool hex = s.size() > 2 && s[0] == '0' && s[1] == 'x' && all_digits(s.substr(2), 16);
+  if (hex || (s.size() > 2 && s[0] == '0' && s[1] == 'o' && all_digits(s.substr(2), 8))) {
+    try {
+      return static_cast<double>(std::stoull(s.substr(2), nullptr, hex ? 16 : 8));
+    } catch (const std::out_of_range&) {
+      return std::numeric_limits<double>::infinity();  // past 64 bits: still a number
+    }
+  }
   if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf" || s == "+.Inf" || s == "+.INF") {
     return std::numeric_limits<double>::infinity();
   }

@@ -28,7 +28,7 @@ YAML::Node load_yaml_text(const std::string& text, const std::string& file_label
 // multi-line plain scalar whose continuation lines are indented ever deeper.
 inline constexpr int kMaxYamlNesting = 64;
 struct YamlNestingProblem {
-  int line = 0;    // 1-based position where the limit was passed
+  int line = 0;  // 1-based position where the limit was passed
   int column = 0;
   std::string message() const;  // "<line>:<col>: YAML nesting deeper than 64 levels"
 };
