@@ -112,5 +112,6 @@ Command add_env(CLI::App& app);
 Command add_validate(CLI::App& app);
 Command add_list(CLI::App& app);
 Command add_gc(CLI::App& app);
+Command add_serve(CLI::App& app);
 
 }  // namespace ignite_cli

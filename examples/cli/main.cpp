@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
 
   const std::vector<Command> commands = {
       add_init(app), add_run(app), add_preflight(app), add_report(app),
-      add_lock(app), add_env(app), add_validate(app),  add_list(app), add_gc(app),
+      add_lock(app), add_env(app), add_validate(app),  add_list(app), add_gc(app), add_serve(app),
   };
 
   try {
@@ -128,7 +128,10 @@ int main(int argc, char** argv) {
   }
 
   try {
-    Ignite::Engine engine;
+    // `serve` bounds concurrency itself (--max-concurrent); the engine must not be the tighter cap.
+    Ignite::EngineOptions engine_options;
+    engine_options.max_concurrent = 256;
+    Ignite::Engine engine(engine_options);
     if (!runtimes_file.empty()) {
       try {
         engine.load_runtimes_file(runtimes_file);

@@ -13,6 +13,8 @@
 #include <shared_mutex>
 
 #include "ignite/error.hpp"
+#include "ignite/src/audit.hpp"
+#include "ignite/src/audit_log.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/image_builder.hpp"
@@ -103,6 +105,51 @@ class CgroupPeak {
   std::string path_;
   unsigned long long peak_ = 0;
   bool seen_ = false;
+};
+
+// " (SIGKILL)" for the signals services commonly die of.
+std::string signal_name(int sig) {
+  switch (sig) {
+    case 6: return " (SIGABRT)";
+    case 9: return " (SIGKILL)";
+    case 11: return " (SIGSEGV)";
+    case 15: return " (SIGTERM)";
+    case 31: return " (SIGSYS)";
+    default: return "";
+  }
+}
+
+// How often the container's pids limit refused a fork/clone ("max N" in pids.events), sampled
+// while the container runs like CgroupPeak.
+class CgroupPidsEvents {
+ public:
+  explicit CgroupPidsEvents(const std::string& id) {
+    const std::string candidates[] = {
+        "/sys/fs/cgroup/pids/docker/" + id + "/pids.events",
+        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/pids.events",
+        "/sys/fs/cgroup/docker/" + id + "/pids.events",
+    };
+    for (const auto& c : candidates) {
+      if (::access(c.c_str(), R_OK) == 0) {
+        path_ = c;
+        break;
+      }
+    }
+  }
+  void sample() {
+    if (path_.empty()) return;
+    std::ifstream in(path_);
+    std::string key;
+    unsigned long long v = 0;
+    while (in >> key >> v) {
+      if (key == "max") max_ = std::max(max_, v);
+    }
+  }
+  unsigned long long max_hits() const { return max_; }
+
+ private:
+  std::string path_;
+  unsigned long long max_ = 0;
 };
 
 // Removes the container when the execution leaves scope, whatever happened.
@@ -289,7 +336,8 @@ struct Engine::Impl {
   json create_body(const Service& svc, const ResolvedRuntime& rt, const std::string& image,
                    CodeDelivery delivery, const ExecuteOptions& opt,
                    const std::vector<std::string>& env,
-                   const std::optional<SecurityPolicy>& policy, bool audit) const {
+                   const std::optional<SecurityPolicy>& policy, bool audit,
+                   bool audit_bootstrap) const {
     // service.yaml may ask for a network; a policy file can only take it away, except in audit
     // mode, where the policy (file or default) alone decides. Without a policy the root
     // filesystem is read-only.
@@ -323,6 +371,9 @@ struct Engine::Impl {
         // An init reaps orphans and forwards signals. It must fork the runtime, which the
         // no-spawn filter refuses; with that filter there can be no orphans to reap.
         {"Init", !no_spawn},
+        // No /dev/shm: Docker would mount a writable 64 MiB tmpfs there despite the read-only
+        // root filesystem.
+        {"IpcMode", "none"},
         {"Ulimits", {{{"Name", "nofile"}, {"Soft", nofile}, {"Hard", nofile}}}},
     };
     if (no_spawn) {
@@ -348,6 +399,10 @@ struct Engine::Impl {
         allow += (i ? "," : "") + policy->allowed_commands[i];
       }
       cmd.insert(cmd.begin() + 2, allow);
+    }
+    // Audit mode: the runtime loads the audit bootstrap before the entry (audit.hpp).
+    if (audit_bootstrap) {
+      if (auto with_bootstrap = detail::audit_argv(cmd)) cmd = std::move(*with_bootstrap);
     }
     return json{
         {"Image", image},
@@ -457,6 +512,10 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   std::map<std::string, std::string> env_map = svc.config.env;
   for (const auto& [k, v] : opt.env) env_map[k] = v;
   const std::string input = opt.input.value_or("");
+  // Audit mode with a bootstrap for this runtime: stdin starts with a per-execution nonce line
+  // that the bootstrap consumes before the service's code runs (audit.hpp).
+  const bool audit_bootstrap = opt.audit && detail::audit_argv(rt.argv(svc.config.entry)).has_value();
+  const std::string nonce = audit_bootstrap ? detail::audit_nonce() : std::string();
   env_map["IGNITE_INPUT"] = input.size() <= kMaxEnvInput ? input : "";
   env_map["IGNITE_INPUT_BYTES"] = std::to_string(input.size());
   env_map.try_emplace("NODE_ENV", "production");
@@ -482,7 +541,8 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   result.phases.build = image.build_time;
 
   auto t0 = steady_clock::now();
-  const json body = impl_->create_body(svc, rt, image.ref, delivery, opt, env, policy, opt.audit);
+  const json body =
+      impl_->create_body(svc, rt, image.ref, delivery, opt, env, policy, opt.audit, audit_bootstrap);
   const std::string id =
       docker.container_create(body, "ignite-" + svc.config.name + "-" + random_hex(10));
   ContainerGuard guard(docker, id);
@@ -500,16 +560,38 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   CappedBuffer err(output_limit, opt.on_stderr);
   CgroupPeak peak(id);
   peak.sample();
+  const bool auditing = policy && opt.audit;
+  CgroupPidsEvents pids(auditing ? id : std::string());
+  // Audit records leave the stderr stream here: they never reach stderr_text, on_stderr or the
+  // output cap.
+  std::optional<detail::AuditLog> audit_log;
+  std::optional<detail::AuditDemux> demux;
+  if (auditing) {
+    audit_log.emplace(*policy, delivery == CodeDelivery::Mount);
+    if (audit_bootstrap) {
+      demux.emplace(
+          nonce, [&](std::string_view data) { err.append(data); },
+          [&](detail::AuditRecord&& r) { audit_log->add(std::move(r)); });
+    }
+  }
+  const std::string audit_stdin = audit_bootstrap ? nonce + "\n" + input : std::string();
   bool cancelled = false;
   bool flooded = false;
   const auto end = attachment.pump(
-      input,
+      audit_bootstrap ? std::string_view(audit_stdin) : std::string_view(input),
       [&](docker::StreamKind kind, std::string_view data) {
-        (kind == docker::StreamKind::Stderr ? err : out).append(data);
+        if (kind != docker::StreamKind::Stderr) {
+          out.append(data);
+        } else if (demux) {
+          demux->feed(data);
+        } else {
+          err.append(data);
+        }
       },
       deadline,
       [&] {
         peak.sample();
+        if (auditing) pids.sample();
         if (opt.stop_token.stop_requested()) cancelled = true;
         if (out.truncated() || err.truncated()) flooded = true;
         return cancelled || flooded;
@@ -518,6 +600,8 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   // Drop the attach stream before the kill: a flooding container blocked on a full stdout pipe
   // otherwise holds up the daemon's kill under gVisor.
   attachment.close();
+  if (demux) demux->finish();
+  if (auditing) pids.sample();
   if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
   result.phases.run = since(t0);
 
@@ -537,31 +621,52 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   result.stdout_text = out.take();
   result.stderr_text = err.take();
   result.memory_peak_mb = peak.mb();
-  if (result.oom_killed && opt.memory_mb.value_or(svc.config.memory_mb) > 0) {
-    result.memory_peak_mb = opt.memory_mb.value_or(svc.config.memory_mb);
-  }
+  const double memory_limit_mb = opt.memory_mb.value_or(svc.config.memory_mb);
+  // A runtime can die of its own allocation failure at the limit before the OOM killer acts
+  // (gVisor reports ENOMEM to the process): killed by a signal with the cgroup at its limit is
+  // the memory limit too.
+  const bool died_at_limit = !result.oom_killed && result.exit_code > 128 &&
+                             result.memory_peak_mb && *result.memory_peak_mb >= 0.9 * memory_limit_mb;
+  if (result.oom_killed || died_at_limit) result.memory_peak_mb = memory_limit_mb;
   if (cancelled) {
     result.outcome = Outcome::Cancelled;
   } else if (timed_out) {
     result.outcome = Outcome::Timeout;
   } else if (flooded) {
     result.outcome = Outcome::OutputLimit;
-  } else if (result.oom_killed) {
+  } else if (result.oom_killed || died_at_limit) {
     result.outcome = Outcome::MemoryLimit;
   } else {
     result.outcome = result.exit_code == 0 ? Outcome::Success : Outcome::Error;
   }
-  if (policy && opt.audit) {
+  if (auditing) {
     SecurityAudit audit;
     audit.policy = *policy;
-    // Kernel-level facts only: events are never inferred from what the service printed.
-    auto event = [&](std::string action, std::string target, std::string details) {
-      audit.events.push_back({"resource", std::move(action), std::move(target), false,
+    // Events are never inferred from what the service printed: first what the bootstrap
+    // reported through the nonce channel, in order of occurrence, then kernel-level facts.
+    audit.events = audit_log->take(demux ? demux->malformed() : 0);
+    auto event = [&](std::string action, std::string target, std::string details,
+                     bool allowed = false) {
+      audit.events.push_back({"resource", std::move(action), std::move(target), allowed,
                               detail::iso8601_now(), std::move(details)});
     };
     if (result.oom_killed) event("oom-kill", "memory", "the kernel OOM killer stopped the container");
     if (timed_out) event("timeout-kill", "time", "killed after " + std::to_string(timeout.count()) + "ms");
     if (flooded) event("output-limit-kill", "output", "output exceeded the limit");
+    if (pids.max_hits() > 0) {
+      const int limit = policy->limits.pids.value_or(impl_->options.pids_limit);
+      event("pids-limit", "pids",
+            "the pids limit (" + std::to_string(limit) + ") refused " +
+                std::to_string(pids.max_hits()) + " process/thread creations");
+    }
+    if (result.exit_code > 128 && result.exit_code < 128 + 65) {
+      const int sig = result.exit_code - 128;
+      // An observation, not a policy decision: a service may also exit with such a code itself.
+      event("signal", "signal " + std::to_string(sig),
+            "exit code " + std::to_string(result.exit_code) + ": the process ended on signal " +
+                std::to_string(sig) + signal_name(sig) + ", or exited with that code itself",
+            true);
+    }
     result.audit = std::move(audit);
   }
   result.duration = since(t_begin);

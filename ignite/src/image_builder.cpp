@@ -1,6 +1,7 @@
 #include "ignite/src/image_builder.hpp"
 
 #include "ignite/error.hpp"
+#include "ignite/src/audit.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/service_files.hpp"
 #include "ignite/src/tar.hpp"
@@ -71,8 +72,12 @@ ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRunt
   if (delivery == CodeDelivery::Baked) {
     for (const auto& rel : service_files(svc.path)) in.files.emplace_back("app/" + rel, svc.path / rel);
   }
-  std::string manifest = "ignite-image-v1\n" + in.base_id + "\n" + rt.spec() + "\n" +
+  std::string manifest = "ignite-image-v2\n" + in.base_id + "\n" + rt.spec() + "\n" +
                          (delivery == CodeDelivery::Baked ? "baked" : "mount") + "\n";
+  // The audit bootstraps are in every image (audit mode then needs no other image).
+  for (const auto& script : audit_scripts()) {
+    manifest += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
+  }
   for (const auto& [name, source] : in.files) manifest += name + " " + file_hash(source) + "\n";
   in.tag = "ignite-svc/" + svc.config.name + ":" + sha256_hex(manifest).substr(0, 20);
   return in;
@@ -100,8 +105,12 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
   std::string dockerfile = "FROM " + rt.image + "\n";
   if (in.has_deps) dockerfile += "COPY node_modules /node_modules\n";
   if (delivery == CodeDelivery::Baked) dockerfile += "COPY app /app\n";
+  dockerfile += "COPY ignite-audit " + std::string(kAuditDir) + "\n";
   TarWriter tar;
   tar.add_bytes("Dockerfile", dockerfile);
+  for (const auto& script : audit_scripts()) {
+    tar.add_bytes("ignite-audit/" + std::string(script.name), script.content);
+  }
   for (const auto& [name, source] : in.files) tar.add_path(name, source);
 
   docker::BuildOptions opts;

@@ -9,6 +9,8 @@
 // What goes in:
 //   - vendored dependencies (`node_modules/`) at `/node_modules`: module resolution from
 //     /app/<entry> walks up to it, and the read-only mount of the service at /app cannot hide it;
+//   - the audit bootstrap scripts (audit.hpp) at /opt/ignite, whatever the mode, so that audit
+//     and plain runs share one image;
 //   - with CodeDelivery::Baked, the service files (service_files(): no .env*, .git, or
 //     .igniteignore'd paths) at /app, for daemons that cannot see the host's paths.
 //

@@ -88,6 +88,14 @@ SecurityPolicy load_policy(const fs::path& dir) {
       read_positive(l, "tmpfsMb", lw, policy.limits.tmpfs_mb);
       read_positive(l, "outputBytes", lw, policy.limits.output_bytes);
     }
+    // gVisor (Debian's runsc) mis-applies seccomp clone filters -- thread creation fails -- so
+    // the spawn refusal cannot be enforced there; refuse rather than pretend.
+    if (policy.isolation == Isolation::Gvisor && !policy.allow_spawn) {
+      throw Error(ErrorCode::Config,
+                  where + ".process.allowSpawn: false cannot be enforced under isolation: gvisor "
+                          "(gVisor cannot apply the seccomp spawn filter here); set allowSpawn: "
+                          "true or use isolation: runc");
+    }
     // gVisor's own threads count against the pids limit: the sandbox cannot start at 32.
     if (policy.isolation == Isolation::Gvisor && policy.limits.pids && *policy.limits.pids <= 32) {
       throw Error(ErrorCode::Config, where + ".limits.pids must be above 32 with isolation: gvisor");

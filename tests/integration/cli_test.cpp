@@ -783,3 +783,44 @@ TEST(Cli, RuntimesFileAddsCustomRuntime) {
   EXPECT_EQ(broken.status, 1);
   EXPECT_THAT(broken.err, HasSubstr("Failed to load runtimes file: "));
 }
+
+// ---- serve -----------------------------------------------------------------------------------
+
+TEST(Cli, ServeAnswersHealthAndStopsOnSigterm) {
+  TempDir logs;
+  const std::string err_path = (logs.path() / "err").string();
+  const std::string bin = cli();
+  const std::string services = example_service("hello-node").parent_path().string();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(err, 2);
+    ::signal(SIGTERM, SIG_DFL);
+    ::execl(bin.c_str(), bin.c_str(), "serve", "--services", services.c_str(), "--port", "0",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // The server prints "Ignite HTTP server running at http://<host>:<port>" once it listens.
+  std::string url;
+  for (int i = 0; i < 200 && url.empty(); ++i) {
+    const std::string log = slurp(err_path);
+    const auto at = log.find("running at ");
+    if (at != std::string::npos) {
+      const auto end = log.find_first_of(" \n", at + 11);
+      url = log.substr(at + 11, end - (at + 11));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_FALSE(url.empty()) << slurp(err_path);
+  const auto health = run_command("curl -s " + url + "/health");
+  EXPECT_THAT(health.out, HasSubstr("\"status\":\"ok\""));
+  const auto services_list = run_command("curl -s " + url + "/services");
+  EXPECT_THAT(services_list.out, HasSubstr("hello-node"));
+  ::kill(pid, SIGTERM);
+  int raw = 0;
+  ASSERT_EQ(::waitpid(pid, &raw, 0), pid);
+  ASSERT_TRUE(WIFEXITED(raw)) << slurp(err_path);
+  EXPECT_EQ(WEXITSTATUS(raw), 0) << slurp(err_path);
+}

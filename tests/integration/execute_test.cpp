@@ -481,8 +481,11 @@ TEST(Audit, PolicyDecidesNetworkAndReportsKernelFacts) {
   const auto o = engine().execute(oom.svc, audit);
   EXPECT_EQ(o.outcome, Outcome::MemoryLimit);
   ASSERT_TRUE(o.audit);
-  ASSERT_EQ(o.audit->events.size(), 1u);
+  // Kernel facts: the OOM kill, then the exit signal it caused (137 = 128 + SIGKILL).
+  ASSERT_EQ(o.audit->events.size(), 2u);
   EXPECT_EQ(o.audit->events[0].action, "oom-kill");
+  EXPECT_EQ(o.audit->events[1].action, "signal");
+  EXPECT_EQ(o.audit->events[1].target, "signal 9");
 }
 
 // Runs last (gtest keeps declaration order within a binary): nothing of ours may remain, and

@@ -78,6 +78,28 @@ TEST(Policy, SpawnRefusedForEveryRuntime) {
   EXPECT_EQ(qjs.run().stdout_text, "refused\n");
 }
 
+TEST(Policy, SpawnRefusalUnderGvisorIsRefusedNotFaked) {
+  Svc s("node", "index.js", "console.log(1)",
+        "security:\n  isolation: gvisor\n  process:\n    allowSpawn: false\n");
+  try {
+    s.run();
+    FAIL() << "gVisor cannot enforce allowSpawn: false; the policy must be refused";
+  } catch (const Ignite::Error& e) {
+    EXPECT_EQ(e.code(), Ignite::ErrorCode::Config);
+    EXPECT_THAT(e.message(), HasSubstr("allowSpawn: false cannot be enforced under isolation: gvisor"));
+  }
+}
+
+TEST(Policy, NoWritableDevShm) {
+  Svc s("node", "index.js",
+        "try { require('fs').writeFileSync('/dev/shm/x', 'x'); console.log('written'); }"
+        " catch (e) { console.log(e.code); }",
+        "");
+  const auto r = s.run();
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_NE(r.stdout_text, "written\n");
+}
+
 TEST(Policy, AuditDefaultPolicyRefusesSpawn) {
   Svc s("node", "index.js",
         "const r = require('child_process').spawnSync(process.execPath, ['-v']);"
@@ -116,7 +138,8 @@ TEST(Policy, OutputLimitFromPolicy) {
 
 TEST(Policy, GvisorIsolation) {
   Svc s("node", "index.js",
-        "console.log(require('os').release())", "security:\n  isolation: gvisor\n");
+        "console.log(require('os').release())",
+        "security:\n  isolation: gvisor\n  process:\n    allowSpawn: true\n");
   const auto r = s.run();
   ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   // gVisor's own kernel reports its own release, never the host's.
@@ -148,7 +171,8 @@ TEST(Policy, InvalidPolicyFilesNameFileAndField) {
   EXPECT_THAT(error_of("security:\n  isolation: kata\n"), HasSubstr("security.isolation must be"));
   EXPECT_THAT(error_of("security:\n  limits:\n    pids: 8\n"),
               HasSubstr("security.limits.pids must be an integer of at least 16"));
-  EXPECT_THAT(error_of("security:\n  isolation: gvisor\n  limits:\n    pids: 32\n"),
+  EXPECT_THAT(error_of("security:\n  isolation: gvisor\n  process:\n    allowSpawn: true\n"
+                       "  limits:\n    pids: 32\n"),
               HasSubstr("above 32 with isolation: gvisor"));
   EXPECT_THAT(error_of(""), HasSubstr("expected a `security:` map"));
   EXPECT_THAT(error_of("security: [\n"), HasSubstr("YAML syntax error"));

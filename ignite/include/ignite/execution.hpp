@@ -70,14 +70,21 @@ struct ExecuteOptions {
   std::function<void(std::string_view)> on_build_output;
   // Audit mode: the service directory's policy file (or the default policy) decides network
   // and root-filesystem access, overriding service.yaml, and the result carries a
-  // SecurityAudit.
+  // SecurityAudit. For the built-in runtimes a bootstrap (/opt/ignite/audit-*) loaded before
+  // the entry reports attempted network connections, file writes outside /tmp and process
+  // spawns; it reads a per-execution nonce that Ignite writes as the first line of stdin (the
+  // service still reads exactly its input) and reports on stderr lines carrying that nonce,
+  // which never appear in stderr_text. The bootstrap only observes; enforcement is the kernel's.
   bool audit = false;
 };
 
-// One observed security-relevant event (reference §6.3 shape).
+// One observed security-relevant event (reference §6.3 shape). Events the audit bootstrap
+// reported come first, in order of occurrence, then kernel facts ("resource": oom-kill,
+// timeout-kill, output-limit-kill, pids-limit, signal). `allowed` is the effective policy's
+// verdict on the attempt.
 struct SecurityEvent {
-  std::string type;    // "network", "filesystem", "process", "resource"
-  std::string action;  // e.g. "connect", "write", "spawn", "oom-kill"
+  std::string type;    // "network", "filesystem", "process", "resource", "audit" (channel notes)
+  std::string action;  // e.g. "connect", "dns", "write", "delete", "mkdir", "spawn", "oom-kill"
   std::string target;
   bool allowed = false;
   std::string timestamp;  // ISO-8601 UTC with milliseconds

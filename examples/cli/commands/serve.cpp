@@ -1,0 +1,19 @@
+// `ignite serve`: the reference HTTP server (examples/http) on this CLI's Engine, so
+// --runtimes-file applies to it too. SIGINT/SIGTERM arrive through the CLI's signal thread as a
+// stop request, which the server turns into a graceful shutdown.
+#include "examples/cli/cli.hpp"
+#include "examples/http/server.hpp"
+
+namespace ignite_cli {
+
+Command add_serve(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("serve", "Start the HTTP server");
+  auto opts = std::make_shared<ignite_http::ServerOptions>();
+  ignite_http::add_server_options(*sub, *opts, /*runtimes_file_flag=*/false);
+  return {sub, [opts](Ignite::Engine& engine) {
+            set_cancellable(true);
+            return ignite_http::run_server(*opts, engine, stop_source().get_token());
+          }};
+}
+
+}  // namespace ignite_cli

@@ -1,0 +1,65 @@
+#include "examples/http/listener.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+
+#include "examples/http/access_log.hpp"
+#include "examples/http/session.hpp"
+
+namespace ignite_http {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+Listener::Listener(net::io_context& ioc, const tcp::endpoint& endpoint, ServerContext& ctx)
+    : ioc_(ioc), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()), ctx_(ctx) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+tcp::endpoint Listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void Listener::run() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
+
+void Listener::stop() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    self->acceptor_.close(ec);
+    self->retry_.cancel();
+  });
+}
+
+void Listener::do_accept() {
+  if (!acceptor_.is_open()) return;
+  // Each connection gets its own strand: its handlers never run concurrently.
+  acceptor_.async_accept(net::make_strand(ioc_), boost::beast::bind_front_handler(
+                                                     &Listener::on_accept, shared_from_this()));
+}
+
+void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    // E.g. out of file descriptors: back off briefly instead of spinning.
+    log_line("accept: " + ec.message());
+    retry_.expires_after(std::chrono::milliseconds(100));
+    retry_.async_wait([self = shared_from_this()](boost::system::error_code wec) {
+      if (!wec) self->do_accept();
+    });
+    return;
+  }
+  if (ctx_.draining || ctx_.sessions.size() >= ServerContext::kMaxConnections) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  } else {
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), ctx_)->run();
+  }
+  do_accept();
+}
+
+}  // namespace ignite_http

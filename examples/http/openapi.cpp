@@ -1,0 +1,236 @@
+#include "examples/http/openapi.hpp"
+
+#include <string>
+
+#include "ignite/version.hpp"
+
+using json = nlohmann::json;
+
+namespace ignite_http {
+namespace {
+
+json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+
+json json_content(const json& schema) { return {{"application/json", {{"schema", schema}}}}; }
+
+json error_response(const std::string& description) {
+  return {{"description", description}, {"content", json_content(ref("Error"))}};
+}
+
+json name_parameter() {
+  return {{"name", "name"},
+          {"in", "path"},
+          {"required", true},
+          {"description", "Service directory name: lowercase a-z, 0-9 and '-', 1-63 characters"},
+          {"schema", {{"type", "string"}, {"pattern", "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"}}}};
+}
+
+// Statuses every guarded route can answer with.
+json guarded(json responses) {
+  responses["401"] = error_response("Missing or wrong bearer token (when an API key is set)");
+  responses["429"] = {
+      {"description", "Rate limit exceeded"},
+      {"headers",
+       {{"Retry-After",
+         {{"schema", {{"type", "integer"}}}, {"description", "Seconds until the window resets"}}}}},
+      {"content", json_content(ref("Error"))}};
+  return responses;
+}
+
+json build() {
+  json schemas = {
+      {"Error",
+       {{"type", "object"},
+        {"required", {"error", "code"}},
+        {"properties",
+         {{"error", {{"type", "string"}}},
+          {"code", {{"type", "string"}}},
+          {"field", {{"type", "string"}, {"description", "The request body field at fault"}}},
+          {"success", {{"type", "boolean"}}},
+          {"serviceName", {{"type", "string"}}}}}}},
+      {"Health",
+       {{"type", "object"},
+        {"required", {"status", "version", "uptime"}},
+        {"properties",
+         {{"status", {{"type", "string"}, {"enum", {"ok"}}}},
+          {"version", {{"type", "string"}}},
+          {"uptime", {{"type", "integer"}, {"description", "Whole seconds since start"}}}}}}},
+      {"ServiceList",
+       {{"type", "object"},
+        {"required", {"services"}},
+        {"properties", {{"services", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}},
+      {"ServiceConfig",
+       {{"type", "object"},
+        {"required", {"name", "runtime", "entry", "memoryMb", "timeoutMs"}},
+        {"properties",
+         {{"name", {{"type", "string"}}},
+          {"runtime", {{"type", "string"}}},
+          {"entry", {{"type", "string"}}},
+          {"memoryMb", {{"type", "number"}}},
+          {"timeoutMs", {{"type", "number"}}},
+          {"cpuLimit", {{"type", "number"}}},
+          {"network", {{"type", "boolean"}}},
+          {"env", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}}}}},
+      {"PreflightResult",
+       {{"type", "object"},
+        {"required", {"serviceName", "timestamp", "checks", "overallStatus"}},
+        {"properties",
+         {{"serviceName", {{"type", "string"}}},
+          {"timestamp", {{"type", "string"}, {"format", "date-time"}}},
+          {"checks",
+           {{"type", "array"},
+            {"items",
+             {{"type", "object"},
+              {"required", {"name", "status", "message"}},
+              {"properties",
+               {{"name", {{"type", "string"}}},
+                {"status", {{"type", "string"}, {"enum", {"pass", "warn", "fail"}}}},
+                {"message", {{"type", "string"}}},
+                {"value", json::object()},
+                {"threshold", json::object()}}}}}}},
+          {"overallStatus", {{"type", "string"}, {"enum", {"pass", "warn", "fail"}}}}}}}},
+      {"PreflightResponse",
+       {{"type", "object"},
+        {"required", {"serviceName", "preflight"}},
+        {"properties",
+         {{"serviceName", {{"type", "string"}}}, {"preflight", ref("PreflightResult")}}}}},
+      {"ExecutionMetrics",
+       {{"type", "object"},
+        {"description", "Ignite's ExecutionResult JSON (the CLI's --json shape)"},
+        {"required", {"serviceName", "outcome", "exitCode", "executionTimeMs", "stdout", "stderr"}},
+        {"properties",
+         {{"serviceName", {{"type", "string"}}},
+          {"runtime", {{"type", "string"}}},
+          {"image", {{"type", "string"}}},
+          {"outcome",
+           {{"type", "string"},
+            {"enum",
+             {"success", "error", "timeout", "memory_limit", "output_limit", "cancelled"}}}},
+          {"executionTimeMs", {{"type", "integer"}}},
+          {"memoryUsageMb", {{"type", "number"}}},
+          {"coldStart", {{"type", "boolean"}}},
+          {"exitCode", {{"type", "integer"}}},
+          {"stdout", {{"type", "string"}}},
+          {"stderr", {{"type", "string"}}},
+          {"stdoutTruncated", {{"type", "boolean"}}},
+          {"stderrTruncated", {{"type", "boolean"}}},
+          {"oomKilled", {{"type", "boolean"}}},
+          {"phases", {{"type", "object"}}}}}}},
+      {"ExecuteRequest",
+       {{"type", "object"},
+        {"additionalProperties", false},
+        {"properties",
+         {{"input", {{"description", "Any JSON value, delivered on the service's stdin"}}},
+          {"skipPreflight", {{"type", "boolean"}, {"default", false}}},
+          {"audit", {{"type", "boolean"}, {"default", false}}},
+          {"skipBuild",
+           {{"type", "boolean"},
+            {"deprecated", true},
+            {"description", "Accepted for compatibility; images are rebuilt only when needed"}}},
+          {"env",
+           {{"type", "object"},
+            {"additionalProperties", {{"type", "string"}}},
+            {"description", "Environment overrides (names [A-Za-z_][A-Za-z0-9_]*)"}}}}}}},
+      {"ExecuteResponse",
+       {{"type", "object"},
+        {"required", {"success", "serviceName", "metrics"}},
+        {"properties",
+         {{"success", {{"type", "boolean"}, {"description", "true only for outcome success"}}},
+          {"serviceName", {{"type", "string"}}},
+          {"metrics", ref("ExecutionMetrics")},
+          {"preflight", ref("PreflightResult")},
+          {"securityAudit", {{"type", "object"}}}}}}},
+  };
+
+  json paths;
+  paths["/health"]["get"] = {
+      {"summary", "Liveness, version and uptime (no auth, no rate limit)"},
+      {"operationId", "health"},
+      {"security", json::array()},
+      {"responses", {{"200", {{"description", "OK"}, {"content", json_content(ref("Health"))}}}}}};
+  paths["/services"]["get"] = {
+      {"summary", "Names of the directories holding a valid service.yaml, sorted"},
+      {"operationId", "listServices"},
+      {"responses",
+       guarded({{"200", {{"description", "OK"}, {"content", json_content(ref("ServiceList"))}}},
+                {"500", error_response("The services directory cannot be read")}})}};
+  paths["/services/{name}"]["get"] = {
+      {"summary", "A service's configuration"},
+      {"operationId", "getService"},
+      {"parameters", {name_parameter()}},
+      {"responses",
+       guarded({{"200", {{"description", "OK"}, {"content", json_content(ref("ServiceConfig"))}}},
+                {"400", error_response("Invalid service name")},
+                {"404", error_response("No such (valid) service")}})}};
+  paths["/services/{name}/preflight"]["get"] = {
+      {"summary", "Preflight checks (never builds the image)"},
+      {"operationId", "preflightService"},
+      {"parameters", {name_parameter()}},
+      {"responses", guarded({{"200",
+                              {{"description", "The checks, whatever their status"},
+                               {"content", json_content(ref("PreflightResponse"))}}},
+                             {"400", error_response("Invalid service name")},
+                             {"404", error_response("No such (valid) service")},
+                             {"503", error_response("Server busy")}})}};
+  paths["/services/{name}/execute"]["post"] = {
+      {"summary", "Run the service once in a fresh container"},
+      {"description",
+       "With ?stream=1 the answer is text/event-stream: `stdout` and `stderr` events (data: a "
+       "JSON string) as output arrives, then one `result` event carrying the ExecuteResponse "
+       "(or an `error` event with an Error)."},
+      {"operationId", "executeService"},
+      {"parameters",
+       {name_parameter(),
+        {{"name", "stream"},
+         {"in", "query"},
+         {"required", false},
+         {"schema", {{"type", "string"}, {"enum", {"1", "true"}}}},
+         {"description", "Stream output as Server-Sent Events"}}}},
+      {"requestBody", {{"required", false}, {"content", json_content(ref("ExecuteRequest"))}}},
+      {"responses",
+       guarded({{"200",
+                 {{"description", "The service ran; success reflects its outcome"},
+                  {"content",
+                   {{"application/json", {{"schema", ref("ExecuteResponse")}}},
+                    {"text/event-stream", {{"schema", {{"type", "string"}}}}}}}}},
+                {"400", error_response("Invalid name or body, or preflight failed")},
+                {"404", error_response("No such (valid) service")},
+                {"413", error_response("Body larger than the server's limit")},
+                {"500", error_response("Ignite could not run the service (e.g. build failed)")},
+                {"503",
+                 error_response("Execution queue full, Docker unavailable or shutting down")}})}};
+  paths["/metrics"]["get"] = {
+      {"summary", "Prometheus metrics"},
+      {"operationId", "metrics"},
+      {"responses",
+       guarded({{"200",
+                 {{"description", "Prometheus text exposition format 0.0.4"},
+                  {"content", {{"text/plain", {{"schema", {{"type", "string"}}}}}}}}}})}};
+  paths["/openapi.json"]["get"] = {
+      {"summary", "This document"},
+      {"operationId", "openapi"},
+      {"responses", guarded({{"200",
+                              {{"description", "OpenAPI 3 document"},
+                               {"content", json_content({{"type", "object"}})}}}})}};
+
+  return {
+      {"openapi", "3.0.3"},
+      {"info",
+       {{"title", "Ignite HTTP API"},
+        {"version", std::string(Ignite::version())},
+        {"description", "Runs untrusted JavaScript/TypeScript services in Docker containers."}}},
+      {"paths", paths},
+      {"components",
+       {{"schemas", schemas},
+        {"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+      {"security", {{{"bearerAuth", json::array()}}}}};
+}
+
+}  // namespace
+
+const json& openapi_document() {
+  static const json doc = build();
+  return doc;
+}
+
+}  // namespace ignite_http

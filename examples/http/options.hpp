@@ -1,0 +1,39 @@
+// ServerOptions: everything `ignite serve` / ignite-server can be told (see server.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ignite_http {
+
+struct ServerOptions {
+  std::filesystem::path services_dir = "./services";
+  std::string host = "127.0.0.1";
+  unsigned port = 3000;  // 0: the kernel picks a free port (printed when listening)
+  // Empty: no authentication (every route is open). Set from --api-key or IGNITE_API_KEY.
+  std::string api_key;
+  // Requests per client and window (fixed window, as the reference); 0 disables the limit.
+  std::size_t rate_limit = 60;
+  std::chrono::milliseconds rate_limit_window{60000};
+  // Peers whose X-Forwarded-For is believed: IP addresses or CIDR networks.
+  std::vector<std::string> trusted_proxies;
+  unsigned io_threads = 2;
+  // Executions running at once, and how many more may wait before requests get 503.
+  unsigned max_concurrent = 4;
+  std::size_t queue = 16;
+  std::size_t max_body = 1024 * 1024;  // bytes; larger bodies get 413
+  // On SIGINT/SIGTERM running executions get this long to finish before they are cancelled.
+  std::chrono::milliseconds grace{10000};
+  // Slowloris guard: a request's header (and a keep-alive connection's next one) must arrive
+  // completely within header_timeout; its body within read_timeout.
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds read_timeout{30000};
+  std::optional<std::filesystem::path> runtimes_file;
+  bool access_log = true;
+};
+
+}  // namespace ignite_http

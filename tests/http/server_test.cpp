@@ -1,0 +1,600 @@
+// The real ignite-server over real sockets: routes and statuses that need no execution, auth,
+// rate limiting (per peer, trusted proxies), body and header limits, slowloris timeouts,
+// metrics, OpenAPI and the access log.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "ignite/version.hpp"
+#include "tests/http/http_test_util.hpp"
+
+using namespace ignite_http_test;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::vector<std::string> base_args() {
+  return {"--services", services_dir().string(), "--runtimes-file", runtimes_file().string()};
+}
+
+std::vector<std::string> with(std::vector<std::string> extra) {
+  auto args = base_args();
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+Request authed(Request r = {}) {
+  r.headers.push_back(kAuth);
+  return r;
+}
+
+Request post(std::string body, bool auth = true) {
+  Request r;
+  r.method = "POST";
+  r.body = std::move(body);
+  r.headers.push_back("Content-Type: application/json");
+  if (auth) r.headers.push_back(kAuth);
+  return r;
+}
+
+// One server with an API key and a generous rate limit, shared by the route tests.
+class Routes : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServerProcess(with({"--api-key", kKey, "--rate-limit", "100000"}));
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(server_->stop(SIGTERM), 0) << server_->log();
+    delete server_;
+    server_ = nullptr;
+  }
+  static std::string url(const std::string& path) { return server_->url() + path; }
+  static ServerProcess* server_;
+};
+ServerProcess* Routes::server_ = nullptr;
+
+void expect_error(const Response& r, long status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.body << r.error;
+  ASSERT_THAT(r.header("content-type"), HasSubstr("application/json")) << r.body;
+  const auto j = r.json();
+  EXPECT_EQ(j.value("code", ""), code) << r.body;
+  EXPECT_TRUE(j.contains("error") && j["error"].is_string() &&
+              !j["error"].get<std::string>().empty())
+      << r.body;
+}
+
+}  // namespace
+
+// ---- health, listing, config -----------------------------------------------------------------
+
+TEST_F(Routes, HealthIsOpenAndReportsVersionAndUptime) {
+  const auto r = http(url("/health"));
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_THAT(r.header("content-type"), HasSubstr("application/json"));
+  const auto j = r.json();
+  EXPECT_EQ(j.at("status"), "ok");
+  EXPECT_EQ(j.at("version"), std::string(Ignite::version()));
+  EXPECT_TRUE(j.at("uptime").is_number_integer());
+  EXPECT_GE(j.at("uptime").get<int>(), 0);
+}
+
+TEST_F(Routes, ServicesListsOnlyValidDirectoriesSorted) {
+  const auto r = http(url("/services"), authed());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto names = r.json().at("services").get<std::vector<std::string>>();
+  EXPECT_THAT(names, ElementsAreArray(valid_service_names()));
+  // broken (invalid yaml), no-yaml, .hidden and notes.txt are left out.
+}
+
+TEST_F(Routes, ServiceConfig) {
+  const auto r = http(url("/services/hello-node"), authed());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = r.json();
+  EXPECT_EQ(j.at("name"), "hello-node");
+  EXPECT_EQ(j.at("runtime"), "node@20");
+  EXPECT_EQ(j.at("entry"), "index.js");
+  EXPECT_EQ(j.at("memoryMb"), 128);
+  EXPECT_EQ(j.at("timeoutMs"), 10000);
+  EXPECT_EQ(j.at("env").at("GREETING"), "Hello");
+}
+
+TEST_F(Routes, UnknownOrInvalidServiceIs404) {
+  expect_error(http(url("/services/nonexistent"), authed()), 404, "SERVICE_NOT_FOUND");
+  expect_error(http(url("/services/broken"), authed()), 404, "SERVICE_NOT_FOUND");
+  expect_error(http(url("/services/no-yaml"), authed()), 404, "SERVICE_NOT_FOUND");
+  expect_error(http(url("/services/nonexistent/preflight"), authed()), 404, "SERVICE_NOT_FOUND");
+}
+
+TEST_F(Routes, InvalidNamesAre400) {
+  for (const std::string name : {"HelloWorld", ".hidden", "hello..world", "path%5Cto%5Cservice",
+                                 "path%2Fto", "-hello", "a_b"}) {
+    for (const std::string suffix : {"", "/preflight"}) {
+      const auto r = http(url("/services/" + name + suffix), authed());
+      expect_error(r, 400, "INVALID_SERVICE_NAME");
+      EXPECT_THAT(r.json().value("error", ""), HasSubstr("Service name invalid: ")) << name;
+    }
+    const auto r = http(url("/services/" + name + "/execute"), post("{}"));
+    expect_error(r, 400, "INVALID_SERVICE_NAME");
+    EXPECT_EQ(r.json().at("success"), false);
+    EXPECT_EQ(r.json().at("serviceName").get<std::string>().empty(), false);
+  }
+  EXPECT_THAT(http(url("/services/path%5Cto%5Cservice"), authed()).json().value("error", ""),
+              HasSubstr("invalid characters"));
+}
+
+// ---- preflight (never builds) ----------------------------------------------------------------
+
+TEST_F(Routes, PreflightReturnsChecks) {
+  const auto r = http(url("/services/hello-node/preflight"), authed());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = r.json();
+  EXPECT_EQ(j.at("serviceName"), "hello-node");
+  std::set<std::string> names;
+  for (const auto& c : j.at("preflight").at("checks"))
+    names.insert(c.at("name").get<std::string>());
+  EXPECT_TRUE(names.count("memory-allocation") && names.count("dependency-count") &&
+              names.count("timeout-config"))
+      << r.body;
+}
+
+TEST_F(Routes, PreflightDoesNotBuild) {
+  // never-built is never executed, so its image does not exist; a GET must not create it.
+  for (int i = 0; i < 2; ++i) {
+    const auto r = http(url("/services/never-built/preflight"), authed());
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (const auto& c : r.json().at("preflight").at("checks")) {
+      EXPECT_NE(c.at("name"), "image-size") << "preflight built or found an image: " << r.body;
+    }
+  }
+}
+
+TEST_F(Routes, PreflightFailureIsStill200) {
+  const auto r = http(url("/services/tiny/preflight"), authed());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("preflight").at("overallStatus"), "fail");
+}
+
+// ---- routing errors --------------------------------------------------------------------------
+
+TEST_F(Routes, UnknownRouteIs404AndWrongMethodIs405) {
+  expect_error(http(url("/nope"), authed()), 404, "NOT_FOUND");
+  expect_error(http(url("/services/hello-node/other"), authed()), 404, "NOT_FOUND");
+  const auto r = http(url("/services/hello-node/execute"), authed());  // GET
+  expect_error(r, 405, "METHOD_NOT_ALLOWED");
+  EXPECT_EQ(r.header("allow"), "POST");
+  Request del = authed();
+  del.method = "DELETE";
+  expect_error(http(url("/services/hello-node"), del), 405, "METHOD_NOT_ALLOWED");
+}
+
+// ---- execute body validation (answered before any container) ---------------------------------
+
+TEST_F(Routes, ExecuteBodyValidationNamesTheField) {
+  struct Case {
+    std::string body;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"{\"foo\":1}", "foo"},
+      {"{\"skipPreflight\":\"yes\"}", "skipPreflight"},
+      {"{\"audit\":1}", "audit"},
+      {"{\"skipBuild\":null}", "skipBuild"},
+      {"{\"env\":[]}", "env"},
+      {"{\"env\":{\"A\":1}}", "env.A"},
+      {"{\"env\":{\"1BAD\":\"x\"}}", "env.1BAD"},
+      {"[1,2]", "body"},
+  };
+  for (const auto& c : cases) {
+    const auto r = http(url("/services/hello-node/execute"), post(c.body));
+    expect_error(r, 400, "INVALID_BODY");
+    const auto j = r.json();
+    EXPECT_EQ(j.value("field", ""), c.field) << c.body;
+    EXPECT_THAT(j.value("error", ""), HasSubstr(c.field == "body" ? "object" : c.field)) << c.body;
+    EXPECT_EQ(j.at("success"), false);
+    EXPECT_EQ(j.at("serviceName"), "hello-node");
+  }
+  expect_error(http(url("/services/hello-node/execute"), post("{not json")), 400, "INVALID_BODY");
+}
+
+TEST_F(Routes, ExecuteUnknownServiceIs404) {
+  const auto r = http(url("/services/nonexistent/execute"), post("{}"));
+  expect_error(r, 404, "SERVICE_NOT_FOUND");
+  EXPECT_EQ(r.json().at("success"), false);
+  EXPECT_EQ(r.json().at("serviceName"), "nonexistent");
+}
+
+// ---- auth ------------------------------------------------------------------------------------
+
+TEST_F(Routes, AuthRequiredEverywhereButHealth) {
+  for (const std::string path :
+       {"/services", "/services/hello-node", "/services/hello-node/preflight", "/metrics",
+        "/openapi.json", "/nope"}) {
+    const auto none = http(url(path));
+    expect_error(none, 401, "UNAUTHORIZED");
+    EXPECT_THAT(none.json().value("error", ""), HasSubstr("Unauthorized"));
+    EXPECT_THAT(none.header("www-authenticate"), HasSubstr("Bearer"));
+  }
+  expect_error(http(url("/services/hello-node/execute"), post("{}", false)), 401, "UNAUTHORIZED");
+  EXPECT_EQ(http(url("/health")).status, 200);
+}
+
+TEST_F(Routes, OnlyTheRightBearerTokenPasses) {
+  auto with_header = [](std::string h) {
+    Request r;
+    r.headers.push_back(std::move(h));
+    return r;
+  };
+  for (const std::string& bad : std::vector<std::string>{
+           "Authorization: Bearer wrong", "Authorization: Bearer " + kKey + "x",
+           "Authorization: Bearer " + kKey.substr(1), "Authorization: Basic " + kKey,
+           "Authorization: " + kKey, "Authorization: Bearer", "Authorization: Bearer  "}) {
+    expect_error(http(url("/services"), with_header(bad)), 401, "UNAUTHORIZED");
+  }
+  EXPECT_EQ(http(url("/services"), with_header(kAuth)).status, 200);
+  // The scheme is case-insensitive (RFC 7235); the token is not.
+  EXPECT_EQ(http(url("/services"), with_header("Authorization: bearer " + kKey)).status, 200);
+}
+
+TEST(Auth, ApiKeyFromEnvironment) {
+  ServerProcess server(base_args(), {{"IGNITE_API_KEY", "env-key"}});
+  EXPECT_EQ(http(server.url() + "/services").status, 401);
+  Request r;
+  r.headers.push_back("Authorization: Bearer env-key");
+  EXPECT_EQ(http(server.url() + "/services", r).status, 200);
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+TEST(Auth, NoKeyMeansOpen) {
+  ServerProcess server(base_args());
+  EXPECT_EQ(http(server.url() + "/services").status, 200);
+  EXPECT_THAT(server.log(), HasSubstr("no API key"));
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+// ---- metrics, OpenAPI, access log, keep-alive ------------------------------------------------
+
+TEST_F(Routes, MetricsReflectRequests) {
+  const auto before = http(url("/metrics"), authed());
+  ASSERT_EQ(before.status, 200) << before.body;
+  const std::string series = "ignite_http_requests_total{route=\"/health\",status=\"200\"}";
+  const double n0 = metric(before.body, series).value_or(0);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(http(url("/health")).status, 200);
+  http(url("/services/nonexistent"), authed());
+  http(url("/services"));  // 401
+  const auto after = http(url("/metrics"), authed());
+  ASSERT_EQ(after.status, 200);
+  EXPECT_THAT(after.header("content-type"), HasSubstr("text/plain"));
+  EXPECT_EQ(metric(after.body, series).value_or(0), n0 + 3) << after.body;
+  EXPECT_GE(
+      metric(after.body, "ignite_http_requests_total{route=\"/services/{name}\",status=\"404\"}")
+          .value_or(0),
+      1);
+  EXPECT_GE(metric(after.body, "ignite_http_requests_total{route=\"/services\",status=\"401\"}")
+                .value_or(0),
+            1);
+  EXPECT_TRUE(metric(after.body, "ignite_queue_depth").has_value()) << after.body;
+  EXPECT_TRUE(metric(after.body, "ignite_executions_running").has_value());
+  EXPECT_TRUE(metric(after.body, "ignite_execution_duration_seconds_count").has_value());
+  EXPECT_THAT(after.body, HasSubstr("# TYPE ignite_http_requests_total counter"));
+  EXPECT_THAT(after.body, HasSubstr("# TYPE ignite_executions_total counter"));
+  EXPECT_THAT(after.body, HasSubstr("# TYPE ignite_execution_duration_seconds histogram"));
+  EXPECT_THAT(after.body, HasSubstr("# TYPE ignite_queue_depth gauge"));
+  // Every sample line is `name{labels} value` or `name value`.
+  const std::regex sample(R"(^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$)");
+  std::istringstream in(after.body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_TRUE(std::regex_match(line, sample)) << line;
+  }
+}
+
+TEST_F(Routes, OpenApiListsEveryRoute) {
+  const auto r = http(url("/openapi.json"), authed());
+  ASSERT_EQ(r.status, 200);
+  const auto doc = r.json();
+  EXPECT_EQ(doc.at("openapi").get<std::string>().substr(0, 2), "3.");
+  EXPECT_EQ(doc.at("info").at("version"), std::string(Ignite::version()));
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"/health", "get"},
+      {"/services", "get"},
+      {"/services/{name}", "get"},
+      {"/services/{name}/preflight", "get"},
+      {"/services/{name}/execute", "post"},
+      {"/metrics", "get"},
+      {"/openapi.json", "get"}};
+  for (const auto& [path, method] : routes) {
+    ASSERT_TRUE(doc.at("paths").contains(path)) << path;
+    EXPECT_TRUE(doc["paths"][path].contains(method)) << path << " " << method;
+    EXPECT_TRUE(doc["paths"][path][method].contains("responses"));
+  }
+  EXPECT_EQ(doc.at("paths").size(), routes.size());
+  // Every $ref resolves.
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
+    if (j.is_object()) {
+      if (j.contains("$ref")) {
+        const std::string ref = j["$ref"];
+        ASSERT_EQ(ref.rfind("#/components/schemas/", 0), 0u) << ref;
+        EXPECT_TRUE(doc["components"]["schemas"].contains(ref.substr(21))) << ref;
+      }
+      for (const auto& [_, v] : j.items()) walk(v);
+    } else if (j.is_array()) {
+      for (const auto& v : j) walk(v);
+    }
+  };
+  walk(doc);
+}
+
+TEST_F(Routes, AccessLogHasOneJsonLinePerRequest) {
+  const auto r = http(url("/services/nonexistent?x=1"), authed());
+  ASSERT_EQ(r.status, 404);
+  std::this_thread::sleep_for(100ms);
+  bool found = false;
+  for (const auto& e : server_->access_log()) {
+    if (e.value("path", "") != "/services/nonexistent") continue;
+    found = true;
+    EXPECT_EQ(e.at("method"), "GET");
+    EXPECT_EQ(e.at("status"), 404);
+    EXPECT_EQ(e.at("peer"), "127.0.0.1");
+    EXPECT_TRUE(e.at("time").is_string());
+    EXPECT_TRUE(e.at("duration_ms").is_number());
+    EXPECT_GE(e.at("duration_ms").get<double>(), 0);
+  }
+  EXPECT_TRUE(found) << server_->log();
+}
+
+TEST_F(Routes, KeepAliveReusesTheConnection) {
+  Client c;
+  const auto a = c.request(url("/health"));
+  const auto b = c.request(url("/services"), authed());
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(a.new_connections, 1);
+  EXPECT_EQ(b.new_connections, 0);
+}
+
+TEST_F(Routes, ExpectContinueIsAnswered) {
+  // curl waits up to 1 s for "100 Continue" before sending a body it announced.
+  Request r = post("{\"input\":\"" + std::string(5000, 'x') + "\"}");
+  r.headers.push_back("Expect: 100-continue");
+  const auto t0 = Clock::now();
+  const auto res = http(url("/services/nonexistent/execute"), r);
+  EXPECT_EQ(res.status, 404) << res.body;
+  EXPECT_LT(Clock::now() - t0, 800ms);
+}
+
+TEST_F(Routes, MalformedRequestIs400) {
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.send("THIS IS NOT HTTP\r\n\r\n"));
+  EXPECT_TRUE(c.wait_closed(5s));
+  EXPECT_THAT(c.received(), HasSubstr("400 Bad Request"));
+}
+
+TEST_F(Routes, OversizedHeaderIs431) {
+  Request r = authed();
+  r.headers.push_back("X-Big: " + std::string(20000, 'a'));
+  expect_error(http(url("/services"), r), 431, "HEADERS_TOO_LARGE");
+}
+
+// ---- body limit ------------------------------------------------------------------------------
+
+TEST(BodyLimit, LargerBodiesGet413) {
+  ServerProcess server(with({"--max-body", "1024"}));
+  const std::string big = "{\"input\":\"" + std::string(2000, 'x') + "\"}";
+  const auto r = http(server.url() + "/services/nonexistent/execute", post(big, false));
+  expect_error(r, 413, "PAYLOAD_TOO_LARGE");
+  // Without Expect: 100-continue the body is already on its way; the 413 still arrives.
+  Request no_expect = post(big, false);
+  no_expect.headers.push_back("Expect:");
+  expect_error(http(server.url() + "/services/nonexistent/execute", no_expect), 413,
+               "PAYLOAD_TOO_LARGE");
+  // A chunked body is cut off once it passes the limit.
+  RawConnection c(server.port());
+  ASSERT_TRUE(
+      c.send("POST /services/nonexistent/execute HTTP/1.1\r\nHost: x\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n"));
+  for (int i = 0; i < 3; ++i) {
+    std::string chunk(600, 'y');
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+    if (!c.send(size + chunk + "\r\n")) break;
+  }
+  EXPECT_TRUE(c.wait_closed(5s));
+  EXPECT_THAT(c.received(), HasSubstr("413 Payload Too Large"));
+  // Exactly at the limit is fine (the unknown service then answers 404).
+  std::string exact = "{\"input\":\"" + std::string(1024 - 12, 'z') + "\"}";
+  ASSERT_EQ(exact.size(), 1024u);
+  EXPECT_EQ(http(server.url() + "/services/nonexistent/execute", post(exact, false)).status, 404);
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+// ---- rate limiting ---------------------------------------------------------------------------
+
+class RateLimit : public ::testing::Test {
+ protected:
+  static Response get(const ServerProcess& s, const std::string& source, bool good_key = true,
+                      const std::string& forwarded = "") {
+    Request r;
+    r.source_ip = source;
+    r.headers.push_back(good_key ? kAuth : "Authorization: Bearer wrong");
+    if (!forwarded.empty()) r.headers.push_back("X-Forwarded-For: " + forwarded);
+    return http(s.url() + "/services/hello-node", r);
+  }
+};
+
+TEST_F(RateLimit, PerPeerBucketsWithRetryAfter) {
+  ServerProcess s(with({"--api-key", kKey, "--rate-limit", "3", "--rate-limit-window", "60000"}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get(s, "127.0.0.2").status, 200) << i;
+  const auto limited = get(s, "127.0.0.2");
+  expect_error(limited, 429, "RATE_LIMITED");
+  EXPECT_THAT(limited.json().value("error", ""), HasSubstr("Rate limit exceeded"));
+  const int retry = std::stoi(limited.header("retry-after"));
+  EXPECT_GE(retry, 1);
+  EXPECT_LE(retry, 60);
+  // Another peer has its own bucket; /health is exempt.
+  EXPECT_EQ(get(s, "127.0.0.3").status, 200);
+  Request health;
+  health.source_ip = "127.0.0.2";
+  EXPECT_EQ(http(s.url() + "/health", health).status, 200);
+  // Without a trusted proxy, X-Forwarded-For buys no fresh quota.
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(get(s, "127.0.0.4", true, "10.0.0." + std::to_string(i)).status, 200);
+  EXPECT_EQ(get(s, "127.0.0.4", true, "10.9.9.9").status, 429);
+  for (const auto& e : s.access_log()) EXPECT_FALSE(e.contains("client")) << e.dump();
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+TEST_F(RateLimit, FailedAuthSpendsOnlyTheAttackersQuota) {
+  ServerProcess s(with({"--api-key", kKey, "--rate-limit", "3"}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get(s, "127.0.0.5", false).status, 401);
+  EXPECT_EQ(get(s, "127.0.0.5", false).status, 429);
+  EXPECT_EQ(get(s, "127.0.0.5", true).status, 429);  // the attacker's own bucket is spent
+  // ... but nobody else's, however it names itself.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get(s, "127.0.0.6", true, "127.0.0.5").status, 200);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+TEST_F(RateLimit, ForwardedForOnlyFromTrustedProxies) {
+  ServerProcess s(with({"--api-key", kKey, "--rate-limit", "2", "--trusted-proxy", "127.0.0.1",
+                        "--trusted-proxy", "192.168.0.0/16"}));
+  // Through the trusted proxy, each forwarded client has its own bucket.
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.1").status, 200);
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.1").status, 200);
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.1").status, 429);
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.2").status, 200);
+  // The proxy appends the real client: a spoofed left part changes nothing ...
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.8, 10.0.0.1").status, 429);
+  // ... and trusted hops (192.168/16) are skipped from the right.
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.1, 192.168.1.1").status, 429);
+  EXPECT_EQ(get(s, "127.0.0.1", true, "10.0.0.3, 192.168.1.1").status, 200);
+  // From an untrusted peer the header is ignored: keyed on the peer.
+  EXPECT_EQ(get(s, "127.0.0.7", true, "10.0.0.4").status, 200);
+  EXPECT_EQ(get(s, "127.0.0.7", true, "10.0.0.5").status, 200);
+  EXPECT_EQ(get(s, "127.0.0.7", true, "10.0.0.6").status, 429);
+  bool logged = false;
+  for (const auto& e : s.access_log()) {
+    if (e.value("client", "") == "10.0.0.2") {
+      logged = true;
+      EXPECT_EQ(e.at("peer"), "127.0.0.1");
+    }
+  }
+  EXPECT_TRUE(logged) << s.log();
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+TEST_F(RateLimit, WindowResets) {
+  ServerProcess s(with({"--rate-limit", "1", "--rate-limit-window", "700"}));
+  EXPECT_EQ(get(s, "127.0.0.8").status, 200);
+  const auto limited = get(s, "127.0.0.8");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.header("retry-after"), "1");
+  std::this_thread::sleep_for(900ms);
+  EXPECT_EQ(get(s, "127.0.0.8").status, 200);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+// ---- slowloris and read timeouts -------------------------------------------------------------
+
+TEST(Timeouts, SlowHeaderIsCutOff) {
+  ServerProcess s(with({"--header-timeout-ms", "2000"}));
+  RawConnection c(s.port());
+  const std::string header = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(100, 'a');
+  const auto t0 = Clock::now();
+  bool closed = false;
+  for (std::size_t i = 0; i < header.size() && Clock::now() - t0 < 10s; ++i) {
+    if (!c.send(header.substr(i, 1))) {
+      closed = true;
+      break;
+    }
+    if (c.wait_closed(1s)) {  // one byte per second
+      closed = true;
+      break;
+    }
+  }
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_TRUE(closed);
+  EXPECT_GE(elapsed, 1800ms);
+  EXPECT_LE(elapsed, 3500ms)
+      << "connection lived "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+  EXPECT_EQ(c.received(), "");
+  // The server is fine afterwards.
+  EXPECT_EQ(http(s.url() + "/health").status, 200);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+TEST(Timeouts, IdleConnectionIsClosed) {
+  ServerProcess s(with({"--header-timeout-ms", "1000"}));
+  RawConnection c(s.port());
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(c.wait_closed(5s));
+  EXPECT_LE(Clock::now() - t0, 2500ms);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+TEST(Timeouts, SlowBodyIsCutOff) {
+  ServerProcess s(with({"--read-timeout-ms", "1500"}));
+  RawConnection c(s.port());
+  ASSERT_TRUE(
+      c.send("POST /services/hello-node/execute HTTP/1.1\r\nHost: x\r\n"
+             "Content-Length: 100\r\n\r\n{"));
+  const auto t0 = Clock::now();
+  bool closed = false;
+  for (int i = 0; i < 10 && !closed; ++i) {
+    if (!c.send(" "))
+      closed = true;
+    else
+      closed = c.wait_closed(1s);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LE(Clock::now() - t0, 3500ms);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+// ---- start-up --------------------------------------------------------------------------------
+
+TEST(Startup, MissingServicesDirectoryIs500OnListing) {
+  ServerProcess s({"--services", services_dir().string() + "/does-not-exist"});
+  const auto r = http(s.url() + "/services");
+  expect_error(r, 500, "LIST_ERROR");
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+}
+
+TEST(Startup, DockerUnavailableIs503) {
+  ServerProcess s(base_args(), {{"DOCKER_HOST", "unix:///nonexistent/docker.sock"}});
+  for (const std::string body : {"{}", R"({"skipPreflight":true})"}) {
+    const auto r = http(s.url() + "/services/hello-node/execute", post(body, false));
+    expect_error(r, 503, "DOCKER_UNAVAILABLE");
+    EXPECT_EQ(r.json().at("success"), false);
+  }
+  // Preflight without a daemon leaves the image check out rather than failing.
+  EXPECT_EQ(http(s.url() + "/services/hello-node/preflight").status, 200);
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+  EXPECT_THAT(s.log(), ::testing::Not(HasSubstr("Warning: could not check")));
+}
+
+TEST(Startup, PortInUseFailsWithExit1) {
+  ServerProcess first(base_args());
+  const auto [status, log] = run_server_to_exit(with({"--port", std::to_string(first.port())}));
+  EXPECT_EQ(status, 1);
+  EXPECT_THAT(log, HasSubstr("Failed to start server: "));
+  EXPECT_EQ(first.stop(SIGTERM), 0);
+}
+
+TEST(Startup, BadFlagsAreRejected) {
+  EXPECT_NE(run_server_to_exit(with({"--trusted-proxy", "not-an-ip"})).first, 0);
+  EXPECT_NE(run_server_to_exit(with({"--port", "70000"})).first, 0);
+  EXPECT_NE(run_server_to_exit(with({"--max-concurrent", "0"})).first, 0);
+  EXPECT_NE(run_server_to_exit(with({"--bogus"})).first, 0);
+}
+
+TEST(Startup, SigintStopsCleanly) {
+  ServerProcess s(base_args());
+  EXPECT_EQ(http(s.url() + "/health").status, 200);
+  EXPECT_EQ(s.stop(SIGINT, 10s), 0);
+  EXPECT_THAT(s.log(), HasSubstr("Ignite HTTP server stopped"));
+}
