@@ -69,95 +69,13 @@ int exit_status(const Ignite::ExecutionResult& r) {
   return 1;
 }
 
-// ---- audit (ExecuteOptions::audit / ExecutionResult::audit, when the library has them) -------
+// ---- audit ---------------------------------------------------------------------------------
 
-template <class Options>
-void request_audit(Options& opt) {
-  if constexpr (requires { opt.audit = true; }) opt.audit = true;
-}
-
-// The fields of the reference SecurityAudit shape this file renders itself when the library
-// offers no JSON form.
-template <class A>
-concept ReferenceAudit = requires(const A& a) {
-  { a.policy.network_enabled } -> std::convertible_to<bool>;
-  { a.policy.filesystem_read_only } -> std::convertible_to<bool>;
-  { a.policy.allow_spawn } -> std::convertible_to<bool>;
-  a.policy.allowed_commands.begin();
-  a.events.begin();
-  { a.events.front().type } -> std::convertible_to<std::string>;
-  { a.events.front().action } -> std::convertible_to<std::string>;
-  { a.events.front().target } -> std::convertible_to<std::string>;
-  { a.events.front().allowed } -> std::convertible_to<bool>;
-  { a.events.front().timestamp } -> std::convertible_to<std::string>;
-  { a.events.front().details } -> std::convertible_to<std::string>;
-};
-
-// Reference §6.3 shape: {events, summary, policy}.
-template <ReferenceAudit A>
-json reference_audit_json(const A& a) {
-  json events = json::array();
-  int network = 0, network_blocked = 0, reads = 0, writes = 0, fs_blocked = 0, spawns = 0,
-      spawn_blocked = 0;
-  bool violations = false;
-  for (const auto& e : a.events) {
-    events.push_back({{"type", e.type},
-                      {"action", e.action},
-                      {"target", e.target},
-                      {"allowed", e.allowed},
-                      {"timestamp", e.timestamp},
-                      {"details", e.details}});
-    if (!e.allowed) violations = true;
-    if (e.type == "network") {
-      ++network;
-      if (!e.allowed) ++network_blocked;
-    } else if (e.type == "filesystem") {
-      if (e.action == "read") ++reads;
-      if (e.action == "write") ++writes;
-      if (!e.allowed) ++fs_blocked;
-    } else if (e.type == "process") {
-      ++spawns;
-      if (!e.allowed) ++spawn_blocked;
-    }
-  }
-  json process = {{"allowSpawn", a.policy.allow_spawn}};
-  if (!a.policy.allowed_commands.empty()) process["allowedCommands"] = a.policy.allowed_commands;
-  return {{"events", events},
-          {"summary",
-           {{"networkAttempts", network},
-            {"networkBlocked", network_blocked},
-            {"filesystemReads", reads},
-            {"filesystemWrites", writes},
-            {"filesystemBlocked", fs_blocked},
-            {"processSpawns", spawns},
-            {"processBlocked", spawn_blocked},
-            {"overallStatus", violations ? "violations" : "clean"}}},
-          {"policy",
-           {{"network", {{"enabled", a.policy.network_enabled}}},
-            {"filesystem", {{"readOnly", a.policy.filesystem_read_only}}},
-            {"process", process}}}};
-}
-
-// The audit of `r` as JSON: the library's own serialisation when it has one, else the
-// reference shape; nullopt when the library produced no audit.
-template <class Result>
-std::optional<json> audit_json(const Result& r) {
-  if constexpr (requires {
-                  r.audit.has_value();
-                  *r.audit;
-                }) {
-    if (!r.audit) return std::nullopt;
-    using Audit = std::decay_t<decltype(*r.audit)>;
-    if constexpr (std::is_constructible_v<json, const Audit&>) {
-      return json(*r.audit);
-    } else if constexpr (ReferenceAudit<Audit>) {
-      return reference_audit_json(*r.audit);
-    } else {
-      return std::nullopt;
-    }
-  } else {
-    return std::nullopt;
-  }
+// The audit of `r` in the reference's JSON shape (the library's serialisation); nullopt when
+// the run was not audited.
+std::optional<json> audit_json(const Ignite::ExecutionResult& r) {
+  if (!r.audit) return std::nullopt;
+  return json(*r.audit);
 }
 
 // Reference §6.4 text, rendered from the audit JSON (so it works with either source).
@@ -331,7 +249,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
   }
 
   if (a.audit) {
-    request_audit(opt);
+    opt.audit = true;
     info("Audit mode: hardened container, security events collected");
   }
   if (a.stream) {
