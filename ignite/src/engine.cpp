@@ -610,10 +610,11 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   attachment.close();
   if (demux) demux->finish();
   if (auditing) pids.sample();
-  if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
+  // The run phase ends when the service stopped or Ignite sent the kill; the daemon's work to
+  // complete the kill (longer under gVisor) is cleanup.
   result.phases.run = since(t0);
-
   t0 = steady_clock::now();
+  if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
   result.exit_code = static_cast<int>(docker.container_wait(id));
   // The OOM killer's SIGKILL shows as 137; any other exit cannot be an OOM kill, so the inspect
   // round trip is spent only when it can tell something.
