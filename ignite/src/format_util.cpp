@@ -51,4 +51,13 @@ std::string iso8601_utc(std::chrono::system_clock::time_point when) {
 
 std::string iso8601_now() { return iso8601_utc(std::chrono::system_clock::now()); }
 
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
 }  // namespace Ignite::detail

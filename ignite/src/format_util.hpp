@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace Ignite::detail {
 
@@ -16,5 +18,8 @@ double js_round(double value);
 // Date.prototype.toISOString: "2026-01-24T10:15:30.123Z" (UTC, milliseconds).
 std::string iso8601_utc(std::chrono::system_clock::time_point when);
 std::string iso8601_now();
+
+// Items separated by `sep` ("a, b, c"), as the reference's error lists are joined.
+std::string join(const std::vector<std::string>& items, std::string_view sep);
 
 }  // namespace Ignite::detail

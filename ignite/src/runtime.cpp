@@ -7,10 +7,13 @@
 #include <sstream>
 
 #include "ignite/error.hpp"
+#include "ignite/src/format_util.hpp"
 #include "ignite/src/yaml_util.hpp"
 
 namespace Ignite {
 namespace {
+
+using detail::join;
 
 std::string_view strip_v(std::string_view v) {
   if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
@@ -25,15 +28,6 @@ bool version_matches(std::string_view requested, std::string_view supported) {
   if (requested.substr(0, supported.size()) != supported) return false;
   const char next = requested[supported.size()];
   return next == '.' || next == '-';
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
 }
 
 Runtime make(std::string name, std::vector<RuntimeVersion> versions, std::string default_version,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ignite/error.hpp"
+#include "ignite/src/format_util.hpp"
 #include "ignite/runtime.hpp"
 #include "ignite/src/yaml_util.hpp"
 
@@ -17,16 +18,8 @@ namespace Ignite {
 namespace {
 
 using detail::as_number;
+using detail::join;
 using detail::as_string;
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
 
 // Lexically normalises `entry`; nullopt when it is absolute or climbs out of the directory at
 // any point ("a/../../x" included, which the reference let through).
