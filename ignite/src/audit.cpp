@@ -66,13 +66,21 @@ std::string audit_nonce() {
 
 // ---- the channel ------------------------------------------------------------------------------
 
+RecordDemux::RecordDemux(std::string marker, std::function<void(std::string_view)> sink,
+                         std::function<bool(std::string_view)> on_record)
+    : marker_(std::move(marker)), sink_(std::move(sink)), on_record_(std::move(on_record)) {}
+
 AuditDemux::AuditDemux(std::string nonce, std::function<void(std::string_view)> sink,
                        std::function<void(AuditRecord&&)> on_record)
-    : marker_("\x1eIGNITE-AUDIT " + nonce + " "),
-      sink_(std::move(sink)),
-      on_record_(std::move(on_record)) {}
+    : RecordDemux("\x1eIGNITE-AUDIT " + nonce + " ", std::move(sink),
+                  [cb = std::move(on_record)](std::string_view text) {
+                    auto r = parse_audit_record(text);
+                    if (!r) return false;
+                    cb(std::move(*r));
+                    return true;
+                  }) {}
 
-void AuditDemux::feed(std::string_view data) {
+void RecordDemux::feed(std::string_view data) {
   std::string joined;
   if (!held_.empty() && !in_record_) {
     joined = std::move(held_) + std::string(data);
@@ -120,20 +128,18 @@ void AuditDemux::feed(std::string_view data) {
   }
 }
 
-void AuditDemux::end_record() {
+void RecordDemux::end_record() {
   in_record_ = false;
   if (overlong_) {
     ++malformed_;
-  } else if (auto r = parse_audit_record(record_)) {
-    on_record_(std::move(*r));
-  } else {
+  } else if (!on_record_(record_)) {
     ++malformed_;
   }
   overlong_ = false;
   record_.clear();
 }
 
-void AuditDemux::finish() {
+void RecordDemux::finish() {
   if (in_record_) {
     ++malformed_;
     in_record_ = false;

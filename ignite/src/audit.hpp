@@ -64,17 +64,19 @@ struct AuditRecord {
 // stream (a service line without a trailing newline may precede it) and ends at the next '\n'.
 // Memory is bounded: at most the marker's length is held back while it could still be a
 // marker, and at most kMaxRecord bytes of one record; a longer one is skipped to its newline.
-class AuditDemux {
+class RecordDemux {
  public:
   static constexpr std::size_t kMaxRecord = 8192;
 
-  AuditDemux(std::string nonce, std::function<void(std::string_view)> sink,
-             std::function<void(AuditRecord&&)> on_record);
+  // `on_record` gets each record's text (marker and newline removed) and returns false when it
+  // is not a valid record.
+  RecordDemux(std::string marker, std::function<void(std::string_view)> sink,
+              std::function<bool(std::string_view)> on_record);
   void feed(std::string_view data);
   // End of stream: bytes held back as a possible marker are service output after all; a record
   // without its newline is counted as malformed.
   void finish();
-  // Lines carrying the nonce that were not a valid record (too long, bad JSON, unknown type).
+  // Marked lines that were not a valid record (too long, or refused by on_record).
   std::size_t malformed() const noexcept { return malformed_; }
 
  private:
@@ -82,12 +84,18 @@ class AuditDemux {
 
   std::string marker_;
   std::function<void(std::string_view)> sink_;
-  std::function<void(AuditRecord&&)> on_record_;
+  std::function<bool(std::string_view)> on_record_;
   std::string held_;    // a suffix of the stream that is a proper prefix of marker_
   bool in_record_ = false;
   bool overlong_ = false;
   std::string record_;
   std::size_t malformed_ = 0;
+};
+
+class AuditDemux : public RecordDemux {
+ public:
+  AuditDemux(std::string nonce, std::function<void(std::string_view)> sink,
+             std::function<void(AuditRecord&&)> on_record);
 };
 
 // Parses one record's JSON text; nullopt when it is not a valid record.

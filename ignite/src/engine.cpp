@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <thread>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,7 +23,9 @@
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/image_builder.hpp"
 #include "ignite/src/labels.hpp"
+#include "ignite/src/pool.hpp"
 #include "ignite/src/reaper.hpp"
+#include "ignite/src/runner.hpp"
 #include "ignite/src/seccomp.hpp"
 #include "ignite/src/service_files.hpp"
 #include "ignite/version.hpp"
@@ -84,8 +89,20 @@ class CgroupPeak {
     for (const auto& c : candidates) {
       // Kept open and re-read with pread: sampling runs every 20 ms of every execution.
       fd_ = ::open(c.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd_ >= 0) break;
+      if (fd_ >= 0) {
+        path_ = c;
+        break;
+      }
     }
+  }
+  // Starts the peak over (a reused container's peak so far belongs to earlier jobs). cgroup v1
+  // resets on a write of 0, v2 (kernel 6.12+) on any write; without permission it stays.
+  void reset() {
+    if (path_.empty()) return;
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    [[maybe_unused]] const ssize_t n = ::write(fd, "0", 1);
+    ::close(fd);
   }
   ~CgroupPeak() {
     if (fd_ >= 0) ::close(fd_);
@@ -111,8 +128,107 @@ class CgroupPeak {
 
  private:
   int fd_ = -1;
+  std::string path_;
   unsigned long long peak_ = 0;
   bool seen_ = false;
+};
+
+// How many processes the kernel's OOM killer has killed in a container's cgroup: a pooled
+// job's status 137 is an OOM kill when this grew during the job (the daemon records OOMKilled
+// only when the whole container exits).
+class CgroupOomKills {
+ public:
+  explicit CgroupOomKills(const std::string& id) {
+    if (id.empty()) return;
+    const std::string candidates[] = {
+        "/sys/fs/cgroup/memory/docker/" + id + "/memory.oom_control",
+        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.events",
+        "/sys/fs/cgroup/docker/" + id + "/memory.events",
+    };
+    for (const auto& c : candidates) {
+      if (::access(c.c_str(), R_OK) == 0) {
+        path_ = c;
+        break;
+      }
+    }
+  }
+  bool available() const { return !path_.empty() && read_count().has_value(); }
+  std::uint64_t read() const { return read_count().value_or(0); }
+
+ private:
+  std::optional<std::uint64_t> read_count() const {
+    if (path_.empty()) return std::nullopt;
+    std::ifstream in(path_);
+    std::string key;
+    std::uint64_t v = 0;
+    while (in >> key >> v) {
+      if (key == "oom_kill") return v;
+    }
+    return std::nullopt;
+  }
+  std::string path_;
+};
+
+// Deletes containers off the critical path: an execution's result does not wait for the
+// daemon's 30-50 ms of removal. flush() waits for what is queued; the destructor finishes the
+// queue. What a crash leaves is the reaper's (owner labels).
+class Remover {
+ public:
+  explicit Remover(docker::DockerClient& client) : client_(client) {}
+  ~Remover() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  Remover(const Remover&) = delete;
+  Remover& operator=(const Remover&) = delete;
+
+  void push(std::string id) {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(id));
+    // Two threads: a burst of removals finishes in half the time; more only queue at the daemon.
+    if (threads_.size() < 2 && queue_.size() > threads_.size() - busy_) {
+      threads_.emplace_back([this] { run(); });
+    }
+    cv_.notify_one();
+  }
+
+  void flush() {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_ with nothing left
+      std::string id = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+      lock.unlock();
+      try {
+        client_.container_remove(id, true);
+      } catch (...) {
+        // The reaper removes what is left (labelled by session and owner).
+      }
+      lock.lock();
+      --busy_;
+      if (queue_.empty() && busy_ == 0) done_cv_.notify_all();
+    }
+  }
+
+  docker::DockerClient& client_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  std::deque<std::string> queue_;
+  std::vector<std::thread> threads_;
+  std::size_t busy_ = 0;
+  bool stop_ = false;
 };
 
 // " (SIGKILL)" for the signals services commonly die of.
@@ -160,25 +276,26 @@ class CgroupPidsEvents {
   unsigned long long max_ = 0;
 };
 
-// Removes the container when the execution leaves scope, whatever happened.
+// Queues the container's removal when the execution leaves scope, whatever happened.
 class ContainerGuard {
  public:
-  ContainerGuard(docker::DockerClient& client, std::string id) : client_(client), id_(std::move(id)) {}
+  ContainerGuard(Remover& remover, std::string id) : remover_(remover), id_(std::move(id)) {}
   ~ContainerGuard() { release(); }
   ContainerGuard(const ContainerGuard&) = delete;
   ContainerGuard& operator=(const ContainerGuard&) = delete;
   void release() noexcept {
     if (id_.empty()) return;
     try {
-      client_.container_remove(id_, true);
+      remover_.push(std::move(id_));
     } catch (...) {
       // Cleanup never throws; the reaper removes what is left (labelled by session).
     }
     id_.clear();
   }
+  void dismiss() noexcept { id_.clear(); }  // someone else owns the container now
 
  private:
-  docker::DockerClient& client_;
+  Remover& remover_;
   std::string id_;
 };
 
@@ -205,6 +322,34 @@ class Slots {
   std::size_t free_;
 };
 
+// What execute() and prewarm() work out before any container exists.
+struct Plan {
+  explicit Plan(ResolvedRuntime runtime) : rt(std::move(runtime)) {}
+  ResolvedRuntime rt;
+  std::optional<SecurityPolicy> policy;
+  std::size_t output_limit = 0;
+  milliseconds timeout{0};
+  std::string input;
+  bool audit_bootstrap = false;
+  std::string audit_nonce;
+  std::map<std::string, std::string> base_env;  // the container's: service.yaml env, defaults
+  std::vector<std::pair<std::string, std::string>> job_env;  // the caller's env, IGNITE_INPUT*
+  CodeDelivery delivery = CodeDelivery::Mount;
+  double memory_mb = 0;
+  std::vector<std::string> cmd;
+  // Pool: which mode this execution may use, and its key.
+  enum class Mode { Cold, Once, Reuse } mode = Mode::Cold;
+  std::size_t reuse = 1;
+  std::string why_cold;  // when mode is Cold although the pool is on
+};
+
+std::vector<std::string> env_list(const std::map<std::string, std::string>& m) {
+  std::vector<std::string> env;
+  env.reserve(m.size());
+  for (const auto& [k, v] : m) env.push_back(k + "=" + v);
+  return env;
+}
+
 }  // namespace
 
 std::string_view version() noexcept { return IGNITE_VERSION_STRING; }
@@ -230,6 +375,10 @@ struct Engine::Impl {
   std::once_flag client_once;
   std::unique_ptr<docker::DockerClient> client;
   std::unique_ptr<detail::ImageBuilder> builder;
+  // Declared after the client (destroyed before it): the pool hands containers to the remover.
+  std::unique_ptr<Remover> remover;
+  std::mutex pool_mu;
+  std::unique_ptr<detail::Pool> pool_;
   std::atomic<std::size_t> reaped_on_start{0};
   std::once_flag info_once;
   json daemon_info;
@@ -267,6 +416,7 @@ struct Engine::Impl {
     std::call_once(client_once, [&] {
       client = std::make_unique<docker::DockerClient>(socket_path);
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
+      remover = std::make_unique<Remover>(*client);
       if (options.reap_on_start) {
         try {
           reaped_on_start = detail::reap(*client).containers;
@@ -282,6 +432,28 @@ struct Engine::Impl {
     docker();
     return *builder;
   }
+
+  detail::Pool& pool() {
+    docker();
+    std::lock_guard lock(pool_mu);
+    if (!pool_) {
+      pool_ = std::make_unique<detail::Pool>(options.pool,
+                                             [this](const std::string& id) { remover->push(id); });
+    }
+    return *pool_;
+  }
+
+  ~Impl() {
+    // The pool first (its containers go to the remover), then the remover finishes its queue.
+    pool_.reset();
+    remover.reset();
+  }
+
+  Plan plan(const Service& svc, const ExecuteOptions& opt);
+  std::pair<json, std::string> pool_body(const Service& svc, const ExecuteOptions& opt,
+                                         const Plan& p, const std::string& image);
+  detail::WarmContainer start_warm(json body, bool once, std::size_t jobs_max,
+                                   const std::string& name);
 
   // Throws Error(Config) naming the policy file when the daemon lacks an OCI runtime it asks for.
   void require_runtime(const std::string& name, const SecurityPolicy& policy) {
@@ -341,11 +513,30 @@ struct Engine::Impl {
     return registry.resolve(spec);
   }
 
-  json create_body(const Service& svc, const ResolvedRuntime& rt, const std::string& image,
-                   CodeDelivery delivery, const ExecuteOptions& opt,
-                   const std::vector<std::string>& env,
+  // The runtime's command for this service: Deno's --allow-run narrowed to the allowed
+  // commands, the audit bootstrap in audit mode.
+  std::vector<std::string> command(const Service& svc, const ResolvedRuntime& rt,
+                                   const std::optional<SecurityPolicy>& policy,
+                                   bool audit_bootstrap) const {
+    std::vector<std::string> cmd = rt.argv(svc.config.entry);
+    if (policy && policy->allow_spawn && !policy->allowed_commands.empty() && rt.name == "deno" &&
+        cmd.size() > 2) {
+      std::string allow = "--allow-run=";
+      for (std::size_t i = 0; i < policy->allowed_commands.size(); ++i) {
+        allow += (i ? "," : "") + policy->allowed_commands[i];
+      }
+      cmd.insert(cmd.begin() + 2, allow);
+    }
+    if (audit_bootstrap) {
+      if (auto with_bootstrap = detail::audit_argv(cmd)) cmd = std::move(*with_bootstrap);
+    }
+    return cmd;
+  }
+
+  json create_body(const Service& svc, const std::string& image, CodeDelivery delivery,
+                   const ExecuteOptions& opt, const std::vector<std::string>& env,
                    const std::optional<SecurityPolicy>& policy, bool audit,
-                   bool audit_bootstrap) const {
+                   const std::vector<std::string>& cmd) const {
     // service.yaml may ask for a network; a policy file can only take it away, except in audit
     // mode, where the policy (file or default) alone decides. Without a policy the root
     // filesystem is read-only.
@@ -396,22 +587,8 @@ struct Engine::Impl {
       host_config["Mounts"] = json::array(
           {{{"Type", "bind"}, {"Source", svc.path.string()}, {"Target", "/app"}, {"ReadOnly", true}}});
     }
-    // NetworkDisabled leaves only loopback without the ~300 ms network sandbox set-up that
-    // NetworkMode "none" costs on this daemon.
-    std::vector<std::string> cmd = rt.argv(svc.config.entry);
-    // Deno enforces its own subprocess permission: narrow it to the allowed commands.
-    if (policy && policy->allow_spawn && !policy->allowed_commands.empty() && rt.name == "deno" &&
-        cmd.size() > 2) {
-      std::string allow = "--allow-run=";
-      for (std::size_t i = 0; i < policy->allowed_commands.size(); ++i) {
-        allow += (i ? "," : "") + policy->allowed_commands[i];
-      }
-      cmd.insert(cmd.begin() + 2, allow);
-    }
-    // Audit mode: the runtime loads the audit bootstrap before the entry (audit.hpp).
-    if (audit_bootstrap) {
-      if (auto with_bootstrap = detail::audit_argv(cmd)) cmd = std::move(*with_bootstrap);
-    }
+    // NetworkDisabled (below) leaves only loopback without the ~300 ms network sandbox set-up
+    // that NetworkMode "none" costs on this daemon.
     return json{
         {"Image", image},
         {"Cmd", cmd},
@@ -481,7 +658,16 @@ void Engine::load_runtimes_file(const fs::path& path) {
   impl_->registry.load_file(path);
 }
 
-ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
+std::string_view to_string(ContainerStart start) noexcept {
+  switch (start) {
+    case ContainerStart::Cold: return "cold";
+    case ContainerStart::Warm: return "warm";
+    case ContainerStart::Reused: return "reused";
+  }
+  return "cold";
+}
+
+Plan Engine::Impl::plan(const Service& svc, const ExecuteOptions& opt) {
   // Validate everything before touching Docker, so bad options never leave a container behind.
   if (opt.input) {
     if (!json::accept(*opt.input)) {
@@ -506,29 +692,115 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     throw Error(ErrorCode::InvalidArgument, "cpus must be a positive number");
   }
 
-  const ResolvedRuntime rt = impl_->resolve(opt.runtime.value_or(svc.config.runtime));
+  Plan p(resolve(opt.runtime.value_or(svc.config.runtime)));
   // A policy file is enforced on every run; audit mode enforces the default without one.
-  std::optional<SecurityPolicy> policy;
-  if (SecurityPolicy p = load_policy(svc.path); p.source || opt.audit) policy = std::move(p);
-  if (policy && policy->isolation == Isolation::Gvisor) impl_->require_runtime("runsc", *policy);
-  const std::size_t output_limit =
-      policy && policy->limits.output_bytes ? std::min(opt.output_limit, *policy->limits.output_bytes)
-                                            : opt.output_limit;
-  const milliseconds timeout =
-      opt.timeout.value_or(milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
-
-  std::map<std::string, std::string> env_map = svc.config.env;
-  for (const auto& [k, v] : opt.env) env_map[k] = v;
-  const std::string input = opt.input.value_or("");
+  if (SecurityPolicy pol = load_policy(svc.path); pol.source || opt.audit) p.policy = std::move(pol);
+  if (p.policy && p.policy->isolation == Isolation::Gvisor) require_runtime("runsc", *p.policy);
+  p.output_limit = p.policy && p.policy->limits.output_bytes
+                       ? std::min(opt.output_limit, *p.policy->limits.output_bytes)
+                       : opt.output_limit;
+  p.timeout = opt.timeout.value_or(
+      milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
+  p.input = opt.input.value_or("");
   // Audit mode with a bootstrap for this runtime: stdin starts with a per-execution nonce line
   // that the bootstrap consumes before the service's code runs (audit.hpp).
-  const bool audit_bootstrap = opt.audit && detail::audit_argv(rt.argv(svc.config.entry)).has_value();
-  const std::string nonce = audit_bootstrap ? detail::audit_nonce() : std::string();
-  env_map["IGNITE_INPUT"] = input.size() <= kMaxEnvInput ? input : "";
-  env_map["IGNITE_INPUT_BYTES"] = std::to_string(input.size());
-  env_map.try_emplace("NODE_ENV", "production");
-  std::vector<std::string> env;
-  for (const auto& [k, v] : env_map) env.push_back(k + "=" + v);
+  p.audit_bootstrap = opt.audit && detail::audit_argv(p.rt.argv(svc.config.entry)).has_value();
+  if (p.audit_bootstrap) p.audit_nonce = detail::audit_nonce();
+  p.base_env = svc.config.env;
+  if (!opt.env.contains("NODE_ENV")) p.base_env.try_emplace("NODE_ENV", "production");
+  for (const auto& [k, v] : opt.env) p.job_env.emplace_back(k, v);
+  p.job_env.emplace_back("IGNITE_INPUT", p.input.size() <= kMaxEnvInput ? p.input : "");
+  p.job_env.emplace_back("IGNITE_INPUT_BYTES", std::to_string(p.input.size()));
+  p.delivery = delivery(opt.delivery);
+  p.memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
+  p.cmd = command(svc, p.rt, p.policy, p.audit_bootstrap);
+
+  const PoolOptions& pool = options.pool;
+  p.reuse = svc.config.reuse.value_or(pool.reuse);
+  if (p.reuse == 0) p.reuse = 1;
+  if (pool.size == 0 && p.reuse <= 1) {
+    p.why_cold = "the warm pool is off (PoolOptions::size is 0 and reuse is 1)";
+  } else if (p.policy && !p.policy->allow_spawn) {
+    p.why_cold = "the policy sets allowSpawn: false, and the pool's supervisor starts the "
+                 "runtime as a child process";
+  } else if (p.reuse > 1) {
+    p.mode = Plan::Mode::Reuse;
+  } else if (!detail::runner_argv(p.cmd)) {
+    p.why_cold = "runtime " + p.rt.spec() + " has no resident runner";
+  } else {
+    p.mode = Plan::Mode::Once;
+  }
+  return p;
+}
+
+// The pooled container's create body (without the per-container nonce) and its pool key.
+std::pair<json, std::string> Engine::Impl::pool_body(const Service& svc,
+                                                     const ExecuteOptions& opt, const Plan& p,
+                                                     const std::string& image) {
+  std::vector<std::string> cmd = {std::string(detail::kSupervisorPath),
+                                  p.mode == Plan::Mode::Once ? "once" : "reuse", "--"};
+  std::map<std::string, std::string> env = p.base_env;
+  if (p.mode == Plan::Mode::Once) {
+    const auto with_runner = detail::runner_argv(p.cmd);
+    cmd.insert(cmd.end(), with_runner->begin(), with_runner->end());
+    env["IGNITE_RUNNER"] = "1";
+  } else {
+    cmd.insert(cmd.end(), p.cmd.begin(), p.cmd.end());
+  }
+  json body = create_body(svc, image, p.delivery, opt, env_list(env), p.policy, opt.audit, cmd);
+  body["Labels"][std::string(labels::kPool)] = p.mode == Plan::Mode::Once ? "warm" : "reuse";
+  std::string key = body.dump();
+  if (p.mode == Plan::Mode::Reuse) key += "\nreuse=" + std::to_string(p.reuse);
+  return {std::move(body), std::move(key)};
+}
+
+detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t jobs_max,
+                                               const std::string& name) {
+  docker::DockerClient& docker = this->docker();
+  detail::WarmContainer c;
+  if (once) {
+    c.nonce = detail::audit_nonce();
+    body["Env"].push_back("IGNITE_SUPERVISOR_NONCE=" + c.nonce);
+  }
+  c.jobs_max = jobs_max;
+  c.id = docker.container_create(body, "ignite-" + name + "-" + random_hex(10));
+  try {
+    c.attachment = docker.container_attach(c.id, true);
+    docker.container_start(c.id);
+    static constexpr std::string_view kReady = "\x1eIGNITE-READY\n";
+    bool ready = false;
+    std::string err;
+    const auto end = c.attachment.pump(
+        {},
+        [&](docker::StreamKind kind, std::string_view data) {
+          if (kind != docker::StreamKind::Stderr) {
+            if (c.early_stdout.size() < 65536) c.early_stdout.append(data);
+            return;
+          }
+          err.append(data);
+          if (const auto at = err.find(kReady); at != std::string::npos) {
+            ready = true;
+            c.early_stderr = err.substr(0, at);
+          }
+        },
+        steady_clock::now() + seconds(60), [&] { return ready; }, /*close_stdin=*/false);
+    if (!ready) {
+      throw Error(ErrorCode::Runtime,
+                  "pooled container " + c.id.substr(0, 12) +
+                      (end == docker::Attachment::End::Eof ? " exited before its runner was ready"
+                                                           : " was not ready within 60 s") +
+                      (err.empty() ? std::string() : ": " + err.substr(0, 2000)));
+    }
+  } catch (...) {
+    c.attachment.close();
+    remover->push(c.id);
+    throw;
+  }
+  return c;
+}
+
+ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
+  Plan plan = impl_->plan(svc, opt);
 
   impl_->slots.acquire();
   struct SlotRelease {
@@ -539,61 +811,155 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   docker::DockerClient& docker = impl_->docker();
   ExecutionResult result;
   result.service_name = svc.config.name;
-  result.runtime = rt.spec();
+  result.runtime = plan.rt.spec();
 
   const auto t_begin = steady_clock::now();
-  const CodeDelivery delivery = impl_->delivery(opt.delivery);
-  const detail::ServiceImage image = impl_->images().ensure(svc, rt, delivery, opt.on_build_output);
+  detail::ServiceImage image =
+      impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
   result.image = image.ref;
   result.cold_start = image.built;
   result.phases.build = image.build_time;
 
+  // ---- the container: from the pool, or created now ----------------------------------------
   auto t0 = steady_clock::now();
-  const json body =
-      impl_->create_body(svc, rt, image.ref, delivery, opt, env, policy, opt.audit, audit_bootstrap);
-  const std::string id =
-      docker.container_create(body, "ignite-" + svc.config.name + "-" + random_hex(10));
-  ContainerGuard guard(docker, id);
-  // Attach before start: output written before an attach is lost otherwise.
-  docker::Attachment attachment = docker.container_attach(id, true);
-  result.phases.create = since(t0);
+  std::optional<detail::WarmContainer> warm;
+  if (plan.mode != Plan::Mode::Cold) {
+    auto [body, key] = impl_->pool_body(svc, opt, plan, image.ref);
+    const bool once = plan.mode == Plan::Mode::Once;
+    const std::size_t target = std::max<std::size_t>(impl_->options.pool.size, once ? 0 : 1);
+    detail::Pool& pool = impl_->pool();
+    pool.want(key,
+              [impl = impl_.get(), body = std::move(body), once, jobs = plan.reuse,
+               name = svc.config.name] { return impl->start_warm(body, once, jobs, name); },
+              plan.memory_mb, target);
+    warm = pool.take(key, steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)));
+  }
+  const bool reuse_mode = warm && warm->jobs_max > 1;
+  std::string id;
+  docker::Attachment cold_attachment;
+  if (warm) {
+    id = warm->id;
+    ++warm->jobs_done;
+    result.container_start = warm->jobs_done > 1 ? ContainerStart::Reused : ContainerStart::Warm;
+    result.container_job = warm->jobs_done;
+  } else {
+    std::map<std::string, std::string> env = plan.base_env;
+    for (const auto& [k, v] : plan.job_env) env[k] = v;
+    const json body = impl_->create_body(svc, image.ref, plan.delivery, opt, env_list(env),
+                                         plan.policy, opt.audit, plan.cmd);
+    const std::string name = "ignite-" + svc.config.name + "-" + random_hex(10);
+    try {
+      id = docker.container_create(body, name);
+    } catch (const Error& e) {
+      // The cached image went missing (removed behind this Engine's back): build it again.
+      if (e.code() != ErrorCode::NotFound) throw;
+      impl_->images().forget(image.ref);
+      image = impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
+      json again = body;
+      again["Image"] = image.ref;
+      id = docker.container_create(again, name);
+    }
+  }
+  result.container_id = id;
+  ContainerGuard guard(*impl_->remover, id);
+  docker::Attachment& attachment = warm ? warm->attachment : cold_attachment;
+  if (!warm) {
+    // Attach before start: output written before an attach is lost otherwise.
+    attachment = docker.container_attach(id, true);
+    result.phases.create = since(t0);
+    t0 = steady_clock::now();
+    docker.container_start(id);
+    result.phases.start = since(t0);
+  }
 
+  // ---- the job ------------------------------------------------------------------------------
   t0 = steady_clock::now();
-  docker.container_start(id);
-  result.phases.start = since(t0);
-
-  t0 = steady_clock::now();
-  const auto deadline = t0 + timeout;
-  CappedBuffer out(output_limit, opt.on_stdout);
-  CappedBuffer err(output_limit, opt.on_stderr);
+  const auto deadline = t0 + plan.timeout;
+  CappedBuffer out(plan.output_limit, opt.on_stdout);
+  CappedBuffer err(plan.output_limit, opt.on_stderr);
+  if (warm) {
+    if (!warm->early_stdout.empty()) out.append(std::exchange(warm->early_stdout, {}));
+    if (!warm->early_stderr.empty()) err.append(std::exchange(warm->early_stderr, {}));
+  }
   CgroupPeak peak(id);
+  if (reuse_mode) peak.reset();  // the cgroup's peak so far belongs to earlier jobs
   peak.sample();
-  const bool auditing = policy && opt.audit;
+  CgroupOomKills ooms(warm ? id : std::string());
+  const std::uint64_t ooms_before = ooms.read();
+  const bool auditing = plan.policy && opt.audit;
   CgroupPidsEvents pids(auditing ? id : std::string());
   // Audit records leave the stderr stream here: they never reach stderr_text, on_stderr or the
   // output cap.
   std::optional<detail::AuditLog> audit_log;
   std::optional<detail::AuditDemux> demux;
   if (auditing) {
-    audit_log.emplace(*policy, delivery == CodeDelivery::Mount);
-    if (audit_bootstrap) {
+    audit_log.emplace(*plan.policy, plan.delivery == CodeDelivery::Mount);
+    if (plan.audit_bootstrap) {
       demux.emplace(
-          nonce, [&](std::string_view data) { err.append(data); },
+          plan.audit_nonce, [&](std::string_view data) { err.append(data); },
           [&](detail::AuditRecord&& r) { audit_log->add(std::move(r)); });
     }
   }
-  const std::string audit_stdin = audit_bootstrap ? nonce + "\n" + input : std::string();
+  const auto to_err = [&](std::string_view data) {
+    if (demux) {
+      demux->feed(data);
+    } else {
+      err.append(data);
+    }
+  };
+  // The supervisor's records: the exit status (once) or the end of a job on each stream (reuse).
+  std::optional<int> exit_record;
+  bool end_out = false, end_err = false;
+  const auto parse_status = [&](std::string_view text) -> bool {
+    int v = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size() || v < 0 || v > 255) return false;
+    exit_record = v;
+    return true;
+  };
+  std::optional<detail::RecordDemux> out_records, err_records;
+  std::string job_nonce;
+  std::string stdin_bytes;
+  const std::string job_input = plan.audit_bootstrap ? plan.audit_nonce + "\n" + plan.input : plan.input;
+  if (warm) {
+    // Both streams carry the supervisor's record last: the job is complete when both arrived.
+    std::string marker;
+    if (!reuse_mode) {
+      marker = "\x1eIGNITE-EXIT " + warm->nonce + " ";
+    } else {
+      job_nonce = detail::audit_nonce();
+      marker = "\x1eIGNITE-END " + job_nonce + " ";
+    }
+    out_records.emplace(marker, [&](std::string_view d) { out.append(d); },
+                        [&](std::string_view t) { return end_out = parse_status(t); });
+    err_records.emplace(marker, to_err, [&](std::string_view t) { return end_err = parse_status(t); });
+  }
+  if (!warm) {
+    stdin_bytes = job_input;
+  } else if (!reuse_mode) {
+    stdin_bytes = detail::runner_header(plan.job_env) + job_input;
+  } else {
+    std::string env_block;
+    for (const auto& [k, v] : plan.job_env) env_block += k + "=" + v + '\0';
+    stdin_bytes = "JOB " + job_nonce + " " + std::to_string(env_block.size()) + " " +
+                  std::to_string(job_input.size()) + "\n" + env_block + job_input;
+    attachment.restart_input();
+  }
   bool cancelled = false;
   bool flooded = false;
   const auto end = attachment.pump(
-      audit_bootstrap ? std::string_view(audit_stdin) : std::string_view(input),
+      stdin_bytes,
       [&](docker::StreamKind kind, std::string_view data) {
         if (kind != docker::StreamKind::Stderr) {
-          out.append(data);
-        } else if (demux) {
-          demux->feed(data);
+          if (out_records) {
+            out_records->feed(data);
+          } else {
+            out.append(data);
+          }
+        } else if (err_records) {
+          err_records->feed(data);
         } else {
-          err.append(data);
+          to_err(data);
         }
       },
       deadline,
@@ -602,31 +968,61 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
         if (auditing) pids.sample();
         if (opt.stop_token.stop_requested()) cancelled = true;
         if (out.truncated() || err.truncated()) flooded = true;
-        return cancelled || flooded;
-      });
+        return cancelled || flooded || (end_out && end_err);
+      },
+      /*close_stdin=*/!reuse_mode);
   const bool timed_out = end == docker::Attachment::End::Deadline;
-  // Drop the attach stream before the kill: a flooding container blocked on a full stdout pipe
-  // otherwise holds up the daemon's kill under gVisor.
-  attachment.close();
+  // Complete in band: the job's output ended and the supervisor reported its status.
+  const bool in_band = warm && !cancelled && !flooded && exit_record && end_out && end_err;
+  if (!in_band) {
+    // Drop the attach stream before the kill: a flooding container blocked on a full stdout
+    // pipe otherwise holds up the daemon's kill under gVisor.
+    attachment.close();
+  }
+  if (out_records) out_records->finish();
+  if (err_records) err_records->finish();
   if (demux) demux->finish();
   if (auditing) pids.sample();
+  peak.sample();
   // The run phase ends when the service stopped or Ignite sent the kill; the daemon's work to
   // complete the kill (longer under gVisor) is cleanup.
   result.phases.run = since(t0);
   t0 = steady_clock::now();
-  if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
-  result.exit_code = static_cast<int>(docker.container_wait(id));
-  // The OOM killer's SIGKILL shows as 137; any other exit cannot be an OOM kill, so the inspect
-  // round trip is spent only when it can tell something.
-  if (result.exit_code == 137) {
-    try {
-      const json info = docker.container_inspect(id);
-      result.oom_killed = info.at("State").value("OOMKilled", false);
-    } catch (const Error&) {
-      // Gone already: nothing more to learn.
+  if (in_band) {
+    result.exit_code = *exit_record;
+    if (result.exit_code == 137) {
+      if (ooms.available()) {
+        result.oom_killed = ooms.read() > ooms_before;
+      } else if (!reuse_mode) {
+        // No cgroup counter to read: the daemon's record of the container tells.
+        docker.container_wait(id);
+        try {
+          result.oom_killed = docker.container_inspect(id).at("State").value("OOMKilled", false);
+        } catch (const Error&) {
+        }
+      }
+    }
+  } else {
+    if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
+    result.exit_code = static_cast<int>(docker.container_wait(id));
+    // The OOM killer's SIGKILL shows as 137; any other exit cannot be an OOM kill, so the
+    // inspect round trip is spent only when it can tell something.
+    if (result.exit_code == 137) {
+      try {
+        const json info = docker.container_inspect(id);
+        result.oom_killed = info.at("State").value("OOMKilled", false);
+      } catch (const Error&) {
+        // Gone already: nothing more to learn.
+      }
     }
   }
-  guard.release();
+  if (reuse_mode && in_band && result.exit_code != 137) {
+    // The job ended normally: the container serves the next job of this key.
+    guard.dismiss();
+    impl_->pool().give_back(std::move(*warm));
+  } else {
+    guard.release();  // queued: the daemon deletes it after this call returns
+  }
   result.phases.cleanup = since(t0);
 
   result.stdout_truncated = out.truncated();
@@ -634,7 +1030,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   result.stdout_text = out.take();
   result.stderr_text = err.take();
   result.memory_peak_mb = peak.mb();
-  const double memory_limit_mb = opt.memory_mb.value_or(svc.config.memory_mb);
+  const double memory_limit_mb = plan.memory_mb;
   // A runtime can die of its own allocation failure at the limit before the OOM killer acts
   // (gVisor reports ENOMEM to the process): killed by a signal with the cgroup at its limit is
   // the memory limit too.
@@ -653,8 +1049,9 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     result.outcome = result.exit_code == 0 ? Outcome::Success : Outcome::Error;
   }
   if (auditing) {
+    const SecurityPolicy& policy = *plan.policy;
     SecurityAudit audit;
-    audit.policy = *policy;
+    audit.policy = policy;
     // Events are never inferred from what the service printed: first what the bootstrap
     // reported through the nonce channel, in order of occurrence, then kernel-level facts.
     audit.events = audit_log->take(demux ? demux->malformed() : 0);
@@ -664,10 +1061,12 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
                               detail::iso8601_now(), std::move(details)});
     };
     if (result.oom_killed) event("oom-kill", "memory", "the kernel OOM killer stopped the container");
-    if (timed_out) event("timeout-kill", "time", "killed after " + std::to_string(timeout.count()) + "ms");
+    if (timed_out) {
+      event("timeout-kill", "time", "killed after " + std::to_string(plan.timeout.count()) + "ms");
+    }
     if (flooded) event("output-limit-kill", "output", "output exceeded the limit");
     if (pids.max_hits() > 0) {
-      const int limit = policy->limits.pids.value_or(impl_->options.pids_limit);
+      const int limit = policy.limits.pids.value_or(impl_->options.pids_limit);
       event("pids-limit", "pids",
             "the pids limit (" + std::to_string(limit) + ") refused " +
                 std::to_string(pids.max_hits()) + " process/thread creations");
@@ -685,6 +1084,38 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   result.duration = since(t_begin);
   impl_->record_execution(svc, result.phases.run);
   return result;
+}
+
+std::size_t Engine::prewarm(const Service& svc, const ExecuteOptions& opt, std::size_t count) {
+  const Plan plan = impl_->plan(svc, opt);
+  if (plan.mode == Plan::Mode::Cold) {
+    throw Error(ErrorCode::Config, "prewarm " + svc.config.name + ": " + plan.why_cold);
+  }
+  const detail::ServiceImage image =
+      impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
+  auto [body, key] = impl_->pool_body(svc, opt, plan, image.ref);
+  const bool once = plan.mode == Plan::Mode::Once;
+  if (count == 0) count = std::max<std::size_t>(impl_->options.pool.size, 1);
+  detail::Pool& pool = impl_->pool();
+  pool.want(key,
+            [impl = impl_.get(), body = std::move(body), once, jobs = plan.reuse,
+             name = svc.config.name] { return impl->start_warm(body, once, jobs, name); },
+            plan.memory_mb, count);
+  return pool.wait_ready(key, count, steady_clock::now() + seconds(120));
+}
+
+PoolStats Engine::pool_stats() const {
+  std::lock_guard lock(impl_->pool_mu);
+  return impl_->pool_ ? impl_->pool_->stats() : PoolStats{};
+}
+
+void Engine::drain_pool() {
+  std::lock_guard lock(impl_->pool_mu);
+  if (impl_->pool_) impl_->pool_->drain();
+}
+
+void Engine::flush() {
+  if (impl_->remover) impl_->remover->flush();
 }
 
 PreflightResult Engine::preflight(const Service& svc, const PreflightOptions& options) {

@@ -3,6 +3,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/audit.hpp"
 #include "ignite/src/labels.hpp"
+#include "ignite/src/runner.hpp"
 #include "ignite/src/service_files.hpp"
 #include "ignite/src/tar.hpp"
 #include "ignite/version.hpp"
@@ -55,14 +56,9 @@ std::string ImageBuilder::file_hash(const fs::path& path) {
 
 ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRuntime& rt,
                                           CodeDelivery delivery) {
-  const auto base = docker_.image_inspect(rt.image);
-  if (!base) {
-    throw Error(ErrorCode::Runtime, "Runtime image " + rt.image + " for " + rt.spec() +
-                                        " is not present on the Docker daemon. Run tools/bootstrap "
-                                        "to build the runtime images.");
-  }
+  const std::string base = base_id(rt);
   Inputs in;
-  in.base_id = base->value("Id", "");
+  in.base_id = base;
   const fs::path deps = svc.path / "node_modules";
   std::error_code ec;
   if (fs::is_directory(fs::symlink_status(deps, ec))) {
@@ -78,6 +74,10 @@ ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRunt
   for (const auto& script : audit_scripts()) {
     manifest += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
   }
+  for (const auto& script : runner_scripts()) {
+    manifest += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
+  }
+  manifest += "ignite-audit/ignite-supervisor " + sha256_hex(supervisor_binary()) + "\n";
   for (const auto& [name, source] : in.files) manifest += name + " " + file_hash(source) + "\n";
   in.tag = "ignite-svc/" + svc.config.name + ":" + sha256_hex(manifest).substr(0, 20);
   return in;
@@ -96,9 +96,16 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
                                   CodeDelivery delivery,
                                   const std::function<void(std::string_view)>& on_log) {
   const Inputs in = inputs(svc, rt, delivery);
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = known_.find(in.tag); it != known_.end()) return it->second;
+  }
   if (const auto info = docker_.image_inspect(in.tag)) {
-    return ServiceImage{in.tag, info->value("Id", ""), info->value("Size", std::uint64_t{0}),
-                        false, milliseconds(0)};
+    ServiceImage image{in.tag, info->value("Id", ""), info->value("Size", std::uint64_t{0}), false,
+                       milliseconds(0)};
+    std::lock_guard lock(cache_mu_);
+    known_[in.tag] = image;
+    return image;
   }
   const auto t0 = steady_clock::now();
   // COPY needs no shell, which the minimal runtime images do not have.
@@ -111,6 +118,10 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
   for (const auto& script : audit_scripts()) {
     tar.add_bytes("ignite-audit/" + std::string(script.name), script.content);
   }
+  for (const auto& script : runner_scripts()) {
+    tar.add_bytes("ignite-audit/" + std::string(script.name), script.content);
+  }
+  tar.add_bytes("ignite-audit/ignite-supervisor", supervisor_binary(), 0755);
   for (const auto& [name, source] : in.files) tar.add_path(name, source);
 
   docker::BuildOptions opts;
@@ -126,8 +137,38 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
   };
   const std::string id = docker_.image_build(tar.finish(), opts, on_log);
   const auto info = docker_.image_inspect(in.tag);
-  return ServiceImage{in.tag, id, info ? info->value("Size", std::uint64_t{0}) : 0, true,
-                      duration_cast<milliseconds>(steady_clock::now() - t0)};
+  ServiceImage image{in.tag, id, info ? info->value("Size", std::uint64_t{0}) : 0, false,
+                     milliseconds(0)};
+  {
+    std::lock_guard lock(cache_mu_);
+    known_[in.tag] = image;
+  }
+  image.built = true;
+  image.build_time = duration_cast<milliseconds>(steady_clock::now() - t0);
+  return image;
+}
+
+std::string ImageBuilder::base_id(const ResolvedRuntime& rt) {
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = base_ids_.find(rt.image); it != base_ids_.end()) return it->second;
+  }
+  const auto base = docker_.image_inspect(rt.image);
+  if (!base) {
+    throw Error(ErrorCode::Runtime, "Runtime image " + rt.image + " for " + rt.spec() +
+                                        " is not present on the Docker daemon. Run tools/bootstrap "
+                                        "to build the runtime images.");
+  }
+  const std::string id = base->value("Id", "");
+  std::lock_guard lock(cache_mu_);
+  base_ids_[rt.image] = id;
+  return id;
+}
+
+void ImageBuilder::forget(const std::string& image) {
+  std::lock_guard lock(cache_mu_);
+  known_.erase(image);
+  base_ids_.clear();  // the runtime image may be what went missing
 }
 
 }  // namespace Ignite::detail

@@ -72,6 +72,19 @@ class ImageBuilder {
   };
   std::mutex hash_mu_;
   std::map<std::string, CachedHash> hash_cache_;
+
+ public:
+  // Forgets what is cached about `image` (a per-service tag or a runtime image): the daemon
+  // no longer has it (a create answered 404), so the next ensure() looks again and rebuilds.
+  void forget(const std::string& image);
+
+ private:
+  // Saves two image inspects per execution. The runtime image's id is kept for the Engine's
+  // life: a runtime image rebuilt meanwhile is seen by the next Engine (or after forget()).
+  std::string base_id(const ResolvedRuntime& runtime);
+  std::mutex cache_mu_;
+  std::map<std::string, std::string> base_ids_;
+  std::map<std::string, ServiceImage> known_;  // per-service tags known to exist
 };
 
 }  // namespace Ignite::detail

@@ -14,5 +14,7 @@ inline constexpr std::string_view kOwnerPid = "dev.ignite.owner-pid";
 inline constexpr std::string_view kOwnerHost = "dev.ignite.owner-host";
 inline constexpr std::string_view kOwnerStart = "dev.ignite.owner-start";
 inline constexpr std::string_view kKind = "dev.ignite.kind";
+// "warm" or "reuse" on containers started by the warm pool.
+inline constexpr std::string_view kPool = "dev.ignite.pool";
 
 }  // namespace Ignite::labels

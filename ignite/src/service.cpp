@@ -239,6 +239,15 @@ Service load_service(const fs::path& dir, const RuntimeRegistry* registry) {
   } else {
     errors.push_back("service.timeoutMs must be a positive number");
   }
+  if (const YAML::Node reuse = s["reuse"]) {
+    // An integer count of jobs per container: 1 (each job its own container) to 10000.
+    const auto n = positive_number(reuse);
+    if (n && *n == std::floor(*n) && *n <= 10000) {
+      cfg.reuse = static_cast<std::size_t>(*n);
+    } else {
+      errors.push_back("service.reuse must be a whole number from 1 to 10000");
+    }
+  }
   if (const YAML::Node net = s["network"]) {
     if (auto b = detail::as_bool(net)) {
       cfg.network = *b;

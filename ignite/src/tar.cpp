@@ -58,8 +58,8 @@ TarWriter::TarWriter() : impl_(std::make_unique<Impl>()) {
 
 TarWriter::~TarWriter() = default;
 
-void TarWriter::add_bytes(const std::string& path, std::string_view content) {
-  impl_->header(path, AE_IFREG, 0644, static_cast<la_int64_t>(content.size()));
+void TarWriter::add_bytes(const std::string& path, std::string_view content, int mode) {
+  impl_->header(path, AE_IFREG, static_cast<mode_t>(mode), static_cast<la_int64_t>(content.size()));
   if (!content.empty() &&
       archive_write_data(impl_->ar.get(), content.data(), content.size()) < 0) {
     impl_->fail(path);

@@ -16,8 +16,8 @@ class TarWriter {
   TarWriter(const TarWriter&) = delete;
   TarWriter& operator=(const TarWriter&) = delete;
 
-  // Adds a regular file with the given content (mode 0644).
-  void add_bytes(const std::string& archive_path, std::string_view content);
+  // Adds a regular file with the given content.
+  void add_bytes(const std::string& archive_path, std::string_view content, int mode = 0644);
   // Adds a file from disk (regular files only; symlinks are stored as symlinks, directories
   // as directories). Throws Error(Build) naming the file when it cannot be read.
   void add_path(const std::string& archive_path, const std::filesystem::path& source);

@@ -15,6 +15,7 @@
 // EngineOptions::max_concurrent executions run at once, the rest wait their turn.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -28,6 +29,40 @@
 #include "ignite/service.hpp"
 
 namespace Ignite {
+
+// Warm pool (off by default): containers created and started ahead of demand, per pool key
+// (service image, limits, policy, delivery), each with the runtime booted and waiting for one
+// job. A pooled execution skips create and start and gets its exit status in band, so it
+// returns in milliseconds instead of hundreds of them. Every container is still used for one
+// job only (unless reuse allows more), then removed and replaced in the background.
+//
+// A key's pool is filled by prewarm() or by its first execute() (which itself runs cold).
+// Executions that find the pool empty wait for a container being started when one is not yet
+// promised to another caller, and otherwise run cold. Services whose policy sets allowSpawn:
+// false, and custom runtimes without a runner, always run cold (the supervisor must start the
+// runtime as a child).
+struct PoolOptions {
+  std::size_t size = 0;  // ready containers kept per key; 0 disables the pool
+  // A key's ready containers are removed when none was used for this long.
+  std::chrono::seconds idle_expiry{300};
+  std::size_t refill_concurrency = 2;  // containers being started at once, over all keys
+  // Upper bound on the summed memory limits of ready containers, over all keys.
+  double memory_budget_mb = 4096;
+  // Jobs of one service that may run one after another in one container (as serverless
+  // platforms do): a fresh runtime process per job, /tmp emptied and leftover processes killed
+  // in between, never shared across services, limits or policies. 1: used once. service.yaml's
+  // `reuse` overrides it. Needs the pool's supervisor to spawn, so allowSpawn: false runs cold.
+  std::size_t reuse = 1;
+};
+
+struct PoolStats {
+  std::size_t ready = 0;     // started, runner waiting for a job
+  std::size_t starting = 0;  // being created/started
+  std::size_t created = 0;   // containers the pool started, in total
+  std::size_t dispatched = 0;  // jobs run on pooled containers
+  std::size_t discarded = 0;   // ready containers found dead or failed to start
+  std::size_t expired = 0;     // removed after idle_expiry or by drain_pool()
+};
 
 struct EngineOptions {
   // "unix:///path/to/docker.sock" or a socket path; empty: DOCKER_HOST, else
@@ -44,6 +79,7 @@ struct EngineOptions {
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
   // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
   std::filesystem::path state_dir;
+  PoolOptions pool;
 };
 
 struct GcResult {
@@ -97,6 +133,20 @@ class Engine {
 
   // Throws Error(DockerUnavailable) when the daemon does not answer.
   void ping();
+
+  // Fills the warm pool for what `options` would run (same key as execute()) up to `count`
+  // ready containers (0: PoolOptions::size) and waits until they are ready. Returns how many
+  // are ready. Throws Error(Config) when the pool is disabled or cannot serve this service.
+  std::size_t prewarm(const Service& service, const ExecuteOptions& options = {},
+                      std::size_t count = 0);
+  PoolStats pool_stats() const;
+  // Removes every ready container and stops refilling until the next execution asks again.
+  // The destructor does this too.
+  void drain_pool();
+
+  // Container removal is off the critical path: execute() returns before the daemon has
+  // deleted the container. This waits until every removal queued so far is done.
+  void flush();
 
   // Removes containers left by dead Ignite processes on this host and, with `service_images`,
   // every per-service image no container uses (they are a cache; the next run rebuilds).

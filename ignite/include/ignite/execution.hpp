@@ -106,6 +106,14 @@ struct PhaseTimings {
   std::chrono::milliseconds cleanup{0};  // exit status, inspection and removal
 };
 
+// How the container of an execution was obtained.
+enum class ContainerStart {
+  Cold,    // created and started for this execution
+  Warm,    // taken from the warm pool, used for this execution only
+  Reused,  // a reuse-mode container that had run other jobs of the same service before
+};
+std::string_view to_string(ContainerStart start) noexcept;  // "cold", "warm", "reused"
+
 struct ExecutionResult {
   std::string service_name;
   std::string runtime;  // resolved "name@version"
@@ -120,6 +128,9 @@ struct ExecutionResult {
   // Peak memory of the container's cgroup, when the daemon's cgroups are visible to this host.
   std::optional<double> memory_peak_mb;
   bool cold_start = false;  // the per-service image had to be built for this run
+  ContainerStart container_start = ContainerStart::Cold;
+  std::string container_id;
+  std::size_t container_job = 1;  // 1-based index of this job in its container (reuse mode)
   std::optional<SecurityAudit> audit;  // set in audit mode
   std::chrono::milliseconds duration{0};  // create through cleanup
   PhaseTimings phases;

@@ -13,6 +13,7 @@
 //     timeoutMs: 5000        # > 0
 //     network: false         # optional: true gives the container a network
 //     env: {KEY: value}      # optional map of strings
+//     reuse: 1               # optional (Ignite): jobs one pooled container may run, 1..10000
 //   preflight: {memory: {...}, dependencies: {...}, image: {...}, timeout: {...}}
 //
 // Example:
@@ -20,6 +21,7 @@
 //   std::cout << svc.config.name << " runs " << svc.entry_path << "\n";
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -55,6 +57,9 @@ struct ServiceConfig {
   double timeout_ms = 0;
   bool network = false;
   std::map<std::string, std::string> env;
+  // Jobs of this service that may share one container, one after another (PoolOptions::reuse,
+  // which this overrides). 1: every job gets a container of its own.
+  std::optional<std::size_t> reuse;
   PreflightConfig preflight;
 };
 

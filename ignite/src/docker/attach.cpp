@@ -206,7 +206,8 @@ void Attachment::close() noexcept {
 Attachment::End Attachment::pump(std::string_view stdin_data,
                                  const FrameDecoder::Callback& on_payload,
                                  std::chrono::steady_clock::time_point deadline,
-                                 const std::function<bool()>& should_stop) {
+                                 const std::function<bool()>& should_stop,
+                                 bool close_stdin) {
   if (fd_ < 0) throw Error(ErrorCode::Internal, "Attachment::pump on a closed attachment");
 
   if (!pending_.empty()) {
@@ -219,7 +220,9 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
     ::shutdown(fd_, SHUT_WR);
     stdin_closed_ = true;
   };
-  if (!stdin_closed_ && stdin_written_ >= stdin_data.size()) finish_stdin();
+  if (!stdin_closed_ && close_stdin && stdin_written_ >= stdin_data.size()) finish_stdin();
+  // Nothing (more) to write on a stream that stays open: only read.
+  bool writing = !stdin_closed_ && stdin_written_ < stdin_data.size();
 
   std::vector<char> buffer(kReadChunk);
   const std::chrono::milliseconds cap =
@@ -228,7 +231,7 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
     if (should_stop && should_stop()) return End::Stopped;
     if (Clock::now() >= deadline) return End::Deadline;
 
-    pollfd p{fd_, static_cast<short>(POLLIN | (stdin_closed_ ? 0 : POLLOUT)), 0};
+    pollfd p{fd_, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0};
     const int ready = ::poll(&p, 1, poll_timeout(deadline, cap));
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -240,16 +243,20 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
                                            " is not open (closed behind the Attachment's back)");
     }
 
-    if (!stdin_closed_ && (p.revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+    if (writing && (p.revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
       const std::size_t n = std::min(stdin_data.size() - stdin_written_, kWriteChunk);
       const ssize_t sent =
           ::send(fd_, stdin_data.data() + stdin_written_, n, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (sent >= 0) {
         stdin_written_ += static_cast<std::size_t>(sent);
-        if (stdin_written_ >= stdin_data.size()) finish_stdin();
+        if (stdin_written_ >= stdin_data.size()) {
+          writing = false;
+          if (close_stdin) finish_stdin();
+        }
       } else if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
         // The container stopped reading (usually: it exited). Its output may still be queued.
         stdin_closed_ = true;
+        writing = false;
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         throw Error(ErrorCode::Docker, "attach stream: writing stdin: " + errno_text(errno));
       }
@@ -266,6 +273,7 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
       // output before it has been read in full, so this is an end of stream like any other.
       if (n == 0 || errno == ECONNRESET) {
         stdin_closed_ = true;
+        writing = false;
         if (!decoder_.at_frame_boundary()) {
           throw Error(ErrorCode::Docker, "attach stream ended in the middle of an output frame");
         }
@@ -274,6 +282,13 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
       throw Error(ErrorCode::Docker, "attach stream: reading output: " + errno_text(errno));
     }
   }
+}
+
+bool Attachment::quiet() const noexcept {
+  if (fd_ < 0 || !pending_.empty()) return false;
+  pollfd p{fd_, POLLIN, 0};
+  const int ready = ::poll(&p, 1, 0);
+  return ready == 0;
 }
 
 namespace detail {

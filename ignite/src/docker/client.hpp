@@ -56,9 +56,18 @@ class Attachment {
   // without reading all its input just ends the writing. A later call after Deadline/Stopped
   // resumes writing at the offset reached, and writes nothing once stdin was half-closed.
   // Throws Error(Docker) when the stream is corrupt or ends inside a frame.
+  // `close_stdin` false: `stdin_data` is written but the sending side stays open (pooled
+  // containers read their job header, and reuse-mode containers several jobs, on one stream).
   End pump(std::string_view stdin_data, const FrameDecoder::Callback& on_payload,
            std::chrono::steady_clock::time_point deadline,
-           const std::function<bool()>& should_stop = {});
+           const std::function<bool()>& should_stop = {}, bool close_stdin = true);
+
+  // The next pump() writes its stdin_data from the start (a new job on an open stream).
+  void restart_input() noexcept { stdin_written_ = 0; }
+
+  // True when the stream is open and nothing arrived on it: a ready pooled container that has
+  // neither printed nor exited since it was last read.
+  bool quiet() const noexcept;
 
   bool valid() const noexcept { return fd_ >= 0; }
   void close() noexcept;

@@ -1,0 +1,245 @@
+#include "ignite/src/pool.hpp"
+
+#include "ignite/error.hpp"
+
+namespace Ignite::detail {
+
+using Clock = std::chrono::steady_clock;
+
+Pool::Pool(PoolOptions options, Remover remove)
+    : options_(std::move(options)), remove_(std::move(remove)) {
+  if (options_.refill_concurrency == 0) options_.refill_concurrency = 1;
+}
+
+Pool::~Pool() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  ready_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  drain();
+}
+
+double Pool::ready_memory_locked() const {
+  double total = 0;
+  for (const auto& [_, k] : keys_) {
+    total += k.memory_mb * static_cast<double>(k.ready.size() + k.starting);
+  }
+  return total;
+}
+
+void Pool::refill_locked(const std::string& key, Key& k) {
+  if (stop_) return;
+  while (k.ready.size() + k.starting < k.target) {
+    // The budget counts containers being started too: they are ready soon.
+    if (ready_memory_locked() + k.memory_mb > options_.memory_budget_mb) break;
+    ++k.starting;
+    queue_.push_back(key);
+  }
+  if (workers_.size() < options_.refill_concurrency && !queue_.empty()) {
+    while (workers_.size() < options_.refill_concurrency) workers_.emplace_back([this] { worker(); });
+  }
+  work_cv_.notify_all();
+}
+
+void Pool::want(const std::string& key, Factory factory, double memory_mb, std::size_t target) {
+  std::lock_guard lock(mu_);
+  Key& k = keys_[key];
+  k.factory = std::move(factory);
+  k.memory_mb = memory_mb;
+  k.target = std::max(k.target, target);
+  k.last_used = Clock::now();
+  refill_locked(key, k);
+}
+
+void Pool::worker() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    std::vector<std::string> doomed;
+    expire_locked(doomed);
+    if (!doomed.empty()) {
+      lock.unlock();
+      for (const auto& id : doomed) remove_(id);
+      lock.lock();
+      continue;
+    }
+    if (queue_.empty()) continue;
+    const std::string key = std::move(queue_.front());
+    queue_.pop_front();
+    auto it = keys_.find(key);
+    if (it == keys_.end()) continue;
+    Factory factory = it->second.factory;
+    const std::uint64_t generation = generation_;
+    lock.unlock();
+    std::optional<WarmContainer> made;
+    std::string error;
+    try {
+      made = factory();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    lock.lock();
+    it = keys_.find(key);
+    if (it == keys_.end() || generation != generation_ || stop_) {
+      // Drained while it started: it goes.
+      if (it != keys_.end() && it->second.starting > 0) --it->second.starting;
+      if (made) {
+        ++stats_.expired;
+        const std::string id = made->id;
+        made.reset();
+        lock.unlock();
+        remove_(id);
+        lock.lock();
+      }
+      ready_cv_.notify_all();
+      continue;
+    }
+    Key& k = it->second;
+    --k.starting;
+    if (made) {
+      ++stats_.created;
+      made->key = key;
+      made->ready_at = Clock::now();
+      k.ready.push_back(std::move(*made));
+      k.failures = 0;
+    } else {
+      ++stats_.discarded;
+      ++k.failures;
+      k.last_error = error;
+      // A key whose containers cannot start stops refilling until it is asked for again.
+      k.target = 0;
+    }
+    ready_cv_.notify_all();
+  }
+}
+
+void Pool::expire_locked(std::vector<std::string>& doomed) {
+  const auto now = Clock::now();
+  for (auto& [key, k] : keys_) {
+    if (k.ready.empty() || now - k.last_used < options_.idle_expiry) continue;
+    for (auto& c : k.ready) doomed.push_back(c.id);
+    stats_.expired += k.ready.size();
+    k.ready.clear();
+    k.target = 0;
+  }
+}
+
+std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_point give_up) {
+  std::unique_lock lock(mu_);
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return std::nullopt;
+  Key& k = it->second;
+  k.last_used = Clock::now();
+  bool claimed = false;
+  for (;;) {
+    while (!k.ready.empty()) {
+      WarmContainer c = std::move(k.ready.back());  // most recently ready: warmest caches
+      k.ready.pop_back();
+      if (claimed) --k.claims;
+      if (c.attachment.quiet()) {
+        ++stats_.dispatched;
+        refill_locked(key, k);
+        return c;
+      }
+      // Exited or printed while idle (killed from outside, crashed): not usable.
+      ++stats_.discarded;
+      const std::string id = c.id;
+      lock.unlock();
+      c.attachment.close();
+      remove_(id);
+      lock.lock();
+      claimed = false;
+    }
+    // Wait for a container being started, if one is not promised to another caller already.
+    if (!claimed) {
+      if (k.starting <= k.claims) {
+        refill_locked(key, k);
+        return std::nullopt;
+      }
+      ++k.claims;
+      claimed = true;
+    }
+    if (stop_ || ready_cv_.wait_until(lock, give_up) == std::cv_status::timeout) {
+      --k.claims;
+      return std::nullopt;
+    }
+    if (k.ready.empty() && k.starting < k.claims) {
+      // A start failed: run cold.
+      --k.claims;
+      return std::nullopt;
+    }
+  }
+}
+
+void Pool::give_back(WarmContainer container) {
+  std::unique_lock lock(mu_);
+  auto it = keys_.find(container.key);
+  if (!stop_ && it != keys_.end() && container.jobs_done < container.jobs_max &&
+      it->second.ready.size() < std::max<std::size_t>(it->second.target, 1) + 8) {
+    it->second.ready.push_back(std::move(container));
+    ready_cv_.notify_all();
+    return;
+  }
+  const std::string id = container.id;
+  lock.unlock();
+  container.attachment.close();
+  remove_(id);
+}
+
+std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    auto it = keys_.find(key);
+    if (it == keys_.end()) return 0;
+    Key& k = it->second;
+    if (k.ready.size() >= count) return k.ready.size();
+    if (k.starting == 0) {
+      if (k.failures > 0) {
+        throw Error(ErrorCode::Runtime, "warm pool: a container did not start: " + k.last_error);
+      }
+      return k.ready.size();
+    }
+    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return k.ready.size();
+  }
+}
+
+PoolStats Pool::stats() const {
+  std::lock_guard lock(mu_);
+  PoolStats s = stats_;
+  for (const auto& [_, k] : keys_) {
+    s.ready += k.ready.size();
+    s.starting += k.starting;
+  }
+  return s;
+}
+
+void Pool::drain() {
+  std::vector<WarmContainer> doomed;
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;  // starts in flight see it and remove their container
+    for (const auto& key : queue_) {
+      if (auto it = keys_.find(key); it != keys_.end() && it->second.starting > 0) {
+        --it->second.starting;
+      }
+    }
+    queue_.clear();
+    for (auto& [_, k] : keys_) {
+      for (auto& c : k.ready) doomed.push_back(std::move(c));
+      k.ready.clear();
+      k.target = 0;
+    }
+    stats_.expired += doomed.size();
+  }
+  ready_cv_.notify_all();
+  for (auto& c : doomed) {
+    c.attachment.close();
+    remove_(c.id);
+  }
+}
+
+}  // namespace Ignite::detail

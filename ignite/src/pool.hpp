@@ -1,0 +1,100 @@
+// The warm pool (PoolOptions in engine.hpp): ready containers per key, refilled by background
+// workers, handed out one at a time.
+//
+// A key is everything that decides a container (the create body: image, command, limits,
+// policy, mounts, the service's env). The engine gives each key a factory that creates,
+// attaches, starts and waits for the runner's ready line; the pool decides when to call it.
+// Containers leave the pool through take() (to run a job), expiry, drain() or when found dead,
+// and whatever leaves without a job is handed to `remove` (the engine's background remover).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ignite/engine.hpp"
+#include "ignite/src/docker/client.hpp"
+
+namespace Ignite::detail {
+
+struct WarmContainer {
+  std::string key;
+  std::string id;
+  docker::Attachment attachment;
+  std::string nonce;        // the supervisor's record nonce (once mode)
+  std::string early_stdout;  // printed before the runner was ready (runtime warnings)
+  std::string early_stderr;
+  std::size_t jobs_done = 0;
+  std::size_t jobs_max = 1;  // > 1: reuse mode
+  std::chrono::steady_clock::time_point ready_at;
+};
+
+class Pool {
+ public:
+  using Factory = std::function<WarmContainer()>;
+  using Remover = std::function<void(const std::string& id)>;
+
+  Pool(PoolOptions options, Remover remove);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Registers `key` (or refreshes its factory) and keeps `target` containers ready or starting.
+  void want(const std::string& key, Factory factory, double memory_mb, std::size_t target);
+
+  // A ready container for `key`, checked to be alive. When none is ready but one is being
+  // started that no other caller waits for, waits for it (until `give_up`). nullopt: run cold.
+  std::optional<WarmContainer> take(const std::string& key,
+                                    std::chrono::steady_clock::time_point give_up);
+
+  // A reuse-mode container whose job ended normally: ready again while it has jobs left.
+  void give_back(WarmContainer container);
+
+  // Waits until `key` has `count` ready containers, the pool stopped making progress (a start
+  // failed: the error is rethrown) or `deadline`. Returns the ready count.
+  std::size_t wait_ready(const std::string& key, std::size_t count,
+                         std::chrono::steady_clock::time_point deadline);
+
+  PoolStats stats() const;
+  void drain();
+
+ private:
+  struct Key {
+    Factory factory;
+    double memory_mb = 0;
+    std::size_t target = 0;
+    std::deque<WarmContainer> ready;
+    std::size_t starting = 0;  // queued or being started
+    std::size_t claims = 0;    // callers waiting for one of those
+    std::chrono::steady_clock::time_point last_used;
+    std::string last_error;
+    std::size_t failures = 0;
+  };
+
+  void refill_locked(const std::string& key, Key& k);
+  void worker();
+  void expire_locked(std::vector<std::string>& doomed);
+  double ready_memory_locked() const;
+
+  PoolOptions options_;
+  Remover remove_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // workers: a start was queued, or stop
+  std::condition_variable ready_cv_;  // callers: a container became ready or a start ended
+  std::map<std::string, Key> keys_;
+  std::deque<std::string> queue_;  // keys to start one container for
+  std::vector<std::thread> workers_;
+  std::uint64_t generation_ = 0;  // drain() invalidates starts in flight
+  bool stop_ = false;
+  PoolStats stats_;
+};
+
+}  // namespace Ignite::detail

@@ -1,0 +1,40 @@
+// The resident runner of pooled containers (pool.hpp).
+//
+// A pooled container starts before its job is known: /opt/ignite/ignite-supervisor (a static
+// binary, ignite/supervisor/supervisor.c) starts the runtime with a small preload, the runner,
+// loaded before the service's entry (`node --require`, `bun --preload`, `deno run --preload`,
+// `qjs -I`). The runner lets the runtime boot, writes "\x1eIGNITE-READY\n" on stderr and blocks
+// reading the job header from stdin:
+//
+//   <n>\n<n bytes: a JSON object of environment variables, string values>
+//
+// It sets those variables (IGNITE_INPUT and the caller's ExecuteOptions::env), and the
+// runtime goes on to load the entry, which reads the rest of stdin (its input) as on the cold
+// path. The supervisor reports the exit status in band when the runtime has exited.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ignite/src/audit.hpp"
+
+namespace Ignite::detail {
+
+// Runner scripts, shipped with the audit scripts into every per-service image at kAuditDir.
+std::span<const AuditScript> runner_scripts();
+
+// The supervisor binary (embedded at build time) and where images carry it.
+std::string_view supervisor_binary();
+inline constexpr std::string_view kSupervisorPath = "/opt/ignite/ignite-supervisor";
+
+// `argv` with the runner preloaded ahead of everything else, or nullopt when no runner fits the
+// command (custom runtimes run on the cold path).
+std::optional<std::vector<std::string>> runner_argv(const std::vector<std::string>& argv);
+
+// The job header the runner reads: "<n>\n" + the JSON object.
+std::string runner_header(const std::vector<std::pair<std::string, std::string>>& env);
+
+}  // namespace Ignite::detail
