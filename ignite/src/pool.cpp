@@ -104,7 +104,9 @@ void Pool::worker() {
       ++stats_.created;
       made->key = key;
       made->ready_at = Clock::now();
-      k.ready.push_back(std::move(*made));
+      // New containers queue at the front: take() serves from the back, where reuse-mode
+      // containers come back, so reuse concentrates jobs on containers already running.
+      k.ready.push_front(std::move(*made));
       k.failures = 0;
     } else {
       ++stats_.discarded;
@@ -137,7 +139,7 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
   bool claimed = false;
   for (;;) {
     while (!k.ready.empty()) {
-      WarmContainer c = std::move(k.ready.back());  // most recently ready: warmest caches
+      WarmContainer c = std::move(k.ready.back());
       k.ready.pop_back();
       if (claimed) --k.claims;
       if (c.attachment.quiet()) {
