@@ -101,6 +101,8 @@ std::vector<std::string> split_config_errors(const std::string& message);
 struct Command {
   CLI::App* app = nullptr;
   std::function<int(Ignite::Engine&)> run;
+  // Adjusts the Engine's options before it is made (only for the command that was parsed).
+  std::function<void(Ignite::EngineOptions&)> configure = {};
 };
 
 Command add_init(CLI::App& app);

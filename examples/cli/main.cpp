@@ -131,6 +131,9 @@ int main(int argc, char** argv) {
     // `serve` bounds concurrency itself (--max-concurrent); the engine must not be the tighter cap.
     Ignite::EngineOptions engine_options;
     engine_options.max_concurrent = 256;
+    for (const Command& c : commands) {
+      if (c.app->parsed() && c.configure) c.configure(engine_options);
+    }
     Ignite::Engine engine(engine_options);
     if (!runtimes_file.empty()) {
       try {

@@ -81,7 +81,13 @@ std::string Metrics::render(const Gauges& g) const {
       << "ignite_http_connections " << g.connections << "\n"
       << "# HELP ignite_uptime_seconds Seconds since the server started.\n"
          "# TYPE ignite_uptime_seconds gauge\n"
-      << "ignite_uptime_seconds " << number(g.uptime_seconds) << "\n";
+      << "ignite_uptime_seconds " << number(g.uptime_seconds) << "\n"
+      << "# HELP ignite_pool_ready Warm pool containers started and waiting for a job.\n"
+         "# TYPE ignite_pool_ready gauge\n"
+      << "ignite_pool_ready " << g.pool_ready << "\n"
+      << "# HELP ignite_pool_dispatched_total Executions served by warm pool containers.\n"
+         "# TYPE ignite_pool_dispatched_total counter\n"
+      << "ignite_pool_dispatched_total " << g.pool_dispatched << "\n";
   return out.str();
 }
 

@@ -24,6 +24,8 @@ struct Gauges {
   std::size_t executions_running = 0;
   std::size_t connections = 0;
   double uptime_seconds = 0;
+  std::size_t pool_ready = 0;       // warm pool: containers waiting for a job
+  std::size_t pool_dispatched = 0;  // jobs served by pooled containers
 };
 
 class Metrics {

@@ -33,6 +33,9 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds read_timeout{30000};
   std::optional<std::filesystem::path> runtimes_file;
+  // Warm pool (Ignite::PoolOptions): ready containers per service and jobs per container.
+  std::size_t pool_size = 0;
+  std::size_t pool_reuse = 1;
   bool access_log = true;
 };
 

@@ -120,6 +120,14 @@ void add_server_options(CLI::App& app, ServerOptions& o, bool runtimes_file_flag
       ->capture_default_str()
       ->type_name("BYTES")
       ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(1) << 30));
+  app.add_option("--pool-size", o.pool_size,
+                 "Warm pool: containers kept started per service (0: every execution starts one)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  app.add_option("--reuse", o.pool_reuse,
+                 "Jobs of one service that may share a container, one after another (1: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   add_ms_option(app, "--grace-ms", o.grace,
                 "On SIGINT/SIGTERM, time running executions get before they are cancelled", 0);
   add_ms_option(app, "--header-timeout-ms", o.header_timeout,
@@ -154,10 +162,16 @@ void validate_server_options(const ServerOptions& o) {
   }
 }
 
+void apply_pool_options(const ServerOptions& options, Ignite::EngineOptions& eo) {
+  eo.pool.size = options.pool_size;
+  eo.pool.reuse = std::max<std::size_t>(options.pool_reuse, 1);
+}
+
 int run_server(const ServerOptions& options) {
   try {
     Ignite::EngineOptions eo;
     eo.max_concurrent = std::max<std::size_t>(options.max_concurrent, 1);
+    apply_pool_options(options, eo);
     Ignite::Engine engine(eo);
     return run_server(options, engine);
   } catch (const std::exception& e) {
@@ -205,6 +219,9 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
       g.executions_running = executions.running();
       g.connections = ctx ? ctx->sessions.size() : 0;
       g.uptime_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      const Ignite::PoolStats pool = engine.pool_stats();
+      g.pool_ready = pool.ready;
+      g.pool_dispatched = pool.dispatched;
       return g;
     });
     ctx.emplace(options, *router, metrics, executions, blocking, trusted);

@@ -22,6 +22,7 @@
 
 namespace Ignite {
 class Engine;
+struct EngineOptions;
 }
 
 namespace ignite_http {
@@ -44,6 +45,9 @@ void validate_server_options(const ServerOptions& options);
 // listening. Returns the process exit status: 0 after a graceful shutdown, 1 when the server
 // could not start (`Failed to start server: <message>` on stderr).
 int run_server(const ServerOptions& options);
+
+// Copies --pool-size / --reuse into the options of the Engine a caller makes for the server.
+void apply_pool_options(const ServerOptions& options, Ignite::EngineOptions& engine_options);
 
 // The same with a caller-owned engine. Its EngineOptions::max_concurrent should be at least
 // options.max_concurrent (executions beyond it wait inside the engine, holding a worker);

@@ -447,6 +447,7 @@ struct Engine::Impl {
     // The pool first (its containers go to the remover), then the remover finishes its queue.
     pool_.reset();
     remover.reset();
+    flush_history();
   }
 
   Plan plan(const Service& svc, const ExecuteOptions& opt);
@@ -474,13 +475,15 @@ struct Engine::Impl {
     return d == CodeDelivery::Auto ? CodeDelivery::Mount : d;
   }
 
-  fs::path history_file(const Service& svc) const {
-    return state_dir / "history" / (detail::sha256_hex(svc.path.string()).substr(0, 24) + ".json");
+  fs::path history_file(const fs::path& service_path) const {
+    return state_dir / "history" /
+           (detail::sha256_hex(service_path.string()).substr(0, 24) + ".json");
   }
 
   std::optional<milliseconds> last_execution(const Service& svc) {
     std::lock_guard lock(history_mu);
-    std::ifstream in(history_file(svc));
+    if (auto it = history.find(svc.path.string()); it != history.end()) return it->second.last;
+    std::ifstream in(history_file(svc.path));
     if (!in) return std::nullopt;
     const json j = json::parse(in, nullptr, false);
     if (!j.is_object() || !j.contains("lastExecutionMs") || !j["lastExecutionMs"].is_number()) {
@@ -489,22 +492,60 @@ struct Engine::Impl {
     return milliseconds(j["lastExecutionMs"].get<std::int64_t>());
   }
 
-  // Best effort: history only feeds a preflight hint, so failing to write it never fails a run.
+  // This Engine's history: exact in memory; the file (for other processes) is rewritten when
+  // the value moved by more than 10% or a second passed, and by the destructor, so a burst of
+  // executions does not cost a file write each.
+  struct History {
+    milliseconds last{0};
+    milliseconds written{-1};
+    steady_clock::time_point written_at;
+  };
+  std::map<std::string, History> history;
+
   void record_execution(const Service& svc, milliseconds run) noexcept {
     try {
       std::lock_guard lock(history_mu);
-      const fs::path file = history_file(svc);
+      History& h = history[svc.path.string()];
+      h.last = run;
+      const auto now = steady_clock::now();
+      const bool moved = h.written.count() < 0 ||
+                         std::abs(run.count() - h.written.count()) * 10 > h.written.count();
+      if (!moved && now - h.written_at < seconds(1)) return;
+      if (write_history(svc.path, run)) {
+        h.written = run;
+        h.written_at = now;
+      }
+    } catch (...) {
+    }
+  }
+
+  void flush_history() noexcept {
+    std::lock_guard lock(history_mu);
+    for (auto& [path, h] : history) {
+      if (h.written != h.last) write_history(path, h.last);
+    }
+  }
+
+  // Best effort: history only feeds a preflight hint, so failing to write it never fails a run.
+  bool write_history(const fs::path& service_path, milliseconds run) noexcept {
+    try {
+      const fs::path file = history_file(service_path);
       std::error_code ec;
       fs::create_directories(file.parent_path(), ec);
       const fs::path tmp = file.string() + ".tmp-" + random_hex(8);
       {
         std::ofstream out(tmp, std::ios::trunc);
-        out << json{{"service", svc.path.string()}, {"lastExecutionMs", run.count()}}.dump();
-        if (!out) return;
+        out << json{{"service", service_path.string()}, {"lastExecutionMs", run.count()}}.dump();
+        if (!out) return false;
       }
       fs::rename(tmp, file, ec);
-      if (ec) fs::remove(tmp, ec);
+      if (ec) {
+        fs::remove(tmp, ec);
+        return false;
+      }
+      return true;
     } catch (...) {
+      return false;
     }
   }
 

@@ -70,14 +70,19 @@ ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRunt
   }
   std::string manifest = "ignite-image-v2\n" + in.base_id + "\n" + rt.spec() + "\n" +
                          (delivery == CodeDelivery::Baked ? "baked" : "mount") + "\n";
-  // The audit bootstraps are in every image (audit mode then needs no other image).
-  for (const auto& script : audit_scripts()) {
-    manifest += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
-  }
-  for (const auto& script : runner_scripts()) {
-    manifest += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
-  }
-  manifest += "ignite-audit/ignite-supervisor " + sha256_hex(supervisor_binary()) + "\n";
+  // The audit bootstraps, runners and the supervisor are in every image (audit mode and the
+  // pool then need no other image). Hashed once per process: the supervisor alone is ~800 KB.
+  static const std::string kShipped = [] {
+    std::string lines;
+    for (const auto& script : audit_scripts()) {
+      lines += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
+    }
+    for (const auto& script : runner_scripts()) {
+      lines += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
+    }
+    return lines + "ignite-audit/ignite-supervisor " + sha256_hex(supervisor_binary()) + "\n";
+  }();
+  manifest += kShipped;
   for (const auto& [name, source] : in.files) manifest += name + " " + file_hash(source) + "\n";
   in.tag = "ignite-svc/" + svc.config.name + ":" + sha256_hex(manifest).substr(0, 20);
   return in;

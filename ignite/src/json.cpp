@@ -38,6 +38,10 @@ void to_json(nlohmann::json& j, const ExecutionResult& r) {
         {"cleanupMs", r.phases.cleanup.count()}}},
   };
   if (r.memory_peak_mb) j["memoryPeakMb"] = number(*r.memory_peak_mb);
+  // Ignite: how the container was obtained (warm pool / reuse mode).
+  j["container"] = {{"start", std::string(to_string(r.container_start))},
+                    {"id", r.container_id},
+                    {"job", r.container_job}};
   if (r.audit) j["securityAudit"] = *r.audit;
   if (r.cold_start) j["coldStartTimeMs"] = (r.phases.build + r.phases.create + r.phases.start).count();
 }

@@ -31,7 +31,9 @@ double Pool::ready_memory_locked() const {
 }
 
 void Pool::refill_locked(const std::string& key, Key& k) {
-  if (stop_) return;
+  // A key whose containers failed to start three times in a row runs cold from then on (every
+  // execution would otherwise wait for a start that fails) until drain() resets it.
+  if (stop_ || k.failures >= 3) return;
   while (k.ready.size() + k.starting < k.target) {
     // The budget counts containers being started too: they are ready soon.
     if (ready_memory_locked() + k.memory_mb > options_.memory_budget_mb) break;
@@ -112,8 +114,6 @@ void Pool::worker() {
       ++stats_.discarded;
       ++k.failures;
       k.last_error = error;
-      // A key whose containers cannot start stops refilling until it is asked for again.
-      k.target = 0;
     }
     ready_cv_.notify_all();
   }
@@ -234,6 +234,7 @@ void Pool::drain() {
       for (auto& c : k.ready) doomed.push_back(std::move(c));
       k.ready.clear();
       k.target = 0;
+      k.failures = 0;
     }
     stats_.expired += doomed.size();
   }

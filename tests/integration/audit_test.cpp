@@ -44,6 +44,7 @@ const std::string& service_name() {
 class Cleanup : public ::testing::Environment {
  public:
   void TearDown() override {
+    engine().flush();  // removal is queued off the critical path
     Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
     EXPECT_TRUE(
         client.containers_list({"dev.ignite.session=" + engine().session_id()}, true).empty());

@@ -52,6 +52,7 @@ class Containment : public ::testing::TestWithParam<std::string> {
     return engine().load(dir_.path());
   }
   void TearDown() override {
+    engine().flush();  // removal is queued off the critical path
     Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
     EXPECT_TRUE(client.containers_list({"dev.ignite.session=" + engine().session_id()}, true).empty())
         << "a container was left behind";

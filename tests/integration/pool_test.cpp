@@ -242,6 +242,20 @@ TEST(Pool, DrainRemovesReadyContainersAndDestructorLeavesNothing) {
   EXPECT_TRUE(client().containers_list({"dev.ignite.session=" + session}, true).empty());
 }
 
+TEST(Pool, IdleContainersExpireAndMemoryBudgetCapsThePool) {
+  Ignite::EngineOptions o = pool_options(3);
+  o.pool.idle_expiry = 1s;
+  o.pool.memory_budget_mb = 140;  // two 64 MB quickjs containers fit, a third does not
+  Ignite::Engine e(o);
+  const auto svc = e.load(example_service("hello-quickjs"));
+  EXPECT_EQ(e.prewarm(svc), 2u);
+  EXPECT_EQ(e.pool_stats().ready, 2u);
+  ASSERT_TRUE(eventually([&] { return e.pool_stats().ready == 0; })) << "idle containers stayed";
+  EXPECT_EQ(e.pool_stats().expired, 2u);
+  e.flush();
+  EXPECT_TRUE(containers_of(e).empty());
+}
+
 TEST(Pool, PooledContainerKilledFromOutsideIsDiscarded) {
   Ignite::Engine e(pool_options(1));
   const auto svc = e.load(example_service("hello-quickjs"));
@@ -345,6 +359,16 @@ TEST(Pool, NoSpawnPolicyRunsColdAndPrewarmSaysWhy) {
   EXPECT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   EXPECT_EQ(r.container_start, ContainerStart::Cold);
   EXPECT_EQ(r.stdout_text, "cold\n");
+}
+
+TEST(Pool, ColdContainersAreRemovedOffTheCriticalPathAndFlushWaits) {
+  Ignite::Engine e;
+  const auto svc = e.load(example_service("hello-quickjs"));
+  const auto r = e.execute(svc, {.input = "{}"});
+  EXPECT_EQ(r.container_start, ContainerStart::Cold);
+  ASSERT_FALSE(r.container_id.empty());
+  e.flush();
+  EXPECT_FALSE(exists(r.container_id));
 }
 
 TEST(Pool, PrewarmRefusesWhenThePoolIsOff) {

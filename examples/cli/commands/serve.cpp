@@ -10,10 +10,12 @@ Command add_serve(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("serve", "Start the HTTP server");
   auto opts = std::make_shared<ignite_http::ServerOptions>();
   ignite_http::add_server_options(*sub, *opts, /*runtimes_file_flag=*/false);
-  return {sub, [opts](Ignite::Engine& engine) {
+  return {sub,
+          [opts](Ignite::Engine& engine) {
             set_cancellable(true);
             return ignite_http::run_server(*opts, engine, stop_source().get_token());
-          }};
+          },
+          [opts](Ignite::EngineOptions& eo) { ignite_http::apply_pool_options(*opts, eo); }};
 }
 
 }  // namespace ignite_cli
