@@ -321,9 +321,11 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
   for (auto& t : threads) t.join();
   executions.join();
   blocking.join();
-  // Safety net: executions remove their own containers; anything left (a worker that could not
-  // finish) is removed here.
+  // The warm pool's ready containers go, queued removals finish; then a safety net: anything
+  // left (a worker that could not finish) is removed here.
   try {
+    engine.drain_pool();
+    engine.flush();
     if (const auto n = engine.remove_containers(); n > 0) {
       log_line("Removed " + std::to_string(n) + " leftover container(s)");
     }

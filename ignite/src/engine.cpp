@@ -671,6 +671,8 @@ GcResult Engine::gc(bool service_images) {
 
 std::size_t Engine::remove_containers() {
   auto& docker = impl_->docker();
+  drain_pool();
+  flush();
   std::size_t removed = 0;
   for (const auto& c : docker.containers_list(
            {std::string(labels::kSession) + "=" + impl_->session}, true)) {
@@ -876,6 +878,11 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     warm = pool.take(key, steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)));
   }
   const bool reuse_mode = warm && warm->jobs_max > 1;
+  // A cold container runs its runtime under the supervisor too whenever it may spawn: the
+  // in-band exit record then saves the wait for the daemon's end of stream and exit report.
+  const bool supervised = warm || !(plan.policy && !plan.policy->allow_spawn);
+  const std::string supervisor_nonce =
+      warm ? warm->nonce : (supervised ? detail::audit_nonce() : std::string());
   std::string id;
   docker::Attachment cold_attachment;
   if (warm) {
@@ -886,8 +893,13 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   } else {
     std::map<std::string, std::string> env = plan.base_env;
     for (const auto& [k, v] : plan.job_env) env[k] = v;
+    std::vector<std::string> cmd = plan.cmd;
+    if (supervised) {
+      env["IGNITE_SUPERVISOR_NONCE"] = supervisor_nonce;
+      cmd.insert(cmd.begin(), {std::string(detail::kSupervisorPath), "once", "--"});
+    }
     const json body = impl_->create_body(svc, image.ref, plan.delivery, opt, env_list(env),
-                                         plan.policy, opt.audit, plan.cmd);
+                                         plan.policy, opt.audit, cmd);
     const std::string name = "ignite-" + svc.config.name + "-" + random_hex(10);
     try {
       id = docker.container_create(body, name);
@@ -925,7 +937,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   CgroupPeak peak(id);
   if (reuse_mode) peak.reset();  // the cgroup's peak so far belongs to earlier jobs
   peak.sample();
-  CgroupOomKills ooms(warm ? id : std::string());
+  CgroupOomKills ooms(supervised ? id : std::string());
   const std::uint64_t ooms_before = ooms.read();
   const bool auditing = plan.policy && opt.audit;
   CgroupPidsEvents pids(auditing ? id : std::string());
@@ -962,11 +974,11 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   std::string job_nonce;
   std::string stdin_bytes;
   const std::string job_input = plan.audit_bootstrap ? plan.audit_nonce + "\n" + plan.input : plan.input;
-  if (warm) {
+  if (supervised) {
     // Both streams carry the supervisor's record last: the job is complete when both arrived.
     std::string marker;
     if (!reuse_mode) {
-      marker = "\x1eIGNITE-EXIT " + warm->nonce + " ";
+      marker = "\x1eIGNITE-EXIT " + supervisor_nonce + " ";
     } else {
       job_nonce = detail::audit_nonce();
       marker = "\x1eIGNITE-END " + job_nonce + " ";
@@ -1014,7 +1026,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
       /*close_stdin=*/!reuse_mode);
   const bool timed_out = end == docker::Attachment::End::Deadline;
   // Complete in band: the job's output ended and the supervisor reported its status.
-  const bool in_band = warm && !cancelled && !flooded && exit_record && end_out && end_err;
+  const bool in_band = supervised && !cancelled && !flooded && exit_record && end_out && end_err;
   if (!in_band) {
     // Drop the attach stream before the kill: a flooding container blocked on a full stdout
     // pipe otherwise holds up the daemon's kill under gVisor.

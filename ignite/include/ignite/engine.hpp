@@ -153,7 +153,8 @@ class Engine {
   GcResult gc(bool service_images = false);
 
   // Removes every container this engine created that still exists (executions remove their
-  // own; this is for hosts shutting down mid-run). Returns how many were removed.
+  // own; this is for hosts shutting down mid-run), after draining the warm pool and waiting for
+  // queued removals (those are not counted). Returns how many were removed.
   std::size_t remove_containers();
 
   // A snapshot of the registry; changes go through the methods below.
