@@ -866,8 +866,10 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   // ---- the container: from the pool, or created now ----------------------------------------
   auto t0 = steady_clock::now();
   std::optional<detail::WarmContainer> warm;
+  std::optional<std::string> pool_key;
   if (plan.mode != Plan::Mode::Cold) {
     auto [body, key] = impl_->pool_body(svc, opt, plan, image.ref);
+    pool_key = key;
     const bool once = plan.mode == Plan::Mode::Once;
     const std::size_t target = std::max<std::size_t>(impl_->options.pool.size, once ? 0 : 1);
     detail::Pool& pool = impl_->pool();
@@ -1136,6 +1138,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
   result.duration = since(t_begin);
   impl_->record_execution(svc, result.phases.run);
+  if (pool_key) impl_->pool().refill(*pool_key);
   return result;
 }
 

@@ -144,7 +144,6 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       if (claimed) --k.claims;
       if (c.attachment.quiet()) {
         ++stats_.dispatched;
-        refill_locked(key, k);
         return c;
       }
       // Exited or printed while idle (killed from outside, crashed): not usable.
@@ -175,6 +174,11 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       return std::nullopt;
     }
   }
+}
+
+void Pool::refill(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (auto it = keys_.find(key); it != keys_.end()) refill_locked(key, it->second);
 }
 
 void Pool::give_back(WarmContainer container) {

@@ -58,6 +58,10 @@ class Pool {
   // A reuse-mode container whose job ended normally: ready again while it has jobs left.
   void give_back(WarmContainer container);
 
+  // Starts containers for `key` up to its target. take() does not: the execution calls this
+  // when its job is done, so a refill (hundreds of ms of daemon CPU) does not compete with it.
+  void refill(const std::string& key);
+
   // Waits until `key` has `count` ready containers, the pool stopped making progress (a start
   // failed: the error is rethrown) or `deadline`. Returns the ready count.
   std::size_t wait_ready(const std::string& key, std::size_t count,

@@ -36,6 +36,16 @@ constexpr std::string_view kNodeRunner = R"IGNITEJS(// Ignite runner for Node.js
       }
     }
   };
+  // Node creates the standard output streams, and loads the stream machinery services read
+  // stdin with, on first use: let the boot pay for that, not the job (3-10 ms of it). stdin
+  // itself stays untouched: creating it would make fd 0 non-blocking under the reads below.
+  void process.stdout;
+  void process.stderr;
+  try {
+    require('net');
+    const { Readable } = require('stream');
+    new Readable({ read() {} })[Symbol.asyncIterator]();
+  } catch (e) { /* a runtime without them: nothing to warm */ }
   fs.writeSync(2, '\x1eIGNITE-READY\n');
   let line = '';
   const one = Buffer.alloc(1);
@@ -57,12 +67,17 @@ constexpr std::string_view kNodeRunner = R"IGNITEJS(// Ignite runner for Node.js
 )IGNITEJS";
 
 constexpr std::string_view kDenoRunner = R"IGNITEJS(// Ignite runner for Deno (pooled containers, see runner.hpp in the Ignite sources).
-(() => {
+await (async () => {
   const D = globalThis.Deno;
   if (!D || !D.stdin || !D.stderr) return;
   if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) return;
   if (D.env.get('IGNITE_RUNNER') !== '1') return;
   D.env.delete('IGNITE_RUNNER');
+  // Deno loads the web streams and fetch body machinery on first use, which services reading
+  // stdin with `new Response(Deno.stdin.readable)` would otherwise pay per job (~15 ms).
+  try {
+    await new Response(new Blob(['']).stream()).text();
+  } catch (_e) { /* nothing to warm */ }
   D.stderr.writeSync(new TextEncoder().encode('\x1eIGNITE-READY\n'));
   let line = '';
   const one = new Uint8Array(1);
