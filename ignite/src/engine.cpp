@@ -917,6 +917,17 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
   result.container_id = id;
   ContainerGuard guard(*impl_->remover, id);
+  // A reuse-mode container that does not go back to the pool (failure, limit, exception) lets
+  // the pool start a replacement.
+  struct Lent {
+    Engine::Impl* impl;
+    const std::optional<std::string>& key;
+    bool active;
+    bool returned = false;
+    ~Lent() {
+      if (active && !returned) impl->pool().forfeit(*key);
+    }
+  } lent{impl_.get(), pool_key, reuse_mode};
   docker::Attachment& attachment = warm ? warm->attachment : cold_attachment;
   if (!warm) {
     // Attach before start: output written before an attach is lost otherwise.
@@ -1074,6 +1085,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   if (reuse_mode && in_band && result.exit_code != 137) {
     // The job ended normally: the container serves the next job of this key.
     guard.dismiss();
+    lent.returned = true;
     impl_->pool().give_back(std::move(*warm));
   } else {
     guard.release();  // queued: the daemon deletes it after this call returns

@@ -34,7 +34,7 @@ void Pool::refill_locked(const std::string& key, Key& k) {
   // A key whose containers failed to start three times in a row runs cold from then on (every
   // execution would otherwise wait for a start that fails) until drain() resets it.
   if (stop_ || k.failures >= 3) return;
-  while (k.ready.size() + k.starting < k.target) {
+  while (k.ready.size() + k.starting + k.lent < k.target) {
     // The budget counts containers being started too: they are ready soon.
     if (ready_memory_locked() + k.memory_mb > options_.memory_budget_mb) break;
     ++k.starting;
@@ -144,6 +144,7 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       if (claimed) --k.claims;
       if (c.attachment.quiet()) {
         ++stats_.dispatched;
+        if (c.jobs_max > 1) ++k.lent;
         return c;
       }
       // Exited or printed while idle (killed from outside, crashed): not usable.
@@ -181,11 +182,18 @@ void Pool::refill(const std::string& key) {
   if (auto it = keys_.find(key); it != keys_.end()) refill_locked(key, it->second);
 }
 
+void Pool::forfeit(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (auto it = keys_.find(key); it != keys_.end() && it->second.lent > 0) --it->second.lent;
+}
+
 void Pool::give_back(WarmContainer container) {
   std::unique_lock lock(mu_);
   auto it = keys_.find(container.key);
-  if (!stop_ && it != keys_.end() && container.jobs_done < container.jobs_max &&
-      it->second.ready.size() < std::max<std::size_t>(it->second.target, 1) + 8) {
+  if (it != keys_.end() && it->second.lent > 0) --it->second.lent;
+  // target 0: drained since the job started (or expired); the container goes.
+  if (!stop_ && it != keys_.end() && it->second.target > 0 &&
+      container.jobs_done < container.jobs_max && it->second.ready.size() < std::max<std::size_t>(it->second.target, 1) + 8) {
     it->second.ready.push_back(std::move(container));
     ready_cv_.notify_all();
     return;

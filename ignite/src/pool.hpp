@@ -58,6 +58,10 @@ class Pool {
   // A reuse-mode container whose job ended normally: ready again while it has jobs left.
   void give_back(WarmContainer container);
 
+  // A reuse-mode container taken from `key` will not come back (its job failed, or it ran its
+  // last job): the pool may start a replacement.
+  void forfeit(const std::string& key);
+
   // Starts containers for `key` up to its target. take() does not: the execution calls this
   // when its job is done, so a refill (hundreds of ms of daemon CPU) does not compete with it.
   void refill(const std::string& key);
@@ -77,6 +81,7 @@ class Pool {
     std::size_t target = 0;
     std::deque<WarmContainer> ready;
     std::size_t starting = 0;  // queued or being started
+    std::size_t lent = 0;      // reuse-mode containers running a job: they come back
     std::size_t claims = 0;    // callers waiting for one of those
     std::chrono::steady_clock::time_point last_used;
     std::string last_error;
