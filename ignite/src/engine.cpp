@@ -917,17 +917,20 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
   result.container_id = id;
   ContainerGuard guard(*impl_->remover, id);
-  // A reuse-mode container that does not go back to the pool (failure, limit, exception) lets
-  // the pool start a replacement.
-  struct Lent {
+  // Tells the pool when a pooled job ended; a reuse-mode container that does not go back
+  // (failure, limit, exception) lets the pool start a replacement.
+  struct PoolJob {
     Engine::Impl* impl;
     const std::optional<std::string>& key;
-    bool active;
+    bool pooled;
+    bool reuse;
     bool returned = false;
-    ~Lent() {
-      if (active && !returned) impl->pool().forfeit(*key);
+    ~PoolJob() {
+      if (!pooled) return;
+      if (reuse && !returned) impl->pool().forfeit(*key);
+      impl->pool().job_done();
     }
-  } lent{impl_.get(), pool_key, reuse_mode};
+  } lent{impl_.get(), pool_key, warm.has_value(), reuse_mode};
   docker::Attachment& attachment = warm ? warm->attachment : cold_attachment;
   if (!warm) {
     // Attach before start: output written before an attach is lost otherwise.

@@ -58,6 +58,9 @@ class Pool {
   // A reuse-mode container whose job ended normally: ready again while it has jobs left.
   void give_back(WarmContainer container);
 
+  // A job taken from the pool has ended (whatever happened to its container).
+  void job_done();
+
   // A reuse-mode container taken from `key` will not come back (its job failed, or it ran its
   // last job): the pool may start a replacement.
   void forfeit(const std::string& key);
@@ -102,6 +105,7 @@ class Pool {
   std::deque<std::string> queue_;  // keys to start one container for
   std::vector<std::thread> workers_;
   std::uint64_t generation_ = 0;  // drain() invalidates starts in flight
+  std::size_t active_jobs_ = 0;   // jobs running on pooled containers
   bool stop_ = false;
   PoolStats stats_;
 };
