@@ -13,6 +13,7 @@
 #include "ignite/version.hpp"
 
 using Ignite::CheckStatus;
+using Ignite::ContainerStart;
 using Ignite::ErrorCode;
 using Ignite::Outcome;
 
@@ -66,6 +67,11 @@ constexpr std::pair<CheckStatus, ignite_check_status> kChecks[] = {
     {CheckStatus::Warn, IGNITE_CHECK_WARN},
     {CheckStatus::Fail, IGNITE_CHECK_FAIL},
 };
+constexpr std::pair<ContainerStart, ignite_container_start> kStarts[] = {
+    {ContainerStart::Cold, IGNITE_CONTAINER_START_COLD},
+    {ContainerStart::Warm, IGNITE_CONTAINER_START_WARM},
+    {ContainerStart::Reused, IGNITE_CONTAINER_START_REUSED},
+};
 template <class Table>
 constexpr bool identity_table_ok(const Table &table) {
   for (std::size_t i = 0; i < std::size(table); ++i) {
@@ -80,6 +86,9 @@ static_assert(std::size(kOutcomes) == static_cast<std::size_t>(Outcome::Cancelle
 static_assert(std::size(kChecks) == static_cast<std::size_t>(CheckStatus::Fail) + 1 &&
                   identity_table_ok(kChecks),
               "ignite_check_status must mirror Ignite::CheckStatus");
+static_assert(std::size(kStarts) == static_cast<std::size_t>(ContainerStart::Reused) + 1 &&
+                  identity_table_ok(kStarts),
+              "ignite_container_start must mirror Ignite::ContainerStart");
 
 struct LastError {
   std::string text;
@@ -90,6 +99,9 @@ thread_local LastError t_last;
 ignite_outcome to_c(Outcome o) noexcept { return kOutcomes[static_cast<std::size_t>(o)].second; }
 ignite_check_status to_c(CheckStatus s) noexcept {
   return kChecks[static_cast<std::size_t>(s)].second;
+}
+ignite_container_start to_c(ContainerStart s) noexcept {
+  return kStarts[static_cast<std::size_t>(s)].second;
 }
 
 }  // namespace
@@ -191,7 +203,9 @@ ignite_engine_options_init(ignite_engine_options *opts, unsigned int version) {
   IGNITE_CHECK(opts);
   return guard(__func__, [&](const char *fn) {
     check_version(fn, "version", version, IGNITE_ENGINE_OPTIONS_VERSION);
-    *opts = IGNITE_ENGINE_OPTIONS_INIT;
+    // A caller of an older version has a shorter struct: write only its fields.
+    static const ignite_engine_options kDefaults = IGNITE_ENGINE_OPTIONS_INIT;
+    std::memcpy(static_cast<void *>(opts), &kDefaults, engine_options_size(version));
     opts->version = version;
   });
 }
@@ -379,6 +393,59 @@ IGNITE_EXTERN(ignite_status) ignite_result_runtime(const char **out, const ignit
 IGNITE_EXTERN(ignite_status) ignite_result_json(char **out, const ignite_result *result) {
   IGNITE_CHECK(out, result);
   return guard(__func__, [&] { *out = dup_string(to_json_text(result->result)); });
+}
+
+IGNITE_EXTERN(const char *) ignite_container_start_str(ignite_container_start start) {
+  const auto i = static_cast<std::size_t>(start);
+  return i < std::size(kStarts) ? Ignite::to_string(kStarts[i].first).data() : "unknown";
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_container_start(ignite_container_start *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = to_c(result->result.container_start); });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_container_id(const char **out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.container_id.c_str(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_container_job(size_t *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] { *out = result->result.container_job; });
+}
+
+// --- Warm pool ------------------------------------------------------------------------------
+
+IGNITE_EXTERN(ignite_status)
+ignite_engine_prewarm(size_t *out, ignite_engine *engine, const ignite_service *service,
+                      const ignite_execute_options *opts, size_t count) {
+  if (out) *out = 0;  // optional
+  IGNITE_CHECK(engine, service);
+  return guard(__func__, [&](const char *fn) {
+    const std::size_t ready =
+        engine->engine.prewarm(service->svc, prewarm_options(fn, opts), count);
+    if (out) *out = ready;
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_engine_pool_stats(ignite_pool_stats *out, const ignite_engine *engine) {
+  IGNITE_CHECK(out, engine);
+  return guard(__func__,
+               [&](const char *fn) { pool_stats_out(fn, *out, engine->engine.pool_stats()); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_engine_drain_pool(ignite_engine *engine) {
+  IGNITE_CHECK(engine);
+  return guard(__func__, [&] { engine->engine.drain_pool(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_engine_flush(ignite_engine *engine) {
+  IGNITE_CHECK(engine);
+  return guard(__func__, [&] { engine->engine.flush(); });
 }
 
 // --- Preflight ------------------------------------------------------------------------------

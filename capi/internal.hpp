@@ -114,9 +114,19 @@ std::string json_arg(const char* fn, const char* name, const char* text);
 // An options struct's `version` (IGNITE_EINVALID unless 1 <= version <= current).
 void check_version(const char* fn, const char* name, unsigned int version, unsigned int current);
 
+// Bytes of ignite_engine_options a caller of `version` has (1 <= version <= current): a
+// version 1 struct ends before the pool fields.
+std::size_t engine_options_size(unsigned int version) noexcept;
+
 // Option structs: NULL means the defaults; an unknown version is IGNITE_EINVALID.
 Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options* opts);
 Ignite::PreflightOptions preflight_options(const char* fn, const ignite_preflight_options* opts);
+// ignite_engine_prewarm: the execute options that shape the container (callbacks and the cancel
+// token do not apply).
+Ignite::ExecuteOptions prewarm_options(const char* fn, const ignite_execute_options* opts);
+
+// Fills the fields of out.version (IGNITE_EINVALID for an unknown version).
+void pool_stats_out(const char* fn, ignite_pool_stats& out, const Ignite::PoolStats& stats);
 
 // ignite_execute: options, streaming callback, cancel token; IGNITE_EUSER (CError) when the
 // callback stopped the run.

@@ -1,6 +1,9 @@
 // C arguments to Ignite's C++ types and back: UTF-8 and JSON checks, option structs, the
 // streaming callback and cancel token, runtime JSON. No behaviour of its own: every decision
 // about services, containers and runtimes is the Engine's.
+#include <chrono>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -163,6 +166,16 @@ std::string json_arg(const char* fn, const char* name, const char* text) {
   return s;
 }
 
+// A version 1 ignite_engine_options ends with tmpfs_size; later fields exist from version 2 on.
+constexpr std::size_t kEngineOptionsV1Size = offsetof(ignite_engine_options, pool_size);
+static_assert(kEngineOptionsV1Size == offsetof(ignite_engine_options, tmpfs_size) + sizeof(char*),
+              "version 1 of ignite_engine_options must stay a prefix of the current struct");
+static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 2, "engine_options_size knows versions 1 and 2");
+
+std::size_t engine_options_size(unsigned int version) noexcept {
+  return version >= 2 ? sizeof(ignite_engine_options) : kEngineOptionsV1Size;
+}
+
 Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options* o) {
   Ignite::EngineOptions opt;
   if (!o) return opt;
@@ -173,6 +186,22 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
   if (auto d = delivery(fn, o->delivery)) opt.delivery = *d;
   if (o->pids_limit != 0) opt.pids_limit = o->pids_limit;
   if (auto size = optional_text(fn, "opts->tmpfs_size", o->tmpfs_size)) opt.tmpfs_size = *size;
+  if (o->version < 2) return opt;  // a version 1 struct has no pool fields: never read them
+  opt.pool.size = o->pool_size;
+  if (o->pool_reuse != 0) opt.pool.reuse = o->pool_reuse;
+  if (o->pool_idle_expiry_ms < 0) {
+    throw invalid(fn, "opts->pool_idle_expiry_ms must not be negative (got " +
+                          std::to_string(o->pool_idle_expiry_ms) + ")");
+  }
+  if (o->pool_idle_expiry_ms != 0) {
+    opt.pool.idle_expiry =
+        std::chrono::ceil<std::chrono::seconds>(std::chrono::milliseconds(o->pool_idle_expiry_ms));
+  }
+  if (o->pool_refill_concurrency != 0) opt.pool.refill_concurrency = o->pool_refill_concurrency;
+  if (!std::isfinite(o->pool_memory_budget_mb) || o->pool_memory_budget_mb < 0) {
+    throw invalid(fn, "opts->pool_memory_budget_mb must be a finite number, at least 0");
+  }
+  if (o->pool_memory_budget_mb != 0) opt.pool.memory_budget_mb = o->pool_memory_budget_mb;
   return opt;
 }
 
@@ -184,6 +213,21 @@ Ignite::PreflightOptions preflight_options(const char* fn, const ignite_prefligh
   opt.runtime = optional_text(fn, "opts->runtime", o->runtime);
   opt.delivery = delivery(fn, o->delivery);
   return opt;
+}
+
+Ignite::ExecuteOptions prewarm_options(const char* fn, const ignite_execute_options* o) {
+  if (!o) return {};
+  return execute_options(fn, *o);
+}
+
+void pool_stats_out(const char* fn, ignite_pool_stats& out, const Ignite::PoolStats& stats) {
+  check_version(fn, "out->version", out.version, IGNITE_POOL_STATS_VERSION);
+  out.ready = stats.ready;
+  out.starting = stats.starting;
+  out.created = stats.created;
+  out.dispatched = stats.dispatched;
+  out.discarded = stats.discarded;
+  out.expired = stats.expired;
 }
 
 ignite_result* execute(const char* fn, Ignite::Engine& engine, const Ignite::Service& service,

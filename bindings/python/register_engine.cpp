@@ -1,9 +1,10 @@
 // File: bindings/python/register_engine.cpp
 //
-// `_core.Engine` and `_core.StopSource`. Every call that may touch Docker runs with the GIL
-// released, so Python threads execute services in parallel. Output callbacks run on an
-// Ignite thread and take the GIL for the Python call; an exception raised by a callback stops
-// the run (the container is killed and removed) and is re-raised once the call returns.
+// `_core.Engine`, `_core.StopSource` and the engine's small result types (GcResult,
+// PoolStats). Every call that may touch Docker runs with the GIL released, so Python threads
+// execute services in parallel. Output callbacks run on an Ignite thread and take the GIL for
+// the Python call; an exception raised by a callback stops the run (the container is killed
+// and removed) and is re-raised once the call returns.
 //
 // execute() runs Engine::execute on a worker std::jthread while the calling thread waits with
 // the GIL released. On the main thread the wait wakes every 50 ms, takes the GIL and runs
@@ -147,9 +148,38 @@ PreflightResult preflight(Engine& engine, const Service& service, bool build_ima
   return std::move(*result);
 }
 
+// Engine::prewarm with the ExecuteOptions that shape the container; the wait (and any image
+// build) runs without the GIL.
+std::size_t prewarm(Engine& engine, const Service& service, std::size_t count,
+                    std::map<std::string, std::string> env, std::optional<std::string> runtime,
+                    std::optional<std::int64_t> timeout_ms, std::optional<double> memory_mb,
+                    std::optional<double> cpus, std::optional<CodeDelivery> delivery, bool audit,
+                    const std::optional<py::object>& on_build_output) {
+  auto state = std::make_shared<CallState>();
+  ExecuteOptions options;
+  options.env = std::move(env);
+  options.runtime = std::move(runtime);
+  if (timeout_ms) options.timeout = std::chrono::milliseconds(*timeout_ms);
+  options.memory_mb = memory_mb;
+  options.cpus = cpus;
+  options.delivery = delivery;
+  options.audit = audit;
+  options.on_build_output = wrap_callback(on_build_output, state);
+  std::size_t ready = 0;
+  {
+    py::gil_scoped_release release;
+    ready = engine.prewarm(service, options, count);
+  }
+  // As in preflight: a callback's exception surfaces once the call has finished.
+  if (state->error) std::rethrow_exception(state->error);
+  return ready;
+}
+
 Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids_limit,
                    std::string tmpfs_size, CodeDelivery delivery, bool reap_on_start,
-                   std::optional<std::filesystem::path> state_dir) {
+                   std::optional<std::filesystem::path> state_dir, std::size_t pool_size,
+                   std::size_t pool_reuse, std::int64_t pool_idle_expiry_s,
+                   std::size_t pool_refill_concurrency, double pool_memory_budget_mb) {
   EngineOptions options;
   options.docker_host = std::move(docker_host);
   options.max_concurrent = max_concurrent;
@@ -158,6 +188,11 @@ Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids
   options.delivery = delivery;
   options.reap_on_start = reap_on_start;
   if (state_dir) options.state_dir = *state_dir;
+  options.pool.size = pool_size;
+  options.pool.reuse = pool_reuse;
+  options.pool.idle_expiry = std::chrono::seconds(pool_idle_expiry_s);
+  options.pool.refill_concurrency = pool_refill_concurrency;
+  options.pool.memory_budget_mb = pool_memory_budget_mb;
   return Engine(std::move(options));
 }
 
@@ -170,6 +205,14 @@ void register_engine(py::module_& m) {
   py::class_<GcResult>(m, "GcResult", "What Engine.gc removed.")
       .def_readonly("containers", &GcResult::containers)
       .def_readonly("images", &GcResult::images);
+
+  py::class_<PoolStats>(m, "PoolStats", "Ignite::PoolStats: the warm pool's counters.")
+      .def_readonly("ready", &PoolStats::ready)
+      .def_readonly("starting", &PoolStats::starting)
+      .def_readonly("created", &PoolStats::created)
+      .def_readonly("dispatched", &PoolStats::dispatched)
+      .def_readonly("discarded", &PoolStats::discarded)
+      .def_readonly("expired", &PoolStats::expired);
 
   py::class_<std::stop_source>(m, "StopSource",
                                "std::stop_source: request_stop() cancels the executions it was "
@@ -188,7 +231,12 @@ void register_engine(py::module_& m) {
            py::arg("delivery") = CodeDelivery::Auto,
            py::arg("reap_on_start") = EngineOptions{}.reap_on_start,
            py::arg("state_dir") = py::none(),
-           "EngineOptions as keywords. Does not contact the daemon.")
+           py::arg("pool_size") = PoolOptions{}.size, py::arg("pool_reuse") = PoolOptions{}.reuse,
+           py::arg("pool_idle_expiry_s") = PoolOptions{}.idle_expiry.count(),
+           py::arg("pool_refill_concurrency") = PoolOptions{}.refill_concurrency,
+           py::arg("pool_memory_budget_mb") = PoolOptions{}.memory_budget_mb,
+           "EngineOptions as keywords (EngineOptions::pool as pool_*). Does not contact the "
+           "daemon.")
       .def("load", &Engine::load, py::arg("dir"), release(),
            "Loads and validates a service directory. Raises ConfigError, ServiceError.")
       .def("execute", &execute, py::arg("service"), py::kw_only(), py::arg("input") = py::none(),
@@ -204,6 +252,19 @@ void register_engine(py::module_& m) {
            py::arg("build_image") = false, py::arg("runtime") = py::none(),
            py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),
            "Preflight checks; the image-size check when the image exists or build_image.")
+      .def("prewarm", &prewarm, py::arg("service"), py::kw_only(), py::arg("count") = 0,
+           py::arg("env") = std::map<std::string, std::string>{}, py::arg("runtime") = py::none(),
+           py::arg("timeout_ms") = py::none(), py::arg("memory_mb") = py::none(),
+           py::arg("cpus") = py::none(), py::arg("delivery") = py::none(),
+           py::arg("audit") = false, py::arg("on_build_output") = py::none(),
+           "Fills the warm pool for what execute() with these ExecuteOptions would run, up to "
+           "count ready containers (0: pool_size), and waits for them; returns how many are "
+           "ready. Raises ConfigError when the pool is off or cannot serve the service.")
+      .def("pool_stats", &Engine::pool_stats, release(), "The warm pool's counters.")
+      .def("drain_pool", &Engine::drain_pool, release(),
+           "Removes every ready container; refilling stops until an execution asks again.")
+      .def("flush", &Engine::flush, release(),
+           "Waits until every container removal queued so far is done.")
       .def("report", &Engine::report, py::arg("service"), py::arg("preflight"),
            py::arg("execution") = py::none(), "An ExecutionReport for a preflight and execution.")
       .def(

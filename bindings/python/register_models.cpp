@@ -2,8 +2,9 @@
 //
 // The value types of the C++ API as read-only Python classes with the C++ field names:
 // Service/ServiceConfig, ExecutionResult (+ PhaseTimings, SecurityAudit), PreflightResult,
-// ExecutionReport, LockManifest/DriftReport, the runtime registry types, and the enums. Each
-// type with a JSON form in ignite/json.hpp has `to_json(indent=-1)` returning that exact text.
+// ExecutionReport, LockManifest/DriftReport, the runtime registry types, and the enums
+// (Outcome, ContainerStart ...). Each type with a JSON form in ignite/json.hpp has
+// `to_json(indent=-1)` returning that exact text.
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
@@ -87,6 +88,11 @@ void register_enums(py::module_& m) {
       .value("Info", WarningLevel::Info)
       .value("Warning", WarningLevel::Warning)
       .value("Critical", WarningLevel::Critical);
+  py::enum_<ContainerStart>(m, "ContainerStart",
+                            "Ignite::ContainerStart: how an execution's container was obtained.")
+      .value("Cold", ContainerStart::Cold)
+      .value("Warm", ContainerStart::Warm)
+      .value("Reused", ContainerStart::Reused);
   // Overloads of the ErrorCode one in register_errors.cpp.
   m.def(
       "to_string", [](Outcome o) { return std::string(to_string(o)); }, py::arg("outcome"),
@@ -97,6 +103,9 @@ void register_enums(py::module_& m) {
   m.def(
       "to_string", [](WarningLevel l) { return std::string(to_string(l)); }, py::arg("level"),
       "\"info\", \"warning\", \"critical\".");
+  m.def(
+      "to_string", [](ContainerStart s) { return std::string(to_string(s)); }, py::arg("start"),
+      "\"cold\", \"warm\", \"reused\".");
 }
 
 void register_service(py::module_& m) {
@@ -110,6 +119,7 @@ void register_service(py::module_& m) {
       .def_readonly("timeout_ms", &ServiceConfig::timeout_ms)
       .def_readonly("network", &ServiceConfig::network)
       .def_readonly("env", &ServiceConfig::env)
+      .def_readonly("reuse", &ServiceConfig::reuse)
       .def_property_readonly(
           "preflight", [](const ServiceConfig& c) { return preflight_config(c.preflight); },
           "The `preflight:` thresholds that were set, keyed as in service.yaml.");
@@ -205,6 +215,9 @@ void register_execution(py::module_& m) {
       .def_readonly("oom_killed", &ExecutionResult::oom_killed)
       .def_readonly("memory_peak_mb", &ExecutionResult::memory_peak_mb)
       .def_readonly("cold_start", &ExecutionResult::cold_start)
+      .def_readonly("container_start", &ExecutionResult::container_start)
+      .def_readonly("container_id", &ExecutionResult::container_id)
+      .def_readonly("container_job", &ExecutionResult::container_job)
       .def_readonly("audit", &ExecutionResult::audit)
       .def_property_readonly("duration_ms",
                              [](const ExecutionResult& r) { return r.duration.count(); })

@@ -187,7 +187,7 @@ typedef enum ignite_delivery {
  * contact Docker; the first execution (or ignite_engine_ping) does.
  * ------------------------------------------------------------------------------------------- */
 
-#define IGNITE_ENGINE_OPTIONS_VERSION 1
+#define IGNITE_ENGINE_OPTIONS_VERSION 2
 
 typedef struct ignite_engine_options {
   unsigned int version;      /* IGNITE_ENGINE_OPTIONS_VERSION */
@@ -199,23 +199,40 @@ typedef struct ignite_engine_options {
   ignite_delivery delivery;  /* default code delivery for executions; DEFAULT: AUTO */
   int pids_limit;            /* container pids limit; 0: the default (256) */
   const char *tmpfs_size;    /* size of the /tmp tmpfs, e.g. "64m"; NULL/"": the default */
+  /* Version 2: the warm pool (see "Warm pool" below). A version 1 struct ends above; the
+   * library reads and writes only the fields of the version the caller sets. */
+  size_t pool_size;               /* ready containers kept per pool key; 0: the pool is off */
+  size_t pool_reuse;              /* jobs one pooled container may run, one after another
+                                     (service.yaml's `reuse` overrides it); 0: 1 */
+  int64_t pool_idle_expiry_ms;    /* a key's ready containers are removed after this long
+                                     unused (rounded up to whole seconds); 0: 300000 */
+  size_t pool_refill_concurrency; /* containers being started at once, over all keys; 0: 2 */
+  double pool_memory_budget_mb;   /* upper bound on the summed memory limits of ready
+                                     containers, over all keys; 0: 4096 */
 } ignite_engine_options;
 
-#define IGNITE_ENGINE_OPTIONS_INIT \
-  { IGNITE_ENGINE_OPTIONS_VERSION, NULL, 0, NULL, IGNITE_DELIVERY_DEFAULT, 0, NULL }
+#define IGNITE_ENGINE_OPTIONS_INIT                                                  \
+  {                                                                                 \
+    IGNITE_ENGINE_OPTIONS_VERSION, NULL, 0, NULL, IGNITE_DELIVERY_DEFAULT, 0, NULL, \
+        0, 0, 0, 0, 0.0                                                             \
+  }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_ENGINE_OPTIONS_VERSION).
+ * Only the fields of that version are written (a version 1 struct is shorter).
  * IGNITE_EINVALID for NULL or an unknown version. */
 IGNITE_EXTERN(ignite_status)
 ignite_engine_options_init(ignite_engine_options *opts, unsigned int version);
 
 /* Creates an engine; `opts` may be NULL for the defaults. *out is owned by the caller:
- * release it with ignite_engine_free. IGNITE_ECONFIG for an unsupported docker_host. */
+ * release it with ignite_engine_free. IGNITE_ECONFIG for an unsupported docker_host;
+ * IGNITE_EINVALID for a negative pool_idle_expiry_ms or a pool_memory_budget_mb that is
+ * negative or not finite. */
 IGNITE_EXTERN(ignite_status)
 ignite_engine_new(ignite_engine **out, const ignite_engine_options *opts);
 
 /* Releases the engine. NULL is a no-op. Every other call on it must have returned, and
- * services, results etc. made with it stay valid (they do not refer back to it). */
+ * services, results etc. made with it stay valid (they do not refer back to it). Removes the
+ * warm pool's ready containers and waits until every queued container removal is done. */
 IGNITE_EXTERN(void) ignite_engine_free(ignite_engine *engine);
 
 /* Checks that the Docker daemon answers: IGNITE_OK or IGNITE_EDOCKER_UNAVAILABLE. */
@@ -283,10 +300,12 @@ IGNITE_EXTERN(void) ignite_cancel_token_free(ignite_cancel_token *token);
 /* ---------------------------------------------------------------------------------------------
  * Execution
  *
- * ignite_execute runs the service once in a fresh container and removes the container before
- * it returns, whatever happened. It fails (negative status, no result) only when Ignite could
- * not run the service: Docker unreachable, runtime image missing, bad options. What the service
- * did is the result's outcome.
+ * ignite_execute runs the service once in a fresh container (or one from the warm pool, see
+ * below) and queues the container's removal, whatever happened (a reuse-mode container with
+ * jobs left is kept for the next one): the removal finishes in the background, after
+ * ignite_execute returned (ignite_engine_flush waits for it). It fails
+ * (negative status, no result) only when Ignite could not run the service: Docker unreachable,
+ * runtime image missing, bad options. What the service did is the result's outcome.
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum ignite_outcome {
@@ -345,7 +364,8 @@ typedef struct ignite_execute_options {
 IGNITE_EXTERN(ignite_status)
 ignite_execute_options_init(ignite_execute_options *opts, unsigned int version);
 
-/* Runs `service` once; `opts` may be NULL for the defaults. Blocks until the container is gone.
+/* Runs `service` once; `opts` may be NULL for the defaults. Blocks until the service has ended;
+ * the container is removed in the background (ignite_engine_flush).
  * *out is owned by the caller: release it with ignite_result_free.
  * IGNITE_EINVALID: bad options (invalid JSON input, env name, non-positive timeout ...);
  * IGNITE_EUSER: on_output returned non-zero; IGNITE_ERUNTIME, IGNITE_EDOCKER_UNAVAILABLE,
@@ -380,6 +400,77 @@ IGNITE_EXTERN(ignite_status) ignite_result_memory_peak_mb(double *out, const ign
 IGNITE_EXTERN(ignite_status) ignite_result_runtime(const char **out, const ignite_result *result);
 /* The result as JSON (the CLI's `run --json` shape). Owned: release with ignite_free. */
 IGNITE_EXTERN(ignite_status) ignite_result_json(char **out, const ignite_result *result);
+
+/* How the container of an execution was obtained. */
+typedef enum ignite_container_start {
+  IGNITE_CONTAINER_START_COLD = 0,  /* created and started for this execution */
+  IGNITE_CONTAINER_START_WARM = 1,  /* taken from the warm pool, used for this execution only */
+  IGNITE_CONTAINER_START_REUSED = 2 /* a reuse-mode container that had run earlier jobs of the
+                                       same service */
+} ignite_container_start;
+
+/* "cold", "warm", "reused" (static text; "unknown" for other values). */
+IGNITE_EXTERN(const char *) ignite_container_start_str(ignite_container_start start);
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_container_start(ignite_container_start *out, const ignite_result *result);
+/* The Docker id of the container the execution ran in (borrowed). */
+IGNITE_EXTERN(ignite_status)
+ignite_result_container_id(const char **out, const ignite_result *result);
+/* 1-based index of this job among those its container ran (above 1 only in reuse mode). */
+IGNITE_EXTERN(ignite_status) ignite_result_container_job(size_t *out, const ignite_result *result);
+
+/* ---------------------------------------------------------------------------------------------
+ * Warm pool
+ *
+ * Off unless ignite_engine_options.pool_size is set (or pool_reuse / a service's `reuse` is
+ * above 1). Containers are created and started ahead of demand, per pool key (the container an
+ * execution would get: service image, runtime, memory_mb, cpus, policy and audit, delivery),
+ * with the runtime booted and waiting for one job; a pooled execution skips create and start.
+ * Each is used for one job (pool_reuse or `reuse` allow more), then removed and replaced in the
+ * background. A key's pool is filled by ignite_engine_prewarm or by its first execution (which
+ * itself runs cold). Services whose policy sets allowSpawn: false, and custom runtimes without a
+ * runner, always run cold. ignite_result_container_start tells which kind an execution got.
+ * ------------------------------------------------------------------------------------------- */
+
+#define IGNITE_POOL_STATS_VERSION 1
+
+typedef struct ignite_pool_stats {
+  unsigned int version; /* set by the caller: IGNITE_POOL_STATS_VERSION (IGNITE_POOL_STATS_INIT);
+                           the library fills the fields of that version */
+  size_t ready;         /* started, waiting for a job */
+  size_t starting;      /* being created/started */
+  size_t created;       /* containers the pool started, in total */
+  size_t dispatched;    /* jobs run on pooled containers, in total */
+  size_t discarded;     /* ready containers found dead or that failed to start */
+  size_t expired;       /* removed after the idle expiry or by ignite_engine_drain_pool */
+} ignite_pool_stats;
+
+#define IGNITE_POOL_STATS_INIT { IGNITE_POOL_STATS_VERSION, 0, 0, 0, 0, 0, 0 }
+
+/* Fills the warm pool for what `opts` would run (the same pool key as ignite_execute with these
+ * options; NULL: the defaults) up to `count` ready containers (0: pool_size, at least 1) and
+ * waits until they are ready (building the service's image first when needed). Only the fields
+ * that shape the container matter: runtime, memory_mb, cpus, audit, delivery (the others are
+ * checked, then ignored). *out, when `out` is not NULL, receives how many are ready.
+ * IGNITE_ECONFIG when the pool is off or cannot serve this service (the message says why:
+ * allowSpawn: false, a runtime without a runner); IGNITE_EINVALID for bad options; the Docker
+ * and runtime errors of ignite_execute. */
+IGNITE_EXTERN(ignite_status)
+ignite_engine_prewarm(size_t *out, ignite_engine *engine, const ignite_service *service,
+                      const ignite_execute_options *opts, size_t count);
+
+/* The pool's counters (all 0 before the pool was first used). out->version must be set. */
+IGNITE_EXTERN(ignite_status)
+ignite_engine_pool_stats(ignite_pool_stats *out, const ignite_engine *engine);
+
+/* Removes every ready container and stops refilling until an execution asks again.
+ * ignite_engine_free does this too. */
+IGNITE_EXTERN(ignite_status) ignite_engine_drain_pool(ignite_engine *engine);
+
+/* Waits until every container removal queued so far (by executions, the pool, draining) is
+ * done, so that the containers no longer exist in the daemon. */
+IGNITE_EXTERN(ignite_status) ignite_engine_flush(ignite_engine *engine);
 
 /* ---------------------------------------------------------------------------------------------
  * Preflight

@@ -496,6 +496,7 @@ struct Engine::Impl {
   // the value moved by more than 10% or a second passed, and by the destructor, so a burst of
   // executions does not cost a file write each.
   struct History {
+    fs::path file;  // computed once: the destructor's flush must not need the hash library
     milliseconds last{0};
     milliseconds written{-1};
     steady_clock::time_point written_at;
@@ -506,12 +507,13 @@ struct Engine::Impl {
     try {
       std::lock_guard lock(history_mu);
       History& h = history[svc.path.string()];
+      if (h.file.empty()) h.file = history_file(svc.path);
       h.last = run;
       const auto now = steady_clock::now();
       const bool moved = h.written.count() < 0 ||
                          std::abs(run.count() - h.written.count()) * 10 > h.written.count();
       if (!moved && now - h.written_at < seconds(1)) return;
-      if (write_history(svc.path, run)) {
+      if (write_history(h.file, svc.path, run)) {
         h.written = run;
         h.written_at = now;
       }
@@ -522,14 +524,13 @@ struct Engine::Impl {
   void flush_history() noexcept {
     std::lock_guard lock(history_mu);
     for (auto& [path, h] : history) {
-      if (h.written != h.last) write_history(path, h.last);
+      if (h.written != h.last) write_history(h.file, path, h.last);
     }
   }
 
   // Best effort: history only feeds a preflight hint, so failing to write it never fails a run.
-  bool write_history(const fs::path& service_path, milliseconds run) noexcept {
+  bool write_history(const fs::path& file, const fs::path& service_path, milliseconds run) noexcept {
     try {
-      const fs::path file = history_file(service_path);
       std::error_code ec;
       fs::create_directories(file.parent_path(), ec);
       const fs::path tmp = file.string() + ".tmp-" + random_hex(8);

@@ -75,11 +75,11 @@ void Pool::worker() {
     auto it = keys_.find(key);
     if (it == keys_.end()) continue;
     Factory factory = it->second.factory;
+    const std::uint64_t generation = generation_;
     // Starting a container costs the daemon a few hundred ms of CPU; on a small host that
     // slows the jobs running on pooled containers several times over. Give them up to 50 ms to
     // finish first (a burst ends within that), then start anyway, so refills never starve.
     work_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || active_jobs_ == 0; });
-    const std::uint64_t generation = generation_;
     lock.unlock();
     std::optional<WarmContainer> made;
     std::string error;
@@ -92,7 +92,13 @@ void Pool::worker() {
     it = keys_.find(key);
     if (it == keys_.end() || generation != generation_ || stop_) {
       // Drained while it started: it goes.
-      if (it != keys_.end() && it->second.starting > 0) --it->second.starting;
+      if (it != keys_.end()) {
+        if (it->second.stale > 0) {
+          --it->second.stale;
+        } else if (it->second.starting > 0) {
+          --it->second.starting;
+        }
+      }
       if (made) {
         ++stats_.expired;
         const std::string id = made->id;
@@ -260,6 +266,10 @@ void Pool::drain() {
       k.ready.clear();
       k.target = 0;
       k.failures = 0;
+      // Starts in flight belong to the old generation now: a prewarm() right after the drain
+      // must not count them.
+      k.stale += k.starting;
+      k.starting = 0;
     }
     stats_.expired += doomed.size();
   }

@@ -85,6 +85,7 @@ class Pool {
     std::deque<WarmContainer> ready;
     std::size_t starting = 0;  // queued or being started
     std::size_t lent = 0;      // reuse-mode containers running a job: they come back
+    std::size_t stale = 0;     // starts in flight when drain() ran: removed when they end
     std::size_t claims = 0;    // callers waiting for one of those
     std::chrono::steady_clock::time_point last_used;
     std::string last_error;

@@ -1,5 +1,6 @@
 /* The C API from a C99 program (built with -std=c99 -Wall -Werror -pedantic): the documented
- * lifecycle against the real Docker daemon, ownership of every output, and an error path. */
+ * lifecycle against the real Docker daemon, ownership of every output, an error path, and the
+ * warm pool (prewarm, a warm execution, pool statistics). */
 #define _XOPEN_SOURCE 700 /* realpath */
 
 #include <limits.h>
@@ -53,6 +54,62 @@ static int on_output(const char *data, size_t len, int stream, void *payload) {
     c->out_len += len;
   }
   return 0;
+}
+
+/* An engine with a warm pool of 2: prewarm, one warm execution, the counters, drain. */
+static void pool_checks(const char *dir) {
+  ignite_engine_options eopts = IGNITE_ENGINE_OPTIONS_INIT;
+  ignite_execute_options xopts = IGNITE_EXECUTE_OPTIONS_INIT;
+  ignite_pool_stats stats = IGNITE_POOL_STATS_INIT;
+  ignite_engine *engine = NULL;
+  ignite_service *svc = NULL;
+  ignite_result *res = NULL;
+  ignite_container_start start = IGNITE_CONTAINER_START_COLD;
+  ignite_outcome outcome = IGNITE_OUTCOME_ERROR;
+  const char *out = NULL;
+  const char *id = NULL;
+  size_t out_len = 0;
+  size_t ready = 0;
+  size_t job = 0;
+
+  eopts.pool_size = 2;
+  CHECK(ignite_engine_new(&engine, &eopts) == IGNITE_OK);
+  if (!engine) return;
+  CHECK(ignite_service_load(&svc, engine, dir) == IGNITE_OK);
+  if (!svc) {
+    ignite_engine_free(engine);
+    return;
+  }
+  CHECK(ignite_engine_pool_stats(&stats, engine) == IGNITE_OK && stats.created == 0);
+  CHECK(ignite_engine_prewarm(&ready, engine, svc, NULL, 0) == IGNITE_OK && ready == 2);
+  CHECK(ignite_engine_pool_stats(&stats, engine) == IGNITE_OK);
+  CHECK(stats.ready == 2 && stats.created == 2 && stats.dispatched == 0);
+
+  xopts.input_json = "{\"name\":\"warm C\"}";
+  CHECK(ignite_execute(&res, engine, svc, &xopts) == IGNITE_OK);
+  if (res) {
+    CHECK(ignite_result_outcome(&outcome, res) == IGNITE_OK && outcome == IGNITE_OUTCOME_SUCCESS);
+    CHECK(ignite_result_stdout(&out, &out_len, res) == IGNITE_OK);
+    CHECK(out_len > 0 && strstr(out, "Hello, warm C!\n") == out);
+    CHECK(ignite_result_container_start(&start, res) == IGNITE_OK);
+    CHECK(start == IGNITE_CONTAINER_START_WARM);
+    CHECK(strcmp(ignite_container_start_str(start), "warm") == 0);
+    CHECK(ignite_result_container_id(&id, res) == IGNITE_OK && id != NULL && strlen(id) >= 12);
+    CHECK(ignite_result_container_job(&job, res) == IGNITE_OK && job == 1);
+  }
+  CHECK(ignite_engine_pool_stats(&stats, engine) == IGNITE_OK);
+  CHECK(stats.dispatched == 1 && stats.created >= 2);
+
+  /* errors: out->version must be set; the pool-less engine refuses to prewarm */
+  stats.version = 0;
+  CHECK(ignite_engine_pool_stats(&stats, engine) == IGNITE_EINVALID);
+  CHECK(strstr(ignite_error_last()->message, "out->version 0") != NULL);
+
+  CHECK(ignite_engine_drain_pool(engine) == IGNITE_OK);
+  CHECK(ignite_engine_flush(engine) == IGNITE_OK);
+  ignite_result_free(res);
+  ignite_service_free(svc);
+  ignite_engine_free(engine);
 }
 
 int main(void) {
@@ -136,6 +193,11 @@ int main(void) {
   xopts.input_json = "{broken";
   CHECK(ignite_execute(&failed, engine, svc, &xopts) == IGNITE_EINVALID && failed == NULL);
   CHECK(strstr(ignite_error_last()->message, "opts->input_json is not valid JSON") != NULL);
+
+  /* the pool is off by default: prewarm says so */
+  CHECK(ignite_engine_prewarm(NULL, engine, svc, NULL, 0) == IGNITE_ECONFIG);
+  CHECK(strstr(ignite_error_last()->message, "warm pool is off") != NULL);
+  pool_checks(dir);
 
   /* 6. free in reverse order (NULL is fine) */
   ignite_report_free(report);

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <cstddef>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "ignite.h"
+#include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "tests/test_util.hpp"
 
@@ -59,24 +62,44 @@ std::string last_message() { return ignite_error_last()->message; }
 int last_code() { return ignite_error_last()->code; }
 
 // One engine shared by the tests, as a host application would.
-ignite_engine* engine() {
+Engine& shared_engine() {
   static Engine e = [] {
     ignite_engine* raw = nullptr;
     EXPECT_EQ(ignite_engine_new(&raw, nullptr), IGNITE_OK) << last_message();
     return Engine(raw);
   }();
-  return e.get();
+  return e;
 }
+ignite_engine* engine() { return shared_engine().get(); }
 
-std::string session() {
+// Frees the shared engine once every test has run, before exit: as a static destroyed by exit()
+// it would run after the exit handlers of the libraries it uses (OpenSSL's cleanup among them).
+class FreeSharedEngine : public ::testing::Environment {
+ public:
+  void TearDown() override { shared_engine().reset(); }
+};
+[[maybe_unused]] ::testing::Environment* const kFreeSharedEngine =
+    ::testing::AddGlobalTestEnvironment(new FreeSharedEngine);
+
+// Containers of `e`'s session still in the daemon, once its queued removals are done
+// (executions return before the daemon has deleted their container).
+std::vector<json> our_containers(ignite_engine* e = engine()) {
+  EXPECT_EQ(ignite_engine_flush(e), IGNITE_OK) << last_message();
   const char* id = nullptr;
-  EXPECT_EQ(ignite_engine_session_id(&id, engine()), IGNITE_OK);
-  return id ? id : "";
+  EXPECT_EQ(ignite_engine_session_id(&id, e), IGNITE_OK);
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  return client.containers_list({"dev.ignite.session=" + std::string(id ? id : "")}, true);
 }
 
-std::vector<json> our_containers() {
+bool container_exists(const std::string& id) {
   Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
-  return client.containers_list({"dev.ignite.session=" + session()}, true);
+  try {
+    client.container_inspect(id);
+    return true;
+  } catch (const Ignite::Error& e) {
+    if (e.code() == Ignite::ErrorCode::NotFound) return false;
+    throw;
+  }
 }
 
 Service load(const fs::path& dir) {
@@ -241,6 +264,11 @@ TEST(Enums, OutcomeAndCheckStatusText) {
   EXPECT_STREQ(ignite_check_status_str(IGNITE_CHECK_WARN), "warn");
   EXPECT_STREQ(ignite_check_status_str(IGNITE_CHECK_FAIL), "fail");
   EXPECT_STREQ(ignite_check_status_str(static_cast<ignite_check_status>(7)), "unknown");
+  EXPECT_STREQ(ignite_container_start_str(IGNITE_CONTAINER_START_COLD), "cold");
+  EXPECT_STREQ(ignite_container_start_str(IGNITE_CONTAINER_START_WARM), "warm");
+  EXPECT_STREQ(ignite_container_start_str(IGNITE_CONTAINER_START_REUSED), "reused");
+  EXPECT_STREQ(ignite_container_start_str(static_cast<ignite_container_start>(3)), "unknown");
+  EXPECT_STREQ(ignite_container_start_str(static_cast<ignite_container_start>(-1)), "unknown");
 }
 
 // Every function that takes a pointer, called with each required pointer NULL.
@@ -255,6 +283,8 @@ TEST(Arguments, EveryNullPointerIsInvalidAndNamed) {
   int64_t i64 = 0;
   size_t len = 0;
   ignite_outcome oc;
+  ignite_container_start cst;
+  ignite_pool_stats ps = IGNITE_POOL_STATS_INIT;
   ignite_check_status cs;
   ignite_lock_state ls;
   ignite_engine* eout = nullptr;
@@ -339,6 +369,26 @@ TEST(Arguments, EveryNullPointerIsInvalidAndNamed) {
       {"ignite_result_runtime", "result", [&] { return ignite_result_runtime(&str, nullptr); }},
       {"ignite_result_json", "out", [&] { return ignite_result_json(nullptr, r); }},
       {"ignite_result_json", "result", [&] { return ignite_result_json(&text, nullptr); }},
+      {"ignite_result_container_start", "out",
+       [&] { return ignite_result_container_start(nullptr, r); }},
+      {"ignite_result_container_start", "result",
+       [&] { return ignite_result_container_start(&cst, nullptr); }},
+      {"ignite_result_container_id", "out", [&] { return ignite_result_container_id(nullptr, r); }},
+      {"ignite_result_container_id", "result",
+       [&] { return ignite_result_container_id(&str, nullptr); }},
+      {"ignite_result_container_job", "out",
+       [&] { return ignite_result_container_job(nullptr, r); }},
+      {"ignite_result_container_job", "result",
+       [&] { return ignite_result_container_job(&len, nullptr); }},
+      {"ignite_engine_prewarm", "engine",
+       [&] { return ignite_engine_prewarm(&len, nullptr, s, nullptr, 0); }},
+      {"ignite_engine_prewarm", "service",
+       [&] { return ignite_engine_prewarm(&len, e, nullptr, nullptr, 0); }},
+      {"ignite_engine_pool_stats", "out", [&] { return ignite_engine_pool_stats(nullptr, e); }},
+      {"ignite_engine_pool_stats", "engine",
+       [&] { return ignite_engine_pool_stats(&ps, nullptr); }},
+      {"ignite_engine_drain_pool", "engine", [] { return ignite_engine_drain_pool(nullptr); }},
+      {"ignite_engine_flush", "engine", [] { return ignite_engine_flush(nullptr); }},
       {"ignite_preflight_options_init", "opts",
        [] { return ignite_preflight_options_init(nullptr, 1); }},
       {"ignite_preflight_run", "out", [&] { return ignite_preflight_run(nullptr, e, s, nullptr); }},
@@ -422,10 +472,40 @@ TEST(Engine, OptionsInitMatchesTheMacro) {
   EXPECT_EQ(o.delivery, IGNITE_DELIVERY_DEFAULT);
   EXPECT_EQ(o.pids_limit, 0);
   EXPECT_EQ(o.tmpfs_size, nullptr);
+  EXPECT_EQ(o.pool_size, 0u);
+  EXPECT_EQ(o.pool_reuse, 0u);
+  EXPECT_EQ(o.pool_idle_expiry_ms, 0);
+  EXPECT_EQ(o.pool_refill_concurrency, 0u);
+  EXPECT_EQ(o.pool_memory_budget_mb, 0.0);
+  EXPECT_EQ(std::memcmp(&o, &m, sizeof o), 0);
   expect_invalid(ignite_engine_options_init(&o, 0), "ignite_engine_options_init",
                  "version 0 is not supported");
   expect_invalid(ignite_engine_options_init(&o, 99), "ignite_engine_options_init",
                  "version 99 is not supported");
+}
+
+// A program built against version 1 of ignite.h has the struct without the pool fields: init
+// with version 1 must not write past them, and the engine must not read them.
+TEST(Engine, Version1OptionsEndBeforeThePoolFields) {
+  const std::size_t v1_size = offsetof(ignite_engine_options, pool_size);
+  EXPECT_EQ(v1_size, offsetof(ignite_engine_options, tmpfs_size) + sizeof(const char*));
+  ignite_engine_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_engine_options_init(&o, 1), IGNITE_OK);
+  EXPECT_EQ(o.version, 1u);
+  EXPECT_EQ(o.max_concurrent, 0u);
+  EXPECT_EQ(o.tmpfs_size, nullptr);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v1_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  // Garbage where a version 1 struct has none (negative expiry, NaN budget) is never read.
+  ignite_engine* e = nullptr;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();
+  Engine owned(e);
+  Service svc = load(example_service("hello-quickjs"));
+  size_t ready = 7;
+  EXPECT_EQ(ignite_engine_prewarm(&ready, e, svc.get(), nullptr, 1), IGNITE_ECONFIG);
+  EXPECT_EQ(ready, 0u);
+  EXPECT_THAT(last_message(), HasSubstr("the warm pool is off"));
 }
 
 TEST(Engine, NewWithOptionsAndErrors) {
@@ -457,8 +537,17 @@ TEST(Engine, NewWithOptionsAndErrors) {
   o.delivery = static_cast<ignite_delivery>(9);
   expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->delivery 9");
   o.delivery = IGNITE_DELIVERY_DEFAULT;
-  o.version = 2;
-  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 2");
+  o.pool_idle_expiry_ms = -1;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new",
+                 "opts->pool_idle_expiry_ms must not be negative (got -1)");
+  o.pool_idle_expiry_ms = 0;
+  o.pool_memory_budget_mb = -5;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->pool_memory_budget_mb");
+  o.pool_memory_budget_mb = std::numeric_limits<double>::quiet_NaN();
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->pool_memory_budget_mb");
+  o.pool_memory_budget_mb = 0;
+  o.version = 3;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 3");
 }
 
 TEST(Engine, PingWithoutDaemonIsDockerUnavailable) {
@@ -587,6 +676,15 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   const char* rt = nullptr;
   ASSERT_EQ(ignite_result_runtime(&rt, r.get()), IGNITE_OK);
   EXPECT_STREQ(rt, "node@20");
+  ignite_container_start start = IGNITE_CONTAINER_START_REUSED;
+  ASSERT_EQ(ignite_result_container_start(&start, r.get()), IGNITE_OK);
+  EXPECT_EQ(start, IGNITE_CONTAINER_START_COLD);  // the shared engine has no pool
+  const char* id = nullptr;
+  ASSERT_EQ(ignite_result_container_id(&id, r.get()), IGNITE_OK);
+  EXPECT_GE(std::strlen(id), 12u);
+  size_t job = 0;
+  ASSERT_EQ(ignite_result_container_job(&job, r.get()), IGNITE_OK);
+  EXPECT_EQ(job, 1u);
   Text j;
   ASSERT_EQ(ignite_result_json(j.out(), r.get()), IGNITE_OK);
   const json parsed = json::parse(j.str());
@@ -904,6 +1002,206 @@ TEST(Execute, SeveralThreadsOnOneEngine) {
     EXPECT_EQ(outcomes[i], IGNITE_OUTCOME_SUCCESS);
     EXPECT_THAT(outs[i], HasSubstr("Hello, t" + std::to_string(i) + "!"));
   }
+}
+
+// --- Warm pool ------------------------------------------------------------------------------
+
+namespace {
+
+// An engine of its own with the warm pool on.
+Engine pool_engine(size_t size, size_t reuse = 0) {
+  ignite_engine_options o = IGNITE_ENGINE_OPTIONS_INIT;
+  o.pool_size = size;
+  o.pool_reuse = reuse;
+  ignite_engine* raw = nullptr;
+  EXPECT_EQ(ignite_engine_new(&raw, &o), IGNITE_OK) << last_message();
+  return Engine(raw);
+}
+
+Result run_on(ignite_engine* e, const ignite_service* svc, const ignite_execute_options* opts) {
+  ignite_result* raw = nullptr;
+  EXPECT_EQ(ignite_execute(&raw, e, svc, opts), IGNITE_OK) << last_message();
+  return Result(raw);
+}
+
+ignite_container_start container_start(const ignite_result* r) {
+  ignite_container_start s = IGNITE_CONTAINER_START_COLD;
+  EXPECT_EQ(ignite_result_container_start(&s, r), IGNITE_OK);
+  return s;
+}
+
+std::string container_id(const ignite_result* r) {
+  const char* id = nullptr;
+  EXPECT_EQ(ignite_result_container_id(&id, r), IGNITE_OK);
+  return id ? id : "";
+}
+
+size_t container_job(const ignite_result* r) {
+  size_t job = 0;
+  EXPECT_EQ(ignite_result_container_job(&job, r), IGNITE_OK);
+  return job;
+}
+
+ignite_pool_stats pool_stats(const ignite_engine* e) {
+  ignite_pool_stats st = IGNITE_POOL_STATS_INIT;
+  EXPECT_EQ(ignite_engine_pool_stats(&st, e), IGNITE_OK) << last_message();
+  return st;
+}
+
+// Waits until `pred` holds or 20 s passed.
+template <class Pred>
+bool eventually(Pred pred) {
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+}  // namespace
+
+TEST(Pool, PrewarmThenExecuteRunsWarmOnceEach) {
+  Engine e = pool_engine(2);
+  Service svc = load(example_service("hello-quickjs"));
+  size_t ready = 0;
+  ASSERT_EQ(ignite_engine_prewarm(&ready, e.get(), svc.get(), nullptr, 0), IGNITE_OK)
+      << last_message();
+  EXPECT_EQ(ready, 2u);  // count 0: pool_size
+  ignite_pool_stats st = pool_stats(e.get());
+  EXPECT_EQ(st.version, static_cast<unsigned>(IGNITE_POOL_STATS_VERSION));
+  EXPECT_EQ(st.ready, 2u);
+  EXPECT_EQ(st.created, 2u);
+  EXPECT_EQ(st.dispatched, 0u);
+
+  ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.input_json = R"({"name":"Pool"})";
+  Result a = run_on(e.get(), svc.get(), &o);
+  Result b = run_on(e.get(), svc.get(), &o);
+  ASSERT_TRUE(a && b);
+  for (const ignite_result* r : {a.get(), b.get()}) {
+    EXPECT_EQ(outcome(r), IGNITE_OUTCOME_SUCCESS) << err_text(r);
+    EXPECT_EQ(container_start(r), IGNITE_CONTAINER_START_WARM);
+    EXPECT_EQ(container_job(r), 1u);
+    EXPECT_THAT(out_text(r), HasSubstr("Hello, Pool!\n"));
+    EXPECT_EQ(err_text(r), "");
+  }
+  EXPECT_STREQ(ignite_container_start_str(container_start(a.get())), "warm");
+  EXPECT_NE(container_id(a.get()), container_id(b.get()));
+  ASSERT_EQ(ignite_engine_flush(e.get()), IGNITE_OK);
+  EXPECT_FALSE(container_exists(container_id(a.get()))) << "a pooled container served twice";
+  EXPECT_FALSE(container_exists(container_id(b.get())));
+
+  st = pool_stats(e.get());
+  EXPECT_EQ(st.dispatched, 2u);
+  EXPECT_GE(st.created, 2u);
+  EXPECT_EQ(st.discarded, 0u);
+  // Refilled in the background; draining then leaves nothing behind.
+  ASSERT_TRUE(eventually([&] { return pool_stats(e.get()).ready == 2; })) << "no refill";
+  EXPECT_EQ(pool_stats(e.get()).created, 4u);
+  ASSERT_EQ(ignite_engine_drain_pool(e.get()), IGNITE_OK);
+  st = pool_stats(e.get());
+  EXPECT_EQ(st.ready, 0u);
+  EXPECT_EQ(st.expired, 2u);
+  EXPECT_TRUE(our_containers(e.get()).empty());
+}
+
+TEST(Pool, PrewarmCountAndOptionsSelectThePoolKey) {
+  Engine e = pool_engine(3);
+  Service svc = load(example_service("hello-node"));
+  ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.memory_mb = 96;
+  ASSERT_EQ(ignite_engine_prewarm(nullptr, e.get(), svc.get(), &o, 1), IGNITE_OK)
+      << last_message();  // `out` is optional
+  EXPECT_EQ(pool_stats(e.get()).ready, 1u);
+  o.input_json = R"({"name":"Key"})";
+  Result r = run_on(e.get(), svc.get(), &o);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_SUCCESS) << err_text(r.get());
+  EXPECT_EQ(container_start(r.get()), IGNITE_CONTAINER_START_WARM);
+  EXPECT_THAT(out_text(r.get()), HasSubstr("Hello, Key!\n"));
+  EXPECT_EQ(pool_stats(e.get()).dispatched, 1u);
+}
+
+TEST(Pool, ReuseRunsThreeJobsPerContainer) {
+  Engine e = pool_engine(1, 3);
+  Scratch s("print('job ' + std.in.readAsString());", 10000, "quickjs");
+  std::vector<Result> rs;
+  for (int n = 1; n <= 4; ++n) {
+    const std::string input = std::to_string(n);
+    ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+    o.input_json = input.c_str();
+    rs.push_back(run_on(e.get(), s.svc.get(), &o));
+    ASSERT_TRUE(rs.back());
+    EXPECT_EQ(out_text(rs.back().get()), "job " + input + "\n") << err_text(rs.back().get());
+  }
+  EXPECT_EQ(container_job(rs[0].get()), 1u);
+  EXPECT_EQ(container_job(rs[1].get()), 2u);
+  EXPECT_EQ(container_job(rs[2].get()), 3u);
+  EXPECT_EQ(container_job(rs[3].get()), 1u);
+  EXPECT_EQ(container_start(rs[1].get()), IGNITE_CONTAINER_START_REUSED);
+  EXPECT_EQ(container_start(rs[2].get()), IGNITE_CONTAINER_START_REUSED);
+  EXPECT_STREQ(ignite_container_start_str(container_start(rs[2].get())), "reused");
+  EXPECT_EQ(container_id(rs[0].get()), container_id(rs[1].get()));
+  EXPECT_EQ(container_id(rs[1].get()), container_id(rs[2].get()));
+  EXPECT_NE(container_id(rs[3].get()), container_id(rs[2].get()));
+  ASSERT_EQ(ignite_engine_flush(e.get()), IGNITE_OK);
+  EXPECT_FALSE(container_exists(container_id(rs[0].get())))
+      << "a container past its reuse count must be removed";
+}
+
+TEST(Pool, PrewarmRefusesWhatThePoolCannotServe) {
+  Service hello = load(example_service("hello-quickjs"));
+  size_t ready = 9;
+  EXPECT_EQ(ignite_engine_prewarm(&ready, engine(), hello.get(), nullptr, 0), IGNITE_ECONFIG);
+  EXPECT_EQ(ready, 0u);
+  EXPECT_THAT(last_message(), HasSubstr("the warm pool is off"));
+
+  Engine e = pool_engine(2);
+  Scratch s("print('cold');", 10000, "quickjs");
+  write_file(s.dir.path() / "ignite.policy.yaml", "security:\n  process:\n    allowSpawn: false\n");
+  ready = 9;
+  EXPECT_EQ(ignite_engine_prewarm(&ready, e.get(), s.svc.get(), nullptr, 0), IGNITE_ECONFIG);
+  EXPECT_EQ(ready, 0u);
+  EXPECT_EQ(last_code(), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("allowSpawn"));
+  Result r = run_on(e.get(), s.svc.get(), nullptr);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(out_text(r.get()), "cold\n");
+  EXPECT_EQ(container_start(r.get()), IGNITE_CONTAINER_START_COLD);
+  EXPECT_EQ(pool_stats(e.get()).created, 0u);
+}
+
+TEST(Pool, StatsAndPrewarmArgumentErrors) {
+  // No pool yet: every counter is 0, and draining or flushing is harmless.
+  const ignite_pool_stats st = pool_stats(engine());
+  EXPECT_EQ(st.ready + st.starting + st.created + st.dispatched + st.discarded + st.expired, 0u);
+  EXPECT_EQ(ignite_engine_drain_pool(engine()), IGNITE_OK);
+  EXPECT_EQ(ignite_engine_flush(engine()), IGNITE_OK);
+  ignite_pool_stats bad = IGNITE_POOL_STATS_INIT;
+  bad.version = 0;
+  expect_invalid(ignite_engine_pool_stats(&bad, engine()), "ignite_engine_pool_stats",
+                 "out->version 0 is not supported");
+  bad.version = 2;
+  expect_invalid(ignite_engine_pool_stats(&bad, engine()), "ignite_engine_pool_stats",
+                 "out->version 2 is not supported");
+
+  Engine e = pool_engine(1);
+  Service svc = load(example_service("hello-quickjs"));
+  ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.input_json = "{nope";
+  size_t ready = 9;
+  expect_invalid(ignite_engine_prewarm(&ready, e.get(), svc.get(), &o, 1), "ignite_engine_prewarm",
+                 "opts->input_json is not valid JSON");
+  EXPECT_EQ(ready, 0u);
+  o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.version = 7;
+  expect_invalid(ignite_engine_prewarm(&ready, e.get(), svc.get(), &o, 1), "ignite_engine_prewarm",
+                 "opts->version 7 is not supported");
+  o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.runtime = "nope@1";
+  EXPECT_EQ(ignite_engine_prewarm(&ready, e.get(), svc.get(), &o, 1), IGNITE_ERUNTIME);
+  EXPECT_EQ(pool_stats(e.get()).created, 0u);
 }
 
 // --- Preflight and reports ------------------------------------------------------------------

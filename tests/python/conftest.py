@@ -68,7 +68,23 @@ def remove_image(ref: str) -> None:
         conn.close()
 
 
+def container_exists(container_id: str) -> bool:
+    """Whether the daemon still has the container (running or not)."""
+    conn = _UnixHTTPConnection(docker_socket())
+    try:
+        conn.request("GET", "/v1.41/containers/" + urllib.parse.quote(container_id) + "/json")
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status in (200, 404), body
+        return resp.status == 200
+    finally:
+        conn.close()
+
+
 def session_containers(engine: ignite.Engine) -> list[dict]:
+    """The engine's containers still in the daemon once its queued removals are done
+    (``execute`` returns before the daemon has deleted the container)."""
+    engine.flush()
     return containers("dev.ignite.session=" + engine.session_id)
 
 

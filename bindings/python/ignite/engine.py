@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import os
+import time
 from typing import Any, Callable, Mapping, Optional, Union
 
 from ._native import _core
@@ -16,6 +18,7 @@ from .models import (
     ExecutionResult,
     GcResult,
     LockManifest,
+    PoolStats,
     PreflightResult,
     ResolvedRuntime,
     Runtime,
@@ -27,6 +30,9 @@ __all__ = ["Engine", "StopSource"]
 StrPath = Union[str, "os.PathLike[str]"]
 ServiceLike = Union[Service, StrPath]
 OutputCallback = Callable[[str], Any]
+
+#: How long :meth:`Engine.close` waits for pooled containers still being started.
+_CLOSE_START_WAIT_S = 60.0
 
 #: Cancels the executions it is passed to (``engine.execute(..., stop=source)``) when
 #: ``source.request_stop()`` is called from any thread; their outcome becomes ``"cancelled"``.
@@ -70,6 +76,17 @@ class Engine:
     a daemon. One engine may be shared by many threads: calls release the GIL while Docker
     works, and at most ``max_concurrent`` executions run at once (the rest wait their turn).
 
+    The **warm pool** (off by default, ``pool_size``) keeps containers created and started
+    ahead of demand, per pool key (service image, limits, policy, delivery), with the runtime
+    booted and waiting for one job, so a pooled execution returns in milliseconds. Fill it with
+    :meth:`prewarm` (otherwise a key's first execution fills it); ``result.container_start``
+    says whether an execution ran ``"cold"``, ``"warm"`` or ``"reused"``::
+
+        with ignite.Engine(pool_size=2) as engine:
+            svc = engine.load("examples/services/hello-quickjs")
+            engine.prewarm(svc)
+            result = engine.execute(svc, input={"name": "Pool"})  # container_start == "warm"
+
     Args:
         docker_host: ``"unix:///path/docker.sock"`` or a socket path; default ``$DOCKER_HOST``,
             else ``/var/run/docker.sock``. Only unix sockets are supported.
@@ -81,9 +98,19 @@ class Engine:
             processes on this host left behind.
         state_dir: where execution history is kept (default ``$IGNITE_STATE_DIR``, else
             ``$XDG_STATE_HOME/ignite``, else ``~/.local/state/ignite``).
+        pool_size: ready containers the warm pool keeps per pool key; 0 turns the pool off.
+        pool_reuse: jobs of one service that may run one after another in one pooled
+            container (a fresh runtime process per job, ``/tmp`` emptied in between);
+            service.yaml's ``reuse`` overrides it. 1: each container runs one job.
+        pool_idle_expiry_s: a key's ready containers are removed after this many seconds
+            unused (rounded up to whole seconds).
+        pool_refill_concurrency: containers being started at once, over all keys.
+        pool_memory_budget_mb: upper bound on the summed memory limits of ready containers,
+            over all keys.
 
     Raises:
         ConfigError: ``docker_host`` is not a unix socket.
+        InvalidArgumentError: a negative or zero count or limit where one is required.
     """
 
     def __init__(
@@ -96,9 +123,26 @@ class Engine:
         delivery: Union[CodeDelivery, str] = CodeDelivery.AUTO,
         reap_on_start: bool = True,
         state_dir: Optional[StrPath] = None,
+        pool_size: int = 0,
+        pool_reuse: int = 1,
+        pool_idle_expiry_s: float = 300,
+        pool_refill_concurrency: int = 2,
+        pool_memory_budget_mb: float = 4096,
     ) -> None:
-        if max_concurrent < 1:
-            raise InvalidArgumentError(f"max_concurrent must be at least 1 (got {max_concurrent})")
+        for name, value, minimum in (
+            ("max_concurrent", max_concurrent, 1),
+            ("pool_size", pool_size, 0),
+            ("pool_reuse", pool_reuse, 1),
+            ("pool_refill_concurrency", pool_refill_concurrency, 1),
+        ):
+            if value < minimum:
+                raise InvalidArgumentError(f"{name} must be at least {minimum} (got {value})")
+        for name, value in (
+            ("pool_idle_expiry_s", pool_idle_expiry_s),
+            ("pool_memory_budget_mb", pool_memory_budget_mb),
+        ):
+            if not math.isfinite(value) or value < 0:
+                raise InvalidArgumentError(f"{name} must be finite and at least 0 (got {value})")
         self._core = _core.Engine(
             docker_host=docker_host or "",
             max_concurrent=max_concurrent,
@@ -107,6 +151,11 @@ class Engine:
             delivery=CodeDelivery._coerce(delivery),
             reap_on_start=reap_on_start,
             state_dir=os.fspath(state_dir) if state_dir is not None else None,
+            pool_size=pool_size,
+            pool_reuse=pool_reuse,
+            pool_idle_expiry_s=math.ceil(pool_idle_expiry_s),
+            pool_refill_concurrency=pool_refill_concurrency,
+            pool_memory_budget_mb=float(pool_memory_budget_mb),
         )
 
     @classmethod
@@ -114,8 +163,10 @@ class Engine:
         """An Engine configured from environment variables (docker-py's ``from_env()``).
 
         Reads ``DOCKER_HOST``, ``IGNITE_MAX_CONCURRENT``, ``IGNITE_PIDS_LIMIT``,
-        ``IGNITE_TMPFS_SIZE``, ``IGNITE_DELIVERY`` and ``IGNITE_STATE_DIR`` from ``environ``
-        (default ``os.environ``); keyword ``overrides`` win over them.
+        ``IGNITE_TMPFS_SIZE``, ``IGNITE_DELIVERY``, ``IGNITE_STATE_DIR`` and the warm pool's
+        ``IGNITE_POOL_SIZE``, ``IGNITE_POOL_REUSE``, ``IGNITE_POOL_IDLE_EXPIRY_S``,
+        ``IGNITE_POOL_REFILL_CONCURRENCY`` and ``IGNITE_POOL_MEMORY_BUDGET_MB`` from
+        ``environ`` (default ``os.environ``); keyword ``overrides`` win over them.
         """
         env = os.environ if environ is None else environ
         kwargs: dict[str, Any] = {}
@@ -127,6 +178,11 @@ class Engine:
             ("IGNITE_TMPFS_SIZE", "tmpfs_size", str),
             ("IGNITE_DELIVERY", "delivery", str),
             ("IGNITE_STATE_DIR", "state_dir", str),
+            ("IGNITE_POOL_SIZE", "pool_size", int),
+            ("IGNITE_POOL_REUSE", "pool_reuse", int),
+            ("IGNITE_POOL_IDLE_EXPIRY_S", "pool_idle_expiry_s", float),
+            ("IGNITE_POOL_REFILL_CONCURRENCY", "pool_refill_concurrency", int),
+            ("IGNITE_POOL_MEMORY_BUDGET_MB", "pool_memory_budget_mb", float),
         ):
             if env.get(name):
                 try:
@@ -145,12 +201,22 @@ class Engine:
         self.close()
 
     def close(self) -> int:
-        """Removes every container this engine created that still exists; returns how many.
+        """Drains the warm pool, waits for the queued container removals (:meth:`flush`), then
+        removes every container this engine created that still exists; returns how many that
+        last step removed.
 
         Called by ``__exit__``. Without a reachable daemon there is nothing to remove, so
-        DockerUnavailableError is swallowed here. The engine stays usable afterwards.
+        DockerUnavailableError is swallowed here. The engine stays usable afterwards (the
+        pool fills again when an execution or :meth:`prewarm` asks).
         """
         try:
+            self.drain_pool()
+            # A container still being started when the pool was drained is removed as soon as
+            # its start ends (well under a second): wait for that, so that none is left behind.
+            deadline = time.monotonic() + _CLOSE_START_WAIT_S
+            while self._core.pool_stats().starting and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.flush()
             return self.remove_containers()
         except DockerUnavailableError:
             return 0
@@ -200,7 +266,8 @@ class Engine:
         on_build_output: Optional[OutputCallback] = None,
         stop: Optional[StopSource] = None,
     ) -> ExecutionResult:
-        """Runs ``service`` once in a fresh container, waits for it and removes it.
+        """Runs ``service`` once in a fresh container (or a warm one from the pool), waits for
+        it and queues the container's removal (finished in the background: :meth:`flush`).
 
         The service's own failures are data, not exceptions: a non-zero exit, a timeout, the
         memory or output limit, or a cancellation is the result's ``outcome`` (``result.ok``
@@ -235,7 +302,8 @@ class Engine:
         (KeyboardInterrupt) while a call waits on the main thread does the same.
 
         Returns:
-            ExecutionResult: ``outcome``, ``exit_code``, ``stdout``, ``stderr``, timings...
+            ExecutionResult: ``outcome``, ``exit_code``, ``stdout``, ``stderr``, timings,
+            ``container_start`` (``"cold"``, ``"warm"``, ``"reused"``)...
 
         Raises:
             InvalidArgumentError: bad input JSON, env name, timeout, memory or cpus.
@@ -328,6 +396,71 @@ class Engine:
     def last_execution_ms(self, service: ServiceLike) -> Optional[int]:
         """Run-phase milliseconds of the service's last recorded execution, or None."""
         return self._core.last_execution_ms(self._service(service))
+
+    # -- warm pool -------------------------------------------------------------------------
+
+    def prewarm(
+        self,
+        service: ServiceLike,
+        *,
+        count: int = 0,
+        env: Optional[Mapping[str, str]] = None,
+        timeout_ms: Optional[int] = None,
+        memory_mb: Optional[float] = None,
+        cpus: Optional[float] = None,
+        runtime: Optional[str] = None,
+        audit: bool = False,
+        delivery: Union[CodeDelivery, str, None] = None,
+        on_build_output: Optional[OutputCallback] = None,
+    ) -> int:
+        """Fills the warm pool for what :meth:`execute` with the same keywords would run, up to
+        ``count`` ready containers (0: ``pool_size``), and waits until they are ready (building
+        the service's image first when needed). Returns how many are ready.
+
+        The pool key is the container those keywords define (runtime, ``memory_mb``, ``cpus``,
+        ``audit``, ``delivery``, with the service's image, env and policy): pass the ones you
+        will execute with. ``env`` and ``timeout_ms`` apply per job and do not change the key.
+        Runs with the GIL released.
+
+        Raises:
+            ConfigError: the pool is off (``pool_size`` 0) or cannot serve this service (its
+                policy sets ``allowSpawn: false``, or its runtime has no resident runner).
+            InvalidArgumentError: bad env name, timeout, memory or cpus, or a negative count.
+            RuntimeNotFoundError, DockerUnavailableError, DockerError, BuildError: as
+                :meth:`execute`.
+        """
+        if count < 0:
+            raise InvalidArgumentError(f"count must not be negative (got {count})")
+        build_cb, build_flush = _text_callback(on_build_output)
+        ready = self._core.prewarm(
+            self._service(service),
+            count=count,
+            env=dict(env) if env else {},
+            runtime=runtime,
+            timeout_ms=timeout_ms,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            delivery=CodeDelivery._coerce(delivery),
+            audit=audit,
+            on_build_output=build_cb,
+        )
+        build_flush()
+        return ready
+
+    def pool_stats(self) -> PoolStats:
+        """The warm pool's counters: ``ready``, ``starting``, ``created``, ``dispatched``,
+        ``discarded``, ``expired`` (all 0 before the pool was first used)."""
+        return PoolStats._from_core(self._core.pool_stats())
+
+    def drain_pool(self) -> None:
+        """Removes every ready container of the warm pool; refilling stops until an execution
+        (or :meth:`prewarm`) asks again. :meth:`close` does this too."""
+        self._core.drain_pool()
+
+    def flush(self) -> None:
+        """Waits until every container removal queued so far is done: :meth:`execute` returns
+        before the daemon has deleted its container."""
+        self._core.flush()
 
     # -- ignite.lock -----------------------------------------------------------------------
 

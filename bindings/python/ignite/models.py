@@ -19,6 +19,7 @@ from ._native import _core
 __all__ = [
     "CheckStatus",
     "CodeDelivery",
+    "ContainerStart",
     "DriftReport",
     "ExecutionReport",
     "ExecutionResult",
@@ -27,6 +28,7 @@ __all__ = [
     "Outcome",
     "PhaseTimings",
     "PolicyLimits",
+    "PoolStats",
     "PreflightCheck",
     "PreflightResult",
     "ReportWarning",
@@ -76,6 +78,18 @@ class WarningLevel(enum.StrEnum):
 
     @classmethod
     def _from_core(cls, value: Any) -> "WarningLevel":
+        return cls(_core.to_string(value))
+
+
+class ContainerStart(enum.StrEnum):
+    """How an execution's container was obtained (``Ignite::ContainerStart``)."""
+
+    COLD = "cold"  #: created and started for this execution
+    WARM = "warm"  #: taken from the warm pool, used for this execution only
+    REUSED = "reused"  #: a reuse-mode container that had run earlier jobs of the same service
+
+    @classmethod
+    def _from_core(cls, value: Any) -> "ContainerStart":
         return cls(_core.to_string(value))
 
 
@@ -134,6 +148,9 @@ class Service:
     cpu_limit: Optional[float]  #: None: 1 CPU at run time
     network: bool
     env: Mapping[str, str]
+    #: service.yaml's ``reuse``: jobs one pooled container may run (None: the engine's
+    #: ``pool_reuse``)
+    reuse: Optional[int]
     preflight: Mapping[str, Any]  #: service.yaml's ``preflight:`` thresholds that were set
     has_node_modules: bool
     node_modules_size: int  #: bytes of regular files under node_modules
@@ -154,6 +171,7 @@ class Service:
             cpu_limit=c.cpu_limit,
             network=c.network,
             env=dict(c.env),
+            reuse=c.reuse,
             preflight=c.preflight,
             has_node_modules=s.has_node_modules,
             node_modules_size=s.node_modules_size,
@@ -162,9 +180,12 @@ class Service:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """service.yaml's ``service:`` block as JSON (ignite/json.hpp) plus ``path``,
-        ``entryPath``, ``hasNodeModules``, ``nodeModulesSize`` and ``dependencyCount``."""
+        """service.yaml's ``service:`` block as JSON (ignite/json.hpp; ``reuse`` when set) plus
+        ``path``, ``entryPath``, ``hasNodeModules``, ``nodeModulesSize`` and
+        ``dependencyCount``."""
         d = _loads(self._raw.config.to_json())
+        if self.reuse is not None:
+            d.setdefault("reuse", self.reuse)
         d.update(
             path=str(self.path),
             entryPath=str(self.entry_path),
@@ -288,6 +309,9 @@ class ExecutionResult(_JsonMixin):
     oom_killed: bool
     memory_peak_mb: Optional[float]  #: None when the daemon's cgroups are not visible here
     cold_start: bool  #: the per-service image was built for this run
+    container_start: ContainerStart  #: cold, warm (from the pool) or reused (reuse mode)
+    container_id: str  #: the Docker id of the container it ran in
+    container_job: int  #: 1-based index of this job in its container (above 1: reuse mode)
     audit: Optional[SecurityAudit]  #: set in audit mode
     duration_ms: int  #: create through cleanup
     phases: PhaseTimings
@@ -315,6 +339,9 @@ class ExecutionResult(_JsonMixin):
             oom_killed=r.oom_killed,
             memory_peak_mb=r.memory_peak_mb,
             cold_start=r.cold_start,
+            container_start=ContainerStart._from_core(r.container_start),
+            container_id=r.container_id,
+            container_job=r.container_job,
             audit=SecurityAudit._from_core(r.audit) if r.audit is not None else None,
             duration_ms=r.duration_ms,
             phases=PhaseTimings._from_core(r.phases),
@@ -505,6 +532,22 @@ class GcResult:
 
     containers: int  #: containers of dead Ignite processes
     images: int  #: unused per-service images
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """The warm pool's counters (:meth:`Engine.pool_stats`)."""
+
+    ready: int  #: started, waiting for a job
+    starting: int  #: being created/started
+    created: int  #: containers the pool started, in total
+    dispatched: int  #: jobs run on pooled containers, in total
+    discarded: int  #: ready containers found dead or that failed to start
+    expired: int  #: removed after the idle expiry or by :meth:`Engine.drain_pool`
+
+    @classmethod
+    def _from_core(cls, s: Any) -> "PoolStats":
+        return cls(s.ready, s.starting, s.created, s.dispatched, s.discarded, s.expired)
 
 
 @dataclass(frozen=True)
