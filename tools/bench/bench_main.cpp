@@ -780,17 +780,23 @@ Sample Bench::run_docker_cli(Target& t) {
   return s;
 }
 
+// Records, per step, the time since the previous one (the first since the sample began).
+struct StepClock {
+  Sample& sample;
+  Clock::time_point last;
+  void operator()(const char* name) {
+    const auto now = Clock::now();
+    sample.steps.emplace_back(name, ms_between(last, now));
+    last = now;
+  }
+};
+
 Sample Bench::run_raw_api(Target& t) {
   namespace dk = Ignite::docker;
   Sample s;
   std::string id;
   const auto t0 = Clock::now();
-  auto last = t0;
-  const auto step = [&](const char* name) {
-    const auto now = Clock::now();
-    s.steps.emplace_back(name, ms_between(last, now));
-    last = now;
-  };
+  StepClock step{s, t0};
   try {
     id = raw_->container_create(t.raw_body);
     step("create");
@@ -844,12 +850,7 @@ Sample Bench::run_churn(Target& t) {
   Sample s;
   std::string id;
   const auto t0 = Clock::now();
-  auto last = t0;
-  const auto step = [&](const char* name) {
-    const auto now = Clock::now();
-    s.steps.emplace_back(name, ms_between(last, now));
-    last = now;
-  };
+  StepClock step{s, t0};
   try {
     id = raw_->container_create(t.churn_body);
     step("create");
