@@ -1,5 +1,9 @@
 #include "ignite/src/reaper.hpp"
 
+#include <optional>
+
+#include <mutex>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -41,9 +45,15 @@ std::string label(const nlohmann::json& labels, std::string_view key) {
 
 }  // namespace
 
-const Owner& self_owner() {
-  static const Owner owner{hostname(), static_cast<long>(::getpid()), start_time(::getpid())};
-  return owner;
+Owner self_owner() {
+  // Recomputed after fork(): a child's containers must name the child, which may die on its
+  // own, not the parent.
+  static std::mutex mu;
+  static std::optional<Owner> cached;
+  std::lock_guard lock(mu);
+  const long pid = static_cast<long>(::getpid());
+  if (!cached || cached->pid != pid) cached = Owner{hostname(), pid, start_time(::getpid())};
+  return *cached;
 }
 
 std::map<std::string, std::string> owner_labels() {

@@ -19,7 +19,7 @@ struct Owner {
 };
 
 // This process as an owner.
-const Owner& self_owner();
+Owner self_owner();
 
 // Labels identifying this process as the owner, added to every container.
 std::map<std::string, std::string> owner_labels();

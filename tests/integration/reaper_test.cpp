@@ -121,3 +121,61 @@ TEST(Reaper, LiveOwnersAreLeftAlone) {
   EXPECT_EQ(result.stdout_text, "survived\n");
   remove_images(client, name);
 }
+
+// A process that dies with a full warm pool leaves running, ready containers: the next Engine
+// removes them like any other container of a dead owner.
+TEST(Reaper, KilledProcessWithAWarmPoolLeavesNothingAfterNextEngine) {
+  const std::string name = "reap-pool-" + std::to_string(::getpid());
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", "service:\n  name: " + name +
+                                              "\n  runtime: quickjs\n  entry: index.js\n"
+                                              "  memoryMb: 32\n  timeoutMs: 10000\n");
+  write_file(dir.path() / "index.js", "print('hi');");
+  // Forked before this process has any Engine threads (earlier tests joined theirs).
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      Ignite::EngineOptions o;
+      o.pool.size = 2;
+      Ignite::Engine e(o);
+      const auto svc = e.load(dir.path());
+      if (e.prewarm(svc) != 2) ::_exit(3);
+    } catch (...) {
+      ::_exit(4);
+    }
+    ::_exit(5);  // unreachable: the Engine's destructor ran, which is not a crash
+  }
+  // Made after the fork: a connection shared with the child would mix both sides' replies.
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  // The child is killed as soon as its pool is full: wait for that from outside.
+  bool full = false;
+  for (int i = 0; i < 600 && !full; ++i) {
+    std::size_t running = 0;
+    for (const auto& c : client.containers_list({"dev.ignite.service=" + name, "dev.ignite.pool=warm"}, true)) {
+      if (c.value("State", "") == "running") ++running;
+    }
+    full = running == 2;
+    if (!full) std::this_thread::sleep_for(50ms);
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(full) << "the child never filled its pool (exit status " << status << ")";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended on its own (status " << status << ")";
+  ASSERT_EQ(containers_of(client, name).size(), 2u) << "SIGKILL should have left the pool";
+
+  Ignite::Engine next;
+  next.ping();  // reaps: the daemon kills and deletes the running pooled containers
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = containers_of(client, name).empty();
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  for (const auto& c : containers_of(client, name)) {
+    ADD_FAILURE() << "left: " << c.value("State", "") << " " << c.at("Labels").dump()
+                  << " (child pid " << pid << ")";
+  }
+  EXPECT_EQ(next.gc(false).containers, 2u) << "the start-up reap removed both";
+  remove_images(client, name);
+}

@@ -1,6 +1,7 @@
 #include "ignite/src/docker/curl_transport.hpp"
 
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -49,10 +50,19 @@ void global_init() {
 // request issued from inside a streaming callback on the same thread gets a fresh handle
 // instead of re-entering the busy one.
 thread_local EasyHandle t_idle_handle;
+// The process the idle handle's kept-alive connection belongs to. After fork() the child's
+// thread inherits the handle and the connection's socket: reusing it would interleave the
+// parent's and the child's requests on one connection (replies going to the wrong process).
+thread_local pid_t t_idle_pid = 0;
 
 class HandleLease {
  public:
   HandleLease() {
+    if (t_idle_handle && t_idle_pid != ::getpid()) {
+      // Forked: drop the parent's handle. Closing our copy of its socket leaves the parent's
+      // connection as it is.
+      t_idle_handle.reset();
+    }
     if (t_idle_handle) {
       handle_ = std::move(t_idle_handle);
     } else {
@@ -66,6 +76,7 @@ class HandleLease {
     // reset drops them but keeps the live connection for the next request.
     curl_easy_reset(handle_.get());
     t_idle_handle = std::move(handle_);
+    t_idle_pid = ::getpid();
   }
   HandleLease(const HandleLease&) = delete;
   HandleLease& operator=(const HandleLease&) = delete;
