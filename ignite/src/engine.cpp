@@ -204,15 +204,50 @@ class Remover {
     done_cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
   }
 
+  // Containers being created and started now. A removal competes with them for the daemon
+  // (its locks and a few tens of ms of CPU each), so removals wait while any are in flight, for
+  // up to kYield: the daemon deletes in the gaps, and a sustained load still gets its deletes.
+  class Starting {
+   public:
+    explicit Starting(Remover& r, bool active = true) : r_(r), active_(active) {
+      if (!active_) return;
+      std::lock_guard lock(r_.mu_);
+      ++r_.starting_;
+    }
+    ~Starting() { end(); }
+    Starting(const Starting&) = delete;
+    Starting& operator=(const Starting&) = delete;
+    void end() {
+      if (!active_) return;
+      active_ = false;
+      {
+        std::lock_guard lock(r_.mu_);
+        --r_.starting_;
+      }
+      r_.cv_.notify_all();
+    }
+
+   private:
+    Remover& r_;
+    bool active_;
+  };
+
  private:
   void run() {
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stop_ with nothing left
-      // Not before its time, unless the Engine is going away.
-      if (!stop_ && queue_.front().not_before > steady_clock::now()) {
+      // Not before its time, unless the Engine is going away; then not while containers are
+      // starting, for up to kYield.
+      const auto now = steady_clock::now();
+      if (!stop_ && queue_.front().not_before > now) {
         cv_.wait_until(lock, queue_.front().not_before, [&] { return stop_; });
+        continue;
+      }
+      if (!stop_ && starting_ > 0 && now < queue_.front().not_before + kYield) {
+        cv_.wait_until(lock, queue_.front().not_before + kYield,
+                       [&] { return stop_ || starting_ == 0; });
         continue;
       }
       std::string id = std::move(queue_.front().id);
@@ -231,6 +266,8 @@ class Remover {
   }
 
   static constexpr milliseconds kExitGrace{100};
+  static constexpr milliseconds kYield{400};
+  std::size_t starting_ = 0;
   struct Item {
     std::string id;
     steady_clock::time_point not_before;
@@ -820,6 +857,7 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
     body["Env"].push_back("IGNITE_SUPERVISOR_NONCE=" + c.nonce);
   }
   c.jobs_max = jobs_max;
+  Remover::Starting starting(*remover);
   c.id = docker.container_create(body, "ignite-" + name + "-" + random_hex(10));
   try {
     c.attachment = docker.container_attach(c.id, true);
@@ -901,6 +939,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
       warm ? warm->nonce : (supervised ? detail::audit_nonce() : std::string());
   std::string id;
   docker::Attachment cold_attachment;
+  Remover::Starting starting(*impl_->remover, /*active=*/!warm);
   if (warm) {
     id = warm->id;
     ++warm->jobs_done;
@@ -953,6 +992,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     t0 = steady_clock::now();
     docker.container_start(id);
     result.phases.start = since(t0);
+    starting.end();
   }
 
   // ---- the job ------------------------------------------------------------------------------
