@@ -277,6 +277,36 @@ TEST_F(Execute, MetricsCountExecutions) {
       1);
 }
 
+// ---- warm pool -------------------------------------------------------------------------------
+
+TEST(WarmPool, ServeWithPoolSizeAnswersFromPooledContainersAndLeavesNothing) {
+  ServerProcess server(args({"--pool-size", "1"}));
+  auto run = [&](const std::string& input) {
+    return http(server.url() + "/services/hello-quickjs/execute",
+                post(R"({"skipPreflight":true,"input":)" + input + "}"));
+  };
+  // The first execution of a service fills its pool (it waits for the container the pool is
+  // starting); later ones are answered by ready containers.
+  const auto first = run(R"({"name":"one"})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  Request m;
+  m.headers.push_back(kAuth);
+  ASSERT_TRUE(eventually(
+      [&] { return metric(http(server.url() + "/metrics", m).body, "ignite_pool_ready").value_or(0) == 1; },
+      20s));
+  const auto second = run(R"({"name":"two"})");
+  ASSERT_EQ(second.status, 200) << second.body;
+  const auto j = second.json();
+  EXPECT_THAT(j.at("metrics").at("stdout").get<std::string>(), HasSubstr("Hello, two!"));
+  EXPECT_EQ(j.at("metrics").at("container").at("start"), "warm");
+  EXPECT_NE(j.at("metrics").at("container").at("id"), first.json().at("metrics").at("container").at("id"));
+  const auto text = http(server.url() + "/metrics", m).body;
+  EXPECT_GE(metric(text, "ignite_pool_dispatched_total").value_or(0), 2) << text;
+  // Shutdown drains the pool: no ready container outlives the server.
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
+  EXPECT_TRUE(containers_of(server.pid()).empty());
+}
+
 // ---- concurrency cap -------------------------------------------------------------------------
 
 TEST(ConcurrencyCap, BurstGets503WhenQueueIsFullAndNothingIsLost) {

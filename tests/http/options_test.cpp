@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "examples/http/server.hpp"
+#include "ignite/engine.hpp"
 
 using ignite_http::ServerOptions;
 using namespace std::chrono_literals;
@@ -71,7 +72,11 @@ TEST(ServerOptions, EveryFlag) {
                                  "--read-timeout-ms",
                                  "2500",
                                  "--runtimes-file",
-                                 "rt.yaml"});
+                                 "rt.yaml",
+                                 "--pool-size",
+                                 "3",
+                                 "--reuse",
+                                 "20"});
   EXPECT_EQ(o.services_dir, "svc");
   EXPECT_EQ(o.host, "0.0.0.0");
   EXPECT_EQ(o.port, 0u);
@@ -87,6 +92,12 @@ TEST(ServerOptions, EveryFlag) {
   EXPECT_EQ(o.header_timeout, 1500ms);
   EXPECT_EQ(o.read_timeout, 2500ms);
   EXPECT_EQ(o.runtimes_file, std::filesystem::path("rt.yaml"));
+  EXPECT_EQ(o.pool_size, 3u);
+  EXPECT_EQ(o.pool_reuse, 20u);
+  Ignite::EngineOptions eo;
+  ignite_http::apply_pool_options(o, eo);
+  EXPECT_EQ(eo.pool.size, 3u);
+  EXPECT_EQ(eo.pool.reuse, 20u);
 }
 
 TEST(ServerOptions, ReferenceShortFlags) {
@@ -114,6 +125,9 @@ TEST(ServerOptions, RejectsBadValues) {
            {"--rate-limit-window", "0"},
            {"--header-timeout-ms", "0"},
            {"--grace-ms", "-1"},
+           {"--pool-size", "-1"},
+           {"--pool-size", "65"},
+           {"--reuse", "0"},
        }) {
     EXPECT_THROW(parse(args), CLI::ParseError) << args[0] << " " << args[1];
   }
