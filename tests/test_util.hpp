@@ -1,6 +1,8 @@
 // Helpers shared by tests: scratch directories under TEST_TMPDIR and file writing.
 #pragma once
 
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <string>
 
@@ -39,5 +41,16 @@ struct CommandResult {
   std::string err;
 };
 CommandResult run_command(const std::string& command, const std::string& stdin_data = "");
+
+// Polls `pred` every 50 ms until it holds or `timeout` passed; returns its last value.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
 
 }  // namespace Ignite::testing

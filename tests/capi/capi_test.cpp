@@ -26,6 +26,7 @@
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Ignite::testing::example_service;
+using Ignite::testing::eventually;
 using Ignite::testing::TempDir;
 using Ignite::testing::write_file;
 using json = nlohmann::json;
@@ -1048,16 +1049,6 @@ ignite_pool_stats pool_stats(const ignite_engine* e) {
   return st;
 }
 
-// Waits until `pred` holds or 20 s passed.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto until = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
 
 }  // namespace
 

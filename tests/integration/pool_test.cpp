@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 using Ignite::ContainerStart;
 using Ignite::Outcome;
 using Ignite::testing::example_service;
+using Ignite::testing::eventually;
 using Ignite::testing::TempDir;
 using Ignite::testing::write_file;
 using ::testing::HasSubstr;
@@ -68,16 +69,6 @@ struct Scratch {
   Ignite::Service load(Ignite::Engine& e) const { return e.load(dir.path()); }
 };
 
-// Waits until `pred` holds or 20 s passed.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto until = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
 
 class WarmPerRuntime : public ::testing::TestWithParam<std::string> {};
 
