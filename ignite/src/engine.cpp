@@ -888,7 +888,7 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
     }
   } catch (...) {
     c.attachment.close();
-    remover->push(c.id);
+    if (!c.id.empty()) remover->push(c.id);
     throw;
   }
   return c;

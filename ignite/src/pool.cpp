@@ -87,6 +87,8 @@ void Pool::worker() {
       made = factory();
     } catch (const std::exception& e) {
       error = e.what();
+    } catch (...) {
+      error = "unknown error";
     }
     lock.lock();
     it = keys_.find(key);

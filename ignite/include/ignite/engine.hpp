@@ -109,9 +109,10 @@ class Engine {
   // Throws Error(Config | Service).
   Service load(const std::filesystem::path& dir) const;
 
-  // Runs the service once in a fresh container and removes it. Throws Error only when Ignite
-  // could not run it (Docker unreachable, runtime image missing, bad options); the service's
-  // own failures are reported in ExecutionResult::outcome.
+  // Runs the service once in a fresh container (or a pooled one, see PoolOptions) and queues
+  // the container's removal, which finishes in the background (flush() waits for it). Throws
+  // Error only when Ignite could not run it (Docker unreachable, runtime image missing, bad
+  // options); the service's own failures are reported in ExecutionResult::outcome.
   ExecutionResult execute(const Service& service, const ExecuteOptions& options = {});
 
   // Preflight checks (reference §4): memory, dependencies, timeout (with the last execution's
