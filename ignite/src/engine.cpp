@@ -199,9 +199,13 @@ class Remover {
     cv_.notify_one();
   }
 
+  // Waits until every queued removal is done; while someone waits, nothing waits for its time.
   void flush() {
     std::unique_lock lock(mu_);
+    ++flushing_;
+    cv_.notify_all();
     done_cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+    --flushing_;
   }
 
   // Containers being created and started now. A removal competes with them for the daemon
@@ -241,13 +245,14 @@ class Remover {
       // Not before its time, unless the Engine is going away; then not while containers are
       // starting, for up to kYield.
       const auto now = steady_clock::now();
-      if (!stop_ && queue_.front().not_before > now) {
-        cv_.wait_until(lock, queue_.front().not_before, [&] { return stop_; });
+      const bool hurry = stop_ || flushing_ > 0;
+      if (!hurry && queue_.front().not_before > now) {
+        cv_.wait_until(lock, queue_.front().not_before, [&] { return stop_ || flushing_ > 0; });
         continue;
       }
-      if (!stop_ && starting_ > 0 && now < queue_.front().not_before + kYield) {
+      if (!hurry && starting_ > 0 && now < queue_.front().not_before + kYield) {
         cv_.wait_until(lock, queue_.front().not_before + kYield,
-                       [&] { return stop_ || starting_ == 0; });
+                       [&] { return stop_ || flushing_ > 0 || starting_ == 0; });
         continue;
       }
       std::string id = std::move(queue_.front().id);
@@ -268,6 +273,7 @@ class Remover {
   static constexpr milliseconds kExitGrace{100};
   static constexpr milliseconds kYield{400};
   std::size_t starting_ = 0;
+  std::size_t flushing_ = 0;
   struct Item {
     std::string id;
     steady_clock::time_point not_before;

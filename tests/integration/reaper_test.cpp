@@ -176,6 +176,7 @@ TEST(Reaper, KilledProcessWithAWarmPoolLeavesNothingAfterNextEngine) {
     ADD_FAILURE() << "left: " << c.value("State", "") << " " << c.at("Labels").dump()
                   << " (child pid " << pid << ")";
   }
-  EXPECT_EQ(next.gc(false).containers, 2u) << "the start-up reap removed both";
+  // (How many this Engine counts is not asserted: any other Engine starting on the host at the
+  // same time, such as another test binary's, reaps dead owners too.)
   remove_images(client, name);
 }
