@@ -321,11 +321,10 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
   for (auto& t : threads) t.join();
   executions.join();
   blocking.join();
-  // The warm pool's ready containers go, queued removals finish; then a safety net: anything
-  // left (a worker that could not finish) is removed here.
+  // Safety net: executions remove their own containers; remove_containers() also drains the
+  // warm pool and waits for queued removals, then removes anything left (a worker that could
+  // not finish).
   try {
-    engine.drain_pool();
-    engine.flush();
     if (const auto n = engine.remove_containers(); n > 0) {
       log_line("Removed " + std::to_string(n) + " leftover container(s)");
     }

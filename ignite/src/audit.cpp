@@ -10,20 +10,29 @@
 namespace Ignite::detail {
 namespace {
 
-std::string_view basename_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 std::string script_path(std::string_view name) {
   return std::string(kAuditDir) + "/" + std::string(name);
 }
 
 }  // namespace
 
+std::string_view program_of(const std::vector<std::string>& argv) {
+  if (argv.empty()) return {};
+  const std::string_view path = argv.front();
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool has_option(const std::vector<std::string>& argv, std::string_view option) {
+  for (std::size_t i = 1; i + 1 < argv.size(); ++i) {
+    if (argv[i] == option) return true;
+  }
+  return false;
+}
+
 std::optional<std::vector<std::string>> audit_argv(const std::vector<std::string>& argv) {
   if (argv.size() < 2) return std::nullopt;
-  const std::string_view program = basename_of(argv.front());
+  const std::string_view program = program_of(argv);
   std::vector<std::string> out = argv;
   if (program == "node") {
     out.insert(out.begin() + 1, {"--require", script_path("audit-node.cjs")});
@@ -34,9 +43,7 @@ std::optional<std::vector<std::string>> audit_argv(const std::vector<std::string
     out.insert(out.begin() + 2, {"--preload", script_path("audit-deno.js")});
   } else if (program == "qjs") {
     // Without --std there are no std/os globals to observe (and none to read the nonce with).
-    bool has_std = false;
-    for (std::size_t i = 1; i + 1 < argv.size(); ++i) has_std = has_std || argv[i] == "--std";
-    if (!has_std) return std::nullopt;
+    if (!has_option(argv, "--std")) return std::nullopt;
     out.insert(out.end() - 1, {"-I", script_path("audit-qjs.js")});
   } else {
     return std::nullopt;

@@ -46,6 +46,12 @@ std::span<const AuditScript> audit_scripts();
 // kernel facts only, and their stdin carries no nonce).
 std::optional<std::vector<std::string>> audit_argv(const std::vector<std::string>& argv);
 
+// The program of a runtime command (the file name of argv[0]: "node", "qjs", ...), and whether
+// `option` is among its arguments before the entry (the last element). Shared by the audit and
+// the runner preloads, which recognise the same built-in runtimes.
+std::string_view program_of(const std::vector<std::string>& argv);
+bool has_option(const std::vector<std::string>& argv, std::string_view option);
+
 // 32 lowercase hex digits from the kernel's CSPRNG.
 std::string audit_nonce();
 

@@ -76,24 +76,44 @@ class CappedBuffer {
   bool truncated_ = false;
 };
 
+// A file of a container's cgroup on this host: `v1` under the cgroup v1 hierarchy
+// ("memory/docker/<id>/<v1>"), else `v2` in the container's v2 cgroup (systemd or cgroupfs
+// driver). Empty when none is readable (no id, a remote daemon, another layout).
+std::string cgroup_file(const std::string& id, std::string_view v1_controller, std::string_view v1,
+                        std::string_view v2) {
+  if (id.empty()) return {};
+  const std::string candidates[] = {
+      "/sys/fs/cgroup/" + std::string(v1_controller) + "/docker/" + id + "/" + std::string(v1),
+      "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/" + std::string(v2),
+      "/sys/fs/cgroup/docker/" + id + "/" + std::string(v2),
+  };
+  for (const auto& c : candidates) {
+    if (::access(c.c_str(), R_OK) == 0) return c;
+  }
+  return {};
+}
+
+// The value of `key` in a flat-keyed cgroup file ("key value" lines: memory.events,
+// memory.oom_control, pids.events).
+std::optional<std::uint64_t> cgroup_counter(const std::string& path, std::string_view key) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  std::string k;
+  std::uint64_t v = 0;
+  while (in >> k >> v) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
 // Peak memory of a container's cgroup, read from the host's cgroup filesystem (v1 or v2). The
 // cgroup disappears with the container, so it is sampled while the container runs.
 class CgroupPeak {
  public:
-  explicit CgroupPeak(const std::string& id) {
-    const std::string candidates[] = {
-        "/sys/fs/cgroup/memory/docker/" + id + "/memory.max_usage_in_bytes",
-        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.peak",
-        "/sys/fs/cgroup/docker/" + id + "/memory.peak",
-    };
-    for (const auto& c : candidates) {
-      // Kept open and re-read with pread: sampling runs every 20 ms of every execution.
-      fd_ = ::open(c.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd_ >= 0) {
-        path_ = c;
-        break;
-      }
-    }
+  explicit CgroupPeak(const std::string& id)
+      : path_(cgroup_file(id, "memory", "memory.max_usage_in_bytes", "memory.peak")) {
+    // Kept open and re-read with pread: sampling runs every 20 ms of every execution.
+    if (!path_.empty()) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   }
   // Starts the peak over (a reused container's peak so far belongs to earlier jobs). cgroup v1
   // resets on a write of 0, v2 (kernel 6.12+) on any write; without permission it stays.
@@ -127,8 +147,8 @@ class CgroupPeak {
   }
 
  private:
-  int fd_ = -1;
   std::string path_;
+  int fd_ = -1;
   unsigned long long peak_ = 0;
   bool seen_ = false;
 };
@@ -138,34 +158,12 @@ class CgroupPeak {
 // only when the whole container exits).
 class CgroupOomKills {
  public:
-  explicit CgroupOomKills(const std::string& id) {
-    if (id.empty()) return;
-    const std::string candidates[] = {
-        "/sys/fs/cgroup/memory/docker/" + id + "/memory.oom_control",
-        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.events",
-        "/sys/fs/cgroup/docker/" + id + "/memory.events",
-    };
-    for (const auto& c : candidates) {
-      if (::access(c.c_str(), R_OK) == 0) {
-        path_ = c;
-        break;
-      }
-    }
-  }
-  bool available() const { return !path_.empty() && read_count().has_value(); }
-  std::uint64_t read() const { return read_count().value_or(0); }
+  explicit CgroupOomKills(const std::string& id)
+      : path_(cgroup_file(id, "memory", "memory.oom_control", "memory.events")) {}
+  bool available() const { return cgroup_counter(path_, "oom_kill").has_value(); }
+  std::uint64_t read() const { return cgroup_counter(path_, "oom_kill").value_or(0); }
 
  private:
-  std::optional<std::uint64_t> read_count() const {
-    if (path_.empty()) return std::nullopt;
-    std::ifstream in(path_);
-    std::string key;
-    std::uint64_t v = 0;
-    while (in >> key >> v) {
-      if (key == "oom_kill") return v;
-    }
-    return std::nullopt;
-  }
   std::string path_;
 };
 
@@ -303,33 +301,16 @@ std::string signal_name(int sig) {
 // while the container runs like CgroupPeak.
 class CgroupPidsEvents {
  public:
-  explicit CgroupPidsEvents(const std::string& id) {
-    const std::string candidates[] = {
-        "/sys/fs/cgroup/pids/docker/" + id + "/pids.events",
-        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/pids.events",
-        "/sys/fs/cgroup/docker/" + id + "/pids.events",
-    };
-    for (const auto& c : candidates) {
-      if (::access(c.c_str(), R_OK) == 0) {
-        path_ = c;
-        break;
-      }
-    }
-  }
+  explicit CgroupPidsEvents(const std::string& id)
+      : path_(cgroup_file(id, "pids", "pids.events", "pids.events")) {}
   void sample() {
-    if (path_.empty()) return;
-    std::ifstream in(path_);
-    std::string key;
-    unsigned long long v = 0;
-    while (in >> key >> v) {
-      if (key == "max") max_ = std::max(max_, v);
-    }
+    if (const auto v = cgroup_counter(path_, "max")) max_ = std::max(max_, *v);
   }
-  unsigned long long max_hits() const { return max_; }
+  std::uint64_t max_hits() const { return max_; }
 
  private:
   std::string path_;
-  unsigned long long max_ = 0;
+  std::uint64_t max_ = 0;
 };
 
 // Queues the container's removal when the execution leaves scope, whatever happened.
@@ -393,6 +374,8 @@ struct Plan {
   CodeDelivery delivery = CodeDelivery::Mount;
   double memory_mb = 0;
   std::vector<std::string> cmd;
+  // False under a policy with allowSpawn: false (seccomp refuses fork): no supervisor then.
+  bool may_spawn = true;
   // Pool: which mode this execution may use, and its key.
   enum class Mode { Cold, Once, Reuse } mode = Mode::Cold;
   std::size_t reuse = 1;
@@ -509,6 +492,10 @@ struct Engine::Impl {
   Plan plan(const Service& svc, const ExecuteOptions& opt);
   std::pair<json, std::string> pool_body(const Service& svc, const ExecuteOptions& opt,
                                          const Plan& p, const std::string& image);
+  // Registers the plan's pool key (creating its factory) with `target` containers ready or
+  // starting; returns the key.
+  std::string want_pool(const Service& svc, const ExecuteOptions& opt, const Plan& p,
+                        const std::string& image, std::size_t target);
   detail::WarmContainer start_warm(json body, bool once, std::size_t jobs_max,
                                    const std::string& name);
 
@@ -814,13 +801,14 @@ Plan Engine::Impl::plan(const Service& svc, const ExecuteOptions& opt) {
   p.delivery = delivery(opt.delivery);
   p.memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
   p.cmd = command(svc, p.rt, p.policy, p.audit_bootstrap);
+  p.may_spawn = !(p.policy && !p.policy->allow_spawn);
 
   const PoolOptions& pool = options.pool;
   p.reuse = svc.config.reuse.value_or(pool.reuse);
   if (p.reuse == 0) p.reuse = 1;
   if (pool.size == 0 && p.reuse <= 1) {
     p.why_cold = "the warm pool is off (PoolOptions::size is 0 and reuse is 1)";
-  } else if (p.policy && !p.policy->allow_spawn) {
+  } else if (!p.may_spawn) {
     p.why_cold = "the policy sets allowSpawn: false, and the pool's supervisor starts the "
                  "runtime as a child process";
   } else if (p.reuse > 1) {
@@ -852,6 +840,16 @@ std::pair<json, std::string> Engine::Impl::pool_body(const Service& svc,
   std::string key = body.dump();
   if (p.mode == Plan::Mode::Reuse) key += "\nreuse=" + std::to_string(p.reuse);
   return {std::move(body), std::move(key)};
+}
+
+std::string Engine::Impl::want_pool(const Service& svc, const ExecuteOptions& opt, const Plan& p,
+                                    const std::string& image, std::size_t target) {
+  auto [body, key] = pool_body(svc, opt, p, image);
+  pool().want(key,
+              [this, body = std::move(body), once = p.mode == Plan::Mode::Once, jobs = p.reuse,
+               name = svc.config.name] { return start_warm(body, once, jobs, name); },
+              p.memory_mb, target);
+  return key;
 }
 
 detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t jobs_max,
@@ -926,21 +924,17 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   std::optional<detail::WarmContainer> warm;
   std::optional<std::string> pool_key;
   if (plan.mode != Plan::Mode::Cold) {
-    auto [body, key] = impl_->pool_body(svc, opt, plan, image.ref);
-    pool_key = key;
-    const bool once = plan.mode == Plan::Mode::Once;
-    const std::size_t target = std::max<std::size_t>(impl_->options.pool.size, once ? 0 : 1);
-    detail::Pool& pool = impl_->pool();
-    pool.want(key,
-              [impl = impl_.get(), body = std::move(body), once, jobs = plan.reuse,
-               name = svc.config.name] { return impl->start_warm(body, once, jobs, name); },
-              plan.memory_mb, target);
-    warm = pool.take(key, steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)));
+    // Reuse keeps at least one container: the one a job gives back.
+    const std::size_t target =
+        std::max<std::size_t>(impl_->options.pool.size, plan.mode == Plan::Mode::Reuse ? 1 : 0);
+    pool_key = impl_->want_pool(svc, opt, plan, image.ref, target);
+    warm = impl_->pool().take(*pool_key,
+                              steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)));
   }
   const bool reuse_mode = warm && warm->jobs_max > 1;
   // A cold container runs its runtime under the supervisor too whenever it may spawn: the
   // in-band exit record then saves the wait for the daemon's end of stream and exit report.
-  const bool supervised = warm || !(plan.policy && !plan.policy->allow_spawn);
+  const bool supervised = warm || plan.may_spawn;
   const std::string supervisor_nonce =
       warm ? warm->nonce : (supervised ? detail::audit_nonce() : std::string());
   std::string id;
@@ -1225,15 +1219,9 @@ std::size_t Engine::prewarm(const Service& svc, const ExecuteOptions& opt, std::
   }
   const detail::ServiceImage image =
       impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
-  auto [body, key] = impl_->pool_body(svc, opt, plan, image.ref);
-  const bool once = plan.mode == Plan::Mode::Once;
   if (count == 0) count = std::max<std::size_t>(impl_->options.pool.size, 1);
-  detail::Pool& pool = impl_->pool();
-  pool.want(key,
-            [impl = impl_.get(), body = std::move(body), once, jobs = plan.reuse,
-             name = svc.config.name] { return impl->start_warm(body, once, jobs, name); },
-            plan.memory_mb, count);
-  return pool.wait_ready(key, count, steady_clock::now() + seconds(120));
+  const std::string key = impl_->want_pool(svc, opt, plan, image.ref, count);
+  return impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120));
 }
 
 PoolStats Engine::pool_stats() const {

@@ -93,14 +93,8 @@ void Pool::worker() {
     lock.lock();
     it = keys_.find(key);
     if (it == keys_.end() || generation != generation_ || stop_) {
-      // Drained while it started: it goes.
-      if (it != keys_.end()) {
-        if (it->second.stale > 0) {
-          --it->second.stale;
-        } else if (it->second.starting > 0) {
-          --it->second.starting;
-        }
-      }
+      // Drained while it started: it goes, queued for removal before the count drops (drain()
+      // waits for the count, then its caller may flush the removals).
       if (made) {
         ++stats_.expired;
         const std::string id = made->id;
@@ -108,6 +102,13 @@ void Pool::worker() {
         lock.unlock();
         remove_(id);
         lock.lock();
+      }
+      if (it = keys_.find(key); it != keys_.end()) {
+        if (it->second.stale > 0) {
+          --it->second.stale;
+        } else if (it->second.starting > 0) {
+          --it->second.starting;
+        }
       }
       ready_cv_.notify_all();
       continue;
@@ -280,6 +281,17 @@ void Pool::drain() {
     c.attachment.close();
     remove_(c.id);
   }
+  // Starts in flight end within a start's time (bounded by the runner's ready timeout); each
+  // queues its container's removal. Wait for them, so that after drain() every container the
+  // pool made is either removed or queued for removal.
+  std::unique_lock lock(mu_);
+  ready_cv_.wait(lock, [&] {
+    if (stop_) return true;  // the destructor joined the workers first
+    for (const auto& [_, k] : keys_) {
+      if (k.stale > 0) return false;
+    }
+    return true;
+  });
 }
 
 }  // namespace Ignite::detail

@@ -75,6 +75,8 @@ class Pool {
                          std::chrono::steady_clock::time_point deadline);
 
   PoolStats stats() const;
+  // Hands every ready container to `remove`, stops refilling until want() asks again, and waits
+  // until the starts in flight have ended (their containers are handed to `remove` too).
   void drain();
 
  private:

@@ -134,18 +134,13 @@ constexpr AuditScript kScripts[] = {
     {"runner-qjs.js", kQuickJsRunner},
 };
 
-std::string_view basename_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 std::span<const AuditScript> runner_scripts() { return kScripts; }
 
 std::optional<std::vector<std::string>> runner_argv(const std::vector<std::string>& argv) {
   if (argv.size() < 2) return std::nullopt;
-  const std::string_view program = basename_of(argv.front());
+  const std::string_view program = program_of(argv);
   const std::string dir(kAuditDir);
   std::vector<std::string> out = argv;
   if (program == "node") {
@@ -156,9 +151,7 @@ std::optional<std::vector<std::string>> runner_argv(const std::vector<std::strin
     if (argv[1] != "run") return std::nullopt;
     out.insert(out.begin() + 2, {"--preload", dir + "/runner-deno.js"});
   } else if (program == "qjs") {
-    bool has_std = false;
-    for (std::size_t i = 1; i + 1 < argv.size(); ++i) has_std = has_std || argv[i] == "--std";
-    if (!has_std) return std::nullopt;
+    if (!has_option(argv, "--std")) return std::nullopt;
     // Ahead of any other include (the audit bootstrap reads stdin after the job header).
     auto at = out.end() - 1;
     for (auto it = out.begin() + 1; it != out.end() - 1; ++it) {

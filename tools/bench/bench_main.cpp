@@ -538,6 +538,8 @@ class Bench {
   Sample run_docker_cli(Target& t);
   Sample run_raw_api(Target& t);
   Sample run_churn(Target& t);
+  // A raw method's container left by a failure (empty: none); errors are the sweep's to handle.
+  void remove_quietly(const std::string& id);
   enum class Expect { Any, Warm, Pooled };  // which ContainerStart counts as a success
   Sample run_ignite(Target& t, Ignite::Engine& engine, Expect expect);
   Ignite::ExecuteOptions execute_options() const;
@@ -780,6 +782,14 @@ Sample Bench::run_docker_cli(Target& t) {
   return s;
 }
 
+void Bench::remove_quietly(const std::string& id) {
+  if (id.empty()) return;
+  try {
+    raw_->container_remove(id, true);
+  } catch (...) {
+  }
+}
+
 // Records, per step, the time since the previous one (the first since the sample began).
 struct StepClock {
   Sample& sample;
@@ -833,12 +843,7 @@ Sample Bench::run_raw_api(Target& t) {
     s.ms = ms_between(t0, Clock::now());
     s.error = e.what();
   }
-  if (!id.empty()) {
-    try {
-      raw_->container_remove(id, true);
-    } catch (...) {
-    }
-  }
+  remove_quietly(id);
   return s;
 }
 
@@ -885,12 +890,7 @@ Sample Bench::run_churn(Target& t) {
     s.ms = ms_between(t0, Clock::now());
     s.error = e.what();
   }
-  if (!id.empty()) {
-    try {
-      raw_->container_remove(id, true);
-    } catch (...) {
-    }
-  }
+  remove_quietly(id);
   return s;
 }
 

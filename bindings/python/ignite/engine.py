@@ -6,7 +6,6 @@ import codecs
 import json
 import math
 import os
-import time
 from typing import Any, Callable, Mapping, Optional, Union
 
 from ._native import _core
@@ -30,9 +29,6 @@ __all__ = ["Engine", "StopSource"]
 StrPath = Union[str, "os.PathLike[str]"]
 ServiceLike = Union[Service, StrPath]
 OutputCallback = Callable[[str], Any]
-
-#: How long :meth:`Engine.close` waits for pooled containers still being started.
-_CLOSE_START_WAIT_S = 60.0
 
 #: Cancels the executions it is passed to (``engine.execute(..., stop=source)``) when
 #: ``source.request_stop()`` is called from any thread; their outcome becomes ``"cancelled"``.
@@ -210,13 +206,8 @@ class Engine:
         pool fills again when an execution or :meth:`prewarm` asks).
         """
         try:
-            self.drain_pool()
-            # A container still being started when the pool was drained is removed as soon as
-            # its start ends (well under a second): wait for that, so that none is left behind.
-            deadline = time.monotonic() + _CLOSE_START_WAIT_S
-            while self._core.pool_stats().starting and time.monotonic() < deadline:
-                time.sleep(0.01)
-            self.flush()
+            # remove_containers() drains the pool (waiting for containers still being started)
+            # and waits for the queued removals first.
             return self.remove_containers()
         except DockerUnavailableError:
             return 0

@@ -141,8 +141,9 @@ class Engine {
   std::size_t prewarm(const Service& service, const ExecuteOptions& options = {},
                       std::size_t count = 0);
   PoolStats pool_stats() const;
-  // Removes every ready container and stops refilling until the next execution asks again.
-  // The destructor does this too.
+  // Removes every ready container and stops refilling until the next execution asks again;
+  // waits for containers still being started, which are removed too (removals are queued:
+  // flush() waits for them). The destructor does this too.
   void drain_pool();
 
   // Container removal is off the critical path: execute() returns before the daemon has
