@@ -1,10 +1,14 @@
 // Helpers shared by tests: scratch directories under TEST_TMPDIR and file writing.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
-#include <thread>
+#include <exception>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <utility>
 
 namespace Ignite::testing {
 
@@ -22,6 +26,8 @@ class TempDir {
 };
 
 void write_file(const std::filesystem::path& path, const std::string& content);
+// The whole file; throws std::runtime_error naming it when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
 
 // Path of a file in the source tree as seen from a Bazel test (runfiles).
 std::filesystem::path runfile(const std::string& workspace_relative);
@@ -51,6 +57,22 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return pred();
+}
+
+// Wraps a test thread's body: an exception it throws fails the current test (with its message)
+// instead of escaping the thread, which would terminate the whole test binary.
+template <class F>
+auto guarded(F fn) {
+  // Takes no arguments: std::jthread would otherwise pass its stop_token.
+  return [fn = std::move(fn)]() mutable {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "exception in a test thread: " << e.what();
+    } catch (...) {
+      ADD_FAILURE() << "unknown exception in a test thread";
+    }
+  };
 }
 
 }  // namespace Ignite::testing

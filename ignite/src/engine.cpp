@@ -423,6 +423,7 @@ struct Engine::Impl {
   json daemon_info;
   Slots slots;
   fs::path state_dir;
+  std::map<std::string, std::string> extra_labels;  // EngineOptions::labels + $IGNITE_LABELS
   std::mutex history_mu;
 
   explicit Impl(EngineOptions opts) : options(std::move(opts)), slots(options.max_concurrent) {
@@ -436,6 +437,28 @@ struct Engine::Impl {
         state_dir = fs::path(h) / ".local/state/ignite";
       } else {
         state_dir = fs::temp_directory_path() / "ignite-state";
+      }
+    }
+    extra_labels = options.labels;
+    if (const char* env = std::getenv("IGNITE_LABELS"); env && *env) {
+      std::string_view rest(env);
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        const auto eq = item.find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+          throw Error(ErrorCode::Config, "IGNITE_LABELS: \"" + std::string(item) +
+                                             "\" is not key=value (expected key=value,key=value)");
+        }
+        extra_labels.try_emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+      }
+    }
+    for (const auto& [k, v] : extra_labels) {
+      if (k.empty()) throw Error(ErrorCode::Config, "labels: a label key is empty");
+      if (k.rfind("dev.ignite.", 0) == 0 && k != "dev.ignite.test-run") {
+        throw Error(ErrorCode::Config, "labels: \"" + k +
+                                           "\" is reserved for Ignite's own labels (dev.ignite.*)");
       }
     }
     std::string host = options.docker_host;
@@ -641,6 +664,7 @@ struct Engine::Impl {
         {std::string(labels::kService), svc.config.name},
     };
     for (const auto& [k, v] : detail::owner_labels()) labels[k] = v;
+    for (const auto& [k, v] : extra_labels) labels[k] = v;
     json host_config = {
         {"Memory", memory},
         {"MemorySwap", memory},  // equal to Memory: no swap beyond the limit

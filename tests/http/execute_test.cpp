@@ -223,14 +223,24 @@ TEST_F(Execute, HealthStaysFastWhileExecutionsRun) {
   std::vector<std::future<Response>> running;
   for (int i = 0; i < 2; ++i) {
     running.push_back(std::async(std::launch::async, [] {
-      return run("slow", R"({"input":{"ms":3000},"skipPreflight":true})");
+      return run("slow", R"({"input":{"ms":6000},"skipPreflight":true})");
     }));
   }
-  std::this_thread::sleep_for(700ms);
+  // Both executions are running (not merely sent): the server's own gauge says so.
+  Request authed;
+  authed.headers.push_back(kAuth);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return metric(http(server_->url() + "/metrics", authed).body, "ignite_executions_running")
+                   .value_or(0) >= 2;
+      },
+      30s));
   for (int i = 0; i < 5; ++i) {
     const auto t0 = Clock::now();
     EXPECT_EQ(http(server_->url() + "/health").status, 200);
-    EXPECT_LT(Clock::now() - t0, 300ms);
+    // Blocked behind the executions, /health would take their 6 s; 1.5 s is room for a
+    // loaded 2-core host.
+    EXPECT_LT(Clock::now() - t0, 1500ms);
   }
   for (auto& f : running) EXPECT_EQ(f.get().status, 200);
 }

@@ -10,11 +10,13 @@
 
 #include "ignite/version.hpp"
 #include "tests/http/http_test_util.hpp"
+#include "tests/test_util.hpp"
 
 using namespace ignite_http_test;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
+using Ignite::testing::eventually;
 
 namespace {
 
@@ -332,19 +334,21 @@ TEST_F(Routes, OpenApiListsEveryRoute) {
 TEST_F(Routes, AccessLogHasOneJsonLinePerRequest) {
   const auto r = http(url("/services/nonexistent?x=1"), authed());
   ASSERT_EQ(r.status, 404);
-  std::this_thread::sleep_for(100ms);
-  bool found = false;
-  for (const auto& e : server_->access_log()) {
-    if (e.value("path", "") != "/services/nonexistent") continue;
-    found = true;
-    EXPECT_EQ(e.at("method"), "GET");
-    EXPECT_EQ(e.at("status"), 404);
-    EXPECT_EQ(e.at("peer"), "127.0.0.1");
-    EXPECT_TRUE(e.at("time").is_string());
-    EXPECT_TRUE(e.at("duration_ms").is_number());
-    EXPECT_GE(e.at("duration_ms").get<double>(), 0);
-  }
-  EXPECT_TRUE(found) << server_->log();
+  // The line is written after the response went out: wait for it, not for a fixed time.
+  const auto logged = [&]() -> std::optional<nlohmann::json> {
+    for (const auto& e : server_->access_log()) {
+      if (e.value("path", "") == "/services/nonexistent") return e;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(eventually([&] { return logged().has_value(); }, 10s)) << server_->log();
+  const auto e = *logged();
+  EXPECT_EQ(e.at("method"), "GET");
+  EXPECT_EQ(e.at("status"), 404);
+  EXPECT_EQ(e.at("peer"), "127.0.0.1");
+  EXPECT_TRUE(e.at("time").is_string());
+  EXPECT_TRUE(e.at("duration_ms").is_number());
+  EXPECT_GE(e.at("duration_ms").get<double>(), 0);
 }
 
 TEST_F(Routes, KeepAliveReusesTheConnection) {
@@ -358,13 +362,28 @@ TEST_F(Routes, KeepAliveReusesTheConnection) {
 }
 
 TEST_F(Routes, ExpectContinueIsAnswered) {
-  // curl waits up to 1 s for "100 Continue" before sending a body it announced.
-  Request r = post("{\"input\":\"" + std::string(5000, 'x') + "\"}");
-  r.headers.push_back("Expect: 100-continue");
-  const auto t0 = Clock::now();
-  const auto res = http(url("/services/nonexistent/execute"), r);
-  EXPECT_EQ(res.status, 404) << res.body;
-  EXPECT_LT(Clock::now() - t0, 800ms);
+  // Checked on the wire, not by timing curl's 1 s fallback: the server must send "100 Continue"
+  // before the client sends the body it announced.
+  RawConnection c(server_->port());
+  const std::string body = "{\"input\":\"" + std::string(5000, 'x') + "\"}";
+  ASSERT_TRUE(c.send("POST /services/nonexistent/execute HTTP/1.1\r\nHost: x\r\n" + kAuth +
+                     "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  EXPECT_TRUE(eventually(
+      [&] {
+        c.wait_closed(20ms);
+        return c.received().find("HTTP/1.1 100 Continue\r\n\r\n") == 0;
+      },
+      10s))
+      << c.received();
+  ASSERT_TRUE(c.send(body));
+  EXPECT_TRUE(eventually(
+      [&] {
+        c.wait_closed(20ms);
+        return c.received().find("HTTP/1.1 404") != std::string::npos;
+      },
+      10s))
+      << c.received();
 }
 
 TEST_F(Routes, MalformedRequestIs400) {
@@ -518,7 +537,8 @@ TEST(Timeouts, SlowHeaderIsCutOff) {
   const auto elapsed = Clock::now() - t0;
   EXPECT_TRUE(closed);
   EXPECT_GE(elapsed, 1800ms);
-  EXPECT_LE(elapsed, 3500ms)
+  // Without the header timeout the loop would run its full 10 s; 6 s is room for a loaded host.
+  EXPECT_LE(elapsed, 6000ms)
       << "connection lived "
       << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
   EXPECT_EQ(c.received(), "");

@@ -15,10 +15,12 @@
 #include "examples/http/server.hpp"
 #include "ignite/engine.hpp"
 #include "tests/http/http_test_util.hpp"
+#include "tests/test_util.hpp"
 
 using namespace ignite_http_test;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
+using Ignite::testing::eventually;
 
 namespace {
 
@@ -34,16 +36,6 @@ std::vector<std::string> args(std::vector<std::string> extra) {
   std::vector<std::string> a = {"--services", services_dir().string()};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
 }
 
 std::future<Response> execute_async(const ServerProcess& s, int ms) {
@@ -77,7 +69,11 @@ TEST(Shutdown, SigtermLetsRunningExecutionsFinishAndRefusesNewWork) {
   auto running = execute_async(s, 2500);
   ASSERT_TRUE(eventually([&] { return !containers_of(s.pid()).empty(); }, 60s)) << s.log();
   auto queued = execute_async(s, 100);
-  std::this_thread::sleep_for(300ms);  // the second request is in the queue
+  ASSERT_TRUE(eventually(
+      [&] { return metric(http(s.url() + "/metrics").body, "ignite_queue_depth").value_or(0) >= 1; },
+      20s))
+      << "the second request never reached the queue\n"
+      << s.log();
   const int port = s.port();
   const auto t0 = Clock::now();
   auto stopped = std::async(std::launch::async, [&] { return s.stop(SIGTERM, 60s); });
@@ -101,7 +97,8 @@ TEST(Shutdown, SecondSignalSkipsTheGracePeriod) {
   auto pending = execute_async(s, 60000);
   ASSERT_TRUE(eventually([&] { return !containers_of(s.pid()).empty(); }, 60s)) << s.log();
   ::kill(s.pid(), SIGTERM);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(eventually([&] { return s.log().find("Received SIGTERM") != std::string::npos; }, 10s))
+      << s.log();
   const auto t0 = Clock::now();
   EXPECT_EQ(s.stop(SIGINT, 60s), 0) << s.log();
   EXPECT_LT(Clock::now() - t0, 30s);
@@ -113,7 +110,13 @@ TEST(Shutdown, IdleKeepAliveConnectionsDoNotDelayExit) {
   ServerProcess s(args({"--header-timeout-ms", "600000"}));
   RawConnection idle(s.port());
   ASSERT_TRUE(idle.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::this_thread::sleep_for(200ms);
+  // Answered and now idle on a kept-alive connection.
+  ASSERT_TRUE(eventually(
+      [&] {
+        idle.wait_closed(20ms);
+        return idle.received().find("\r\n\r\n") != std::string::npos;
+      },
+      10s));
   const auto t0 = Clock::now();
   EXPECT_EQ(s.stop(SIGTERM, 30s), 0) << s.log();
   EXPECT_LT(Clock::now() - t0, 3s);

@@ -97,8 +97,10 @@ TEST_P(Containment, SpinIgnoringSigtermKilledAtTimeout) {
   const auto r = engine().execute(service("process.on('SIGTERM', () => {}); for (;;) {}", 128, 1500));
   EXPECT_EQ(r.outcome, Outcome::Timeout);
   EXPECT_GE(r.phases.run, 1500ms);
-  EXPECT_LE(r.phases.run, 1750ms);  // Ignite's kill went out within timeout + 250 ms
-  EXPECT_LT(r.phases.cleanup, 2s);   // and the daemon completed it promptly
+  // Ignite's kill went out at the deadline (SIGTERM's grace would add 10 s; the bound leaves
+  // room for a loaded host) and the daemon completed it promptly.
+  EXPECT_LE(r.phases.run, 2750ms);
+  EXPECT_LT(r.phases.cleanup, 5s);
 }
 
 TEST_P(Containment, OutputFloodOnBothStreams) {

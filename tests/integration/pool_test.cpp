@@ -253,13 +253,16 @@ TEST(Pool, PooledContainerKilledFromOutsideIsDiscarded) {
   ASSERT_EQ(e.prewarm(svc), 1u);
   const auto ready = containers_of(e, "dev.ignite.pool=warm");
   ASSERT_EQ(ready.size(), 1u);
-  client().container_kill(ready[0].at("Id").get<std::string>(), "KILL");
-  // The kill is asynchronous in the daemon: wait until the stream has ended.
-  std::this_thread::sleep_for(300ms);
+  const std::string dead = ready[0].at("Id").get<std::string>();
+  client().container_kill(dead, "KILL");
+  // The kill is asynchronous in the daemon: wait until it reports the container exited.
+  ASSERT_TRUE(eventually([&] {
+    return !client().container_inspect(dead).at("State").value("Running", true);
+  })) << "the killed container kept running";
   const auto r = e.execute(svc, {.input = R"({"name":"Survivor"})"});
   EXPECT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   EXPECT_THAT(r.stdout_text, HasSubstr("Hello, Survivor!"));
-  EXPECT_NE(r.container_id, ready[0].at("Id").get<std::string>());
+  EXPECT_NE(r.container_id, dead);
   EXPECT_GE(e.pool_stats().discarded, 1u);
 }
 
@@ -303,12 +306,12 @@ TEST(Pool, CancelInsideThePool) {
   const auto svc = s.load(e);
   ASSERT_EQ(e.prewarm(svc), 1u);
   std::stop_source stop;
-  std::thread canceller([&] {
+  // jthread: joined even when execute() throws, so a failure fails this test, not the binary.
+  std::jthread canceller([&] {
     std::this_thread::sleep_for(300ms);
     stop.request_stop();
   });
   const auto r = e.execute(svc, {.stop_token = stop.get_token()});
-  canceller.join();
   EXPECT_EQ(r.container_start, ContainerStart::Warm);
   EXPECT_EQ(r.outcome, Outcome::Cancelled);
 }
@@ -514,7 +517,7 @@ TEST(Pool, TwoHundredMixedExecutionsLeaveNothingBehind) {
       }
     };
     std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) threads.emplace_back(worker);
+    for (int t = 0; t < 4; ++t) threads.emplace_back(Ignite::testing::guarded(worker));
     for (auto& t : threads) t.join();
   }
   EXPECT_EQ(wrong, 0);

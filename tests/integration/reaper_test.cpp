@@ -76,9 +76,11 @@ TEST(Reaper, KilledCliLeavesNothingAfterNextEngine) {
   next.ping();  // first contact with the daemon reaps what dead owners left
   EXPECT_TRUE(containers_of(client, name).empty());
 
-  // gc counts what this engine's start-up reap removed, then finds nothing more.
-  EXPECT_EQ(next.gc(false).containers, 1u);
-  EXPECT_EQ(next.gc(false).containers, 0u);
+  // Asserted on the state, not on who removed it: another test binary's Engine starting at the
+  // same time reaps dead owners too. (How gc counts is checked in reaper_count_test.)
+  const auto again = next.gc(false);
+  EXPECT_TRUE(containers_of(client, name).empty());
+  EXPECT_EQ(again.images, 0u);
   remove_images(client, name);
 }
 
@@ -90,7 +92,11 @@ TEST(Reaper, IgniteGcCommandReportsWhatItRemoved) {
   if (HasFatalFailure()) return;
   const auto gc = Ignite::testing::run_command(runfile("examples/cli/ignite").string() + " gc --json");
   EXPECT_EQ(gc.status, 0) << gc.err;
-  EXPECT_GE(nlohmann::json::parse(gc.out).at("containers").get<int>(), 1);
+  // The count is whatever this gc removed; another Engine on the host may have reaped the
+  // container first, so the state is what is asserted.
+  const auto doc = nlohmann::json::parse(gc.out);
+  EXPECT_TRUE(doc.at("containers").is_number_unsigned()) << gc.out;
+  EXPECT_TRUE(doc.at("images").is_number_unsigned()) << gc.out;
   EXPECT_TRUE(containers_of(client, name).empty());
   remove_images(client, name);
 }
@@ -107,7 +113,7 @@ TEST(Reaper, LiveOwnersAreLeftAlone) {
   Ignite::Engine owner;
   const auto svc = owner.load(dir.path());
   Ignite::ExecutionResult result;
-  std::jthread run([&] { result = owner.execute(svc); });
+  std::jthread run(Ignite::testing::guarded([&] { result = owner.execute(svc); }));
   bool running = false;
   for (int i = 0; i < 200 && !running; ++i) {
     running = !containers_of(client, name).empty();
@@ -115,7 +121,8 @@ TEST(Reaper, LiveOwnersAreLeftAlone) {
   }
   ASSERT_TRUE(running);
   Ignite::Engine other;
-  EXPECT_EQ(other.gc(false).containers, 0u);
+  other.gc(false);  // (its count may include dead owners' containers of other test binaries)
+  EXPECT_FALSE(containers_of(client, name).empty()) << "a live owner's container was reaped";
   run.join();
   EXPECT_EQ(result.outcome, Ignite::Outcome::Success);
   EXPECT_EQ(result.stdout_text, "survived\n");
@@ -141,23 +148,29 @@ TEST(Reaper, KilledProcessWithAWarmPoolLeavesNothingAfterNextEngine) {
       Ignite::Engine e(o);
       const auto svc = e.load(dir.path());
       if (e.prewarm(svc) != 2) ::_exit(3);
+      // Stays alive with its pool full until the parent kills it: returning would run the
+      // Engine's destructor, which removes the pool (not a crash).
+      for (;;) ::pause();
     } catch (...) {
       ::_exit(4);
     }
-    ::_exit(5);  // unreachable: the Engine's destructor ran, which is not a crash
   }
   // Made after the fork: a connection shared with the child would mix both sides' replies.
   Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
   // The child is killed as soon as its pool is full: wait for that from outside.
-  bool full = false;
-  for (int i = 0; i < 600 && !full; ++i) {
-    std::size_t running = 0;
-    for (const auto& c : client.containers_list({"dev.ignite.service=" + name, "dev.ignite.pool=warm"}, true)) {
-      if (c.value("State", "") == "running") ++running;
-    }
-    full = running == 2;
-    if (!full) std::this_thread::sleep_for(50ms);
-  }
+  int early = 0;
+  const bool full = Ignite::testing::eventually(
+      [&] {
+        if (::waitpid(pid, &early, WNOHANG) == pid) return true;  // ended: reported below
+        std::size_t running = 0;
+        for (const auto& c :
+             client.containers_list({"dev.ignite.service=" + name, "dev.ignite.pool=warm"}, true)) {
+          if (c.value("State", "") == "running") ++running;
+        }
+        return running == 2;
+      },
+      60s);
+  ASSERT_EQ(early, 0) << "the child ended on its own (status " << early << ")";
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -167,11 +180,7 @@ TEST(Reaper, KilledProcessWithAWarmPoolLeavesNothingAfterNextEngine) {
 
   Ignite::Engine next;
   next.ping();  // reaps: the daemon kills and deletes the running pooled containers
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = containers_of(client, name).empty();
-    if (!gone) std::this_thread::sleep_for(50ms);
-  }
+  Ignite::testing::eventually([&] { return containers_of(client, name).empty(); }, 10s);
   for (const auto& c : containers_of(client, name)) {
     ADD_FAILURE() << "left: " << c.value("State", "") << " " << c.at("Labels").dump()
                   << " (child pid " << pid << ")";

@@ -68,6 +68,52 @@ def remove_image(ref: str) -> None:
         conn.close()
 
 
+def _docker(method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+    conn = _UnixHTTPConnection(docker_socket())
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, "/v1.41" + path, json.dumps(body) if body is not None else None, headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def create_container(labels: dict, start: bool = False) -> str:
+    """A real container labelled as Ignite's (managed, owned by this process unless `labels`
+    says otherwise, plus this test run's label), from the QuickJS runtime image; returns its id.
+    For tests of cleanup paths that need real leftovers."""
+    status, body = _docker("GET", "/images/json?" + urllib.parse.urlencode(
+        {"filters": json.dumps({"reference": ["ignite-runtime/quickjs"]})}))
+    assert status == 200, body
+    image = json.loads(body)[0]["RepoTags"][0]
+    with open(f"/proc/{os.getpid()}/stat") as f:
+        start_time = f.read().rsplit(")", 1)[1].split()[19]
+    all_labels = {
+        "dev.ignite.managed": "true",
+        "dev.ignite.service": "py-leftover",
+        "dev.ignite.owner-host": socket.gethostname(),
+        "dev.ignite.owner-pid": str(os.getpid()),
+        "dev.ignite.owner-start": start_time,
+    }
+    for item in filter(None, os.environ.get("IGNITE_LABELS", "").split(",")):
+        k, _, v = item.partition("=")
+        all_labels[k] = v
+    all_labels.update(labels)
+    status, body = _docker("POST", "/containers/create", {
+        "Image": image,
+        "Cmd": ["qjs", "--std", "-e", "os.sleep(60000)"],
+        "Labels": all_labels,
+        "HostConfig": {"Memory": 32 << 20, "NetworkMode": "none"},
+    })
+    assert status == 201, body
+    cid = json.loads(body)["Id"]
+    if start:
+        status, body = _docker("POST", f"/containers/{cid}/start")
+        assert status == 204, body
+    return cid
+
+
 def container_exists(container_id: str) -> bool:
     """Whether the daemon still has the container (running or not)."""
     conn = _UnixHTTPConnection(docker_socket())
