@@ -434,6 +434,50 @@ TEST(Execute, RemoveContainersCleansUpAfterAbandonedRuns) {
   EXPECT_EQ(e.remove_containers(), 0u);
 }
 
+TEST(Execute, ExtraLabelsAreOnEveryContainer) {
+  Ignite::EngineOptions o;
+  o.labels = {{"com.example.job", "job-" + std::to_string(::getpid())}};
+  Ignite::Engine e(o);
+  ScratchService s("console.log('up'); setTimeout(() => {}, 300);");
+  std::size_t seen = 0;
+  Ignite::ExecuteOptions opt;
+  // While the service runs, its container carries the label.
+  opt.on_stdout = [&](std::string_view) {
+    Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+    seen = client.containers_list({"com.example.job=" + o.labels.begin()->second}, true).size();
+  };
+  const auto r = e.execute(s.svc, opt);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  EXPECT_EQ(seen, 1u);
+}
+
+TEST(Execute, ReservedOrMalformedLabelsAreRefused) {
+  Ignite::EngineOptions o;
+  o.labels = {{"dev.ignite.session", "forged"}};
+  try {
+    Ignite::Engine e(o);
+    ADD_FAILURE() << "a dev.ignite.* label was accepted";
+  } catch (const Ignite::Error& err) {
+    EXPECT_EQ(err.code(), Ignite::ErrorCode::Config);
+    EXPECT_THAT(err.message(), HasSubstr("dev.ignite.session"));
+  }
+  const char* saved = std::getenv("IGNITE_LABELS");
+  const std::string keep = saved ? saved : "";
+  ::setenv("IGNITE_LABELS", "no-equals-sign", 1);
+  try {
+    Ignite::Engine e;
+    ADD_FAILURE() << "a malformed IGNITE_LABELS was accepted";
+  } catch (const Ignite::Error& err) {
+    EXPECT_EQ(err.code(), Ignite::ErrorCode::Config);
+    EXPECT_THAT(err.message(), HasSubstr("IGNITE_LABELS"));
+  }
+  if (saved) {
+    ::setenv("IGNITE_LABELS", keep.c_str(), 1);
+  } else {
+    ::unsetenv("IGNITE_LABELS");
+  }
+}
+
 std::string unique_name(const std::string& prefix) {
   static int n = 0;
   scratch_names().push_back(prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
