@@ -19,6 +19,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/audit.hpp"
 #include "ignite/src/audit_log.hpp"
+#include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/image_builder.hpp"
@@ -340,10 +341,12 @@ class ContainerGuard {
 class Slots {
  public:
   explicit Slots(std::size_t n) : free_(n == 0 ? 1 : n) {}
-  void acquire() {
+  // False when `stop` was requested before a slot was free.
+  bool acquire(std::stop_token stop) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return free_ > 0; });
+    if (!cv_.wait(lock, stop, [&] { return free_ > 0; })) return false;
     --free_;
+    return true;
   }
   void release() {
     {
@@ -355,7 +358,7 @@ class Slots {
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable_any cv_;
   std::size_t free_;
 };
 
@@ -477,6 +480,8 @@ struct Engine::Impl {
   docker::DockerClient& docker() {
     std::call_once(client_once, [&] {
       client = std::make_unique<docker::DockerClient>(socket_path);
+      client->set_timeouts({options.docker_timeouts.metadata, options.docker_timeouts.lifecycle,
+                            options.docker_timeouts.build});
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
       remover = std::make_unique<Remover>(*client);
       if (options.reap_on_start) {
@@ -521,6 +526,9 @@ struct Engine::Impl {
                         const std::string& image, std::size_t target);
   detail::WarmContainer start_warm(json body, bool once, std::size_t jobs_max,
                                    const std::string& name);
+  // The execution once it holds a slot: lease a container, run the job, finalise, classify.
+  ExecutionResult run(const Service& svc, const ExecuteOptions& opt, Plan& plan,
+                      steady_clock::time_point t_begin);
 
   // Throws Error(Config) naming the policy file when the daemon lacks an OCI runtime it asks for.
   void require_runtime(const std::string& name, const SecurityPolicy& policy) {
@@ -676,9 +684,10 @@ struct Engine::Impl {
         {"Tmpfs",
          {{"/tmp", "rw,noexec,nosuid,nodev,size=" +
                        (limits.tmpfs_mb ? std::to_string(*limits.tmpfs_mb) + "m" : options.tmpfs_size)}}},
-        // An init reaps orphans and forwards signals. It must fork the runtime, which the
-        // no-spawn filter refuses; with that filter there can be no orphans to reap.
-        {"Init", !no_spawn},
+        // No docker-init: it would be a dumpable process the service can inspect (its
+        // environment, its stdin). Where the runtime may spawn, Ignite's supervisor is PID 1 and
+        // reaps orphans and forwards signals; under the no-spawn filter there are no orphans.
+        {"Init", false},
         // No /dev/shm: Docker would mount a writable 64 MiB tmpfs there despite the read-only
         // root filesystem.
         {"IpcMode", "none"},
@@ -828,10 +837,13 @@ Plan Engine::Impl::plan(const Service& svc, const ExecuteOptions& opt) {
   p.may_spawn = !(p.policy && !p.policy->allow_spawn);
 
   const PoolOptions& pool = options.pool;
-  p.reuse = svc.config.reuse.value_or(pool.reuse);
+  // Reuse is the operator's decision: service.yaml (written by the service's author) may ask
+  // for fewer jobs per container than PoolOptions::reuse allows, never more, and never turns
+  // the pool on.
+  p.reuse = std::min(svc.config.reuse.value_or(pool.reuse), pool.reuse);
   if (p.reuse == 0) p.reuse = 1;
-  if (pool.size == 0 && p.reuse <= 1) {
-    p.why_cold = "the warm pool is off (PoolOptions::size is 0 and reuse is 1)";
+  if (pool.size == 0) {
+    p.why_cold = "the warm pool is off (PoolOptions::size is 0)";
   } else if (!p.may_spawn) {
     p.why_cold = "the policy sets allowSpawn: false, and the pool's supervisor starts the "
                  "runtime as a child process";
@@ -880,10 +892,9 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
                                                const std::string& name) {
   docker::DockerClient& docker = this->docker();
   detail::WarmContainer c;
-  if (once) {
-    c.nonce = detail::audit_nonce();
-    body["Env"].push_back("IGNITE_SUPERVISOR_NONCE=" + c.nonce);
-  }
+  (void)once;
+  // The supervisor's completion key: sent over stdin, never in the container's environment.
+  c.nonce = detail::audit_nonce();
   c.jobs_max = jobs_max;
   Remover::Starting starting(*remover);
   c.id = docker.container_create(body, "ignite-" + name + "-" + random_hex(10));
@@ -891,19 +902,34 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
     c.attachment = docker.container_attach(c.id, true);
     docker.container_start(c.id);
     static constexpr std::string_view kReady = "\x1eIGNITE-READY\n";
+    // What a runtime prints before it is ready (warnings; or a service's NODE_OPTIONS code) is
+    // kept up to this much per stream, like any other output it is the job's.
+    static constexpr std::size_t kEarlyCap = 65536;
     bool ready = false;
-    std::string err;
+    std::size_t dropped = 0;
+    std::string tail;  // not yet known not to be the start of the ready line
+    const auto keep = [&](std::string_view text) {
+      const std::size_t room = kEarlyCap - std::min(kEarlyCap, c.early_stderr.size());
+      c.early_stderr.append(text.substr(0, room));
+      dropped += text.size() - std::min(room, text.size());
+    };
     const auto end = c.attachment.pump(
-        {},
+        detail::supervisor_key_line(c.nonce),
         [&](docker::StreamKind kind, std::string_view data) {
           if (kind != docker::StreamKind::Stderr) {
-            if (c.early_stdout.size() < 65536) c.early_stdout.append(data);
+            if (c.early_stdout.size() < kEarlyCap) {
+              c.early_stdout.append(data.substr(0, kEarlyCap - c.early_stdout.size()));
+            }
             return;
           }
-          err.append(data);
-          if (const auto at = err.find(kReady); at != std::string::npos) {
+          if (ready) return;
+          tail.append(data);
+          if (const auto at = tail.find(kReady); at != std::string::npos) {
+            keep(std::string_view(tail).substr(0, at));
             ready = true;
-            c.early_stderr = err.substr(0, at);
+          } else if (tail.size() >= kReady.size()) {
+            keep(std::string_view(tail).substr(0, tail.size() - kReady.size() + 1));
+            tail.erase(0, tail.size() - kReady.size() + 1);
           }
         },
         steady_clock::now() + seconds(60), [&] { return ready; }, /*close_stdin=*/false);
@@ -912,7 +938,10 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
                   "pooled container " + c.id.substr(0, 12) +
                       (end == docker::Attachment::End::Eof ? " exited before its runner was ready"
                                                            : " was not ready within 60 s") +
-                      (err.empty() ? std::string() : ": " + err.substr(0, 2000)));
+                      (c.early_stderr.empty() && tail.empty()
+                           ? std::string()
+                           : ": " + (c.early_stderr + tail).substr(0, 2000) +
+                                 (dropped > 0 ? " ..." : "")));
     }
   } catch (...) {
     c.attachment.close();
@@ -924,19 +953,44 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
 
 ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   Plan plan = impl_->plan(svc, opt);
-
-  impl_->slots.acquire();
+  const auto t_begin = steady_clock::now();
+  // Every Engine API call this thread makes for the execution ends within ~50 ms of a stop
+  // request, also while the daemon does not answer.
+  docker::CancelScope cancel_scope(opt.stop_token);
+  const auto cancelled_before_run = [&] {
+    ExecutionResult r;
+    r.service_name = svc.config.name;
+    r.runtime = plan.rt.spec();
+    r.outcome = Outcome::Cancelled;
+    r.exit_code = -1;  // no service process ran to completion
+    r.duration = since(t_begin);
+    return r;
+  };
+  if (!impl_->slots.acquire(opt.stop_token)) return cancelled_before_run();
   struct SlotRelease {
     Slots& s;
     ~SlotRelease() { s.release(); }
   } slot_release{impl_->slots};
+  try {
+    return impl_->run(svc, opt, plan, t_begin);
+  } catch (const Error& e) {
+    // Cancelled in set-up (waiting for the daemon, an image build, a pooled container): what
+    // was created is queued for removal by the guards that unwound.
+    if (e.code() == ErrorCode::Cancelled && opt.stop_token.stop_requested()) {
+      return cancelled_before_run();
+    }
+    throw;
+  }
+}
 
+ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt, Plan& plan,
+                                  steady_clock::time_point t_begin) {
+  Engine::Impl* const impl_ = this;
   docker::DockerClient& docker = impl_->docker();
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
 
-  const auto t_begin = steady_clock::now();
   detail::ServiceImage image =
       impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
   result.image = image.ref;
@@ -953,7 +1007,11 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
         std::max<std::size_t>(impl_->options.pool.size, plan.mode == Plan::Mode::Reuse ? 1 : 0);
     pool_key = impl_->want_pool(svc, opt, plan, image.ref, target);
     warm = impl_->pool().take(*pool_key,
-                              steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)));
+                              steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)),
+                              opt.stop_token);
+    if (opt.stop_token.stop_requested()) {
+      throw Error(ErrorCode::Cancelled, "cancelled while waiting for a pooled container");
+    }
   }
   const bool reuse_mode = warm && warm->jobs_max > 1;
   // A cold container runs its runtime under the supervisor too whenever it may spawn: the
@@ -974,7 +1032,6 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     for (const auto& [k, v] : plan.job_env) env[k] = v;
     std::vector<std::string> cmd = plan.cmd;
     if (supervised) {
-      env["IGNITE_SUPERVISOR_NONCE"] = supervisor_nonce;
       cmd.insert(cmd.begin(), {std::string(detail::kSupervisorPath), "once", "--"});
     }
     const json body = impl_->create_body(svc, image.ref, plan.delivery, opt, env_list(env),
@@ -1007,7 +1064,7 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
       if (reuse && !returned) impl->pool().forfeit(*key);
       impl->pool().job_done();
     }
-  } lent{impl_.get(), pool_key, warm.has_value(), reuse_mode};
+  } lent{this, pool_key, warm.has_value(), reuse_mode};
   docker::Attachment& attachment = warm ? warm->attachment : cold_attachment;
   if (!warm) {
     // Attach before start: output written before an attach is lost otherwise.
@@ -1055,13 +1112,17 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
     }
   };
   // The supervisor's records: the exit status (once) or the end of a job on each stream (reuse).
-  std::optional<int> exit_record;
-  bool end_out = false, end_err = false;
-  const auto parse_status = [&](std::string_view text) -> bool {
+  // Once: a record counts only when nothing but the end of its stream follows it (the
+  // supervisor exits right after writing it), so a look-alike printed by the service, which is
+  // always followed by more output or by the real record, is output; both streams' last records
+  // must agree. Reuse: the record carries this job's nonce, which only ever crossed the
+  // supervisor's own stdin; it ends the job on its stream.
+  std::optional<int> out_status, err_status;
+  const auto parse_status = [](std::string_view text, std::optional<int>& into) -> bool {
     int v = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || ptr != text.data() + text.size() || v < 0 || v > 255) return false;
-    exit_record = v;
+    into = v;
     return true;
   };
   std::optional<detail::RecordDemux> out_records, err_records;
@@ -1069,7 +1130,6 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   std::string stdin_bytes;
   const std::string job_input = plan.audit_bootstrap ? plan.audit_nonce + "\n" + plan.input : plan.input;
   if (supervised) {
-    // Both streams carry the supervisor's record last: the job is complete when both arrived.
     std::string marker;
     if (!reuse_mode) {
       marker = "\x1eIGNITE-EXIT " + supervisor_nonce + " ";
@@ -1077,19 +1137,33 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
       job_nonce = detail::audit_nonce();
       marker = "\x1eIGNITE-END " + job_nonce + " ";
     }
-    out_records.emplace(marker, [&](std::string_view d) { out.append(d); },
-                        [&](std::string_view t) { return end_out = parse_status(t); });
-    err_records.emplace(marker, to_err, [&](std::string_view t) { return end_err = parse_status(t); });
+    out_records.emplace(
+        marker,
+        [&](std::string_view d) {
+          out_status.reset();
+          out.append(d);
+        },
+        [&](std::string_view t) { return parse_status(t, out_status); });
+    err_records.emplace(
+        marker,
+        [&](std::string_view d) {
+          err_status.reset();
+          to_err(d);
+        },
+        [&](std::string_view t) { return parse_status(t, err_status); });
   }
   if (!warm) {
-    stdin_bytes = job_input;
+    stdin_bytes = detail::supervisor_key_line(supervisor_nonce) + job_input;
+    if (!supervised) stdin_bytes = job_input;
   } else if (!reuse_mode) {
     stdin_bytes = detail::runner_header(plan.job_env) + job_input;
+    attachment.restart_input();
   } else {
     std::string env_block;
     for (const auto& [k, v] : plan.job_env) env_block += k + "=" + v + '\0';
-    stdin_bytes = "JOB " + job_nonce + " " + std::to_string(env_block.size()) + " " +
-                  std::to_string(job_input.size()) + "\n" + env_block + job_input;
+    stdin_bytes = "JOB " + supervisor_nonce + " " + job_nonce + " " +
+                  std::to_string(env_block.size()) + " " + std::to_string(job_input.size()) +
+                  "\n" + env_block + job_input;
     attachment.restart_input();
   }
   bool cancelled = false;
@@ -1115,19 +1189,25 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
         if (auditing) pids.sample();
         if (opt.stop_token.stop_requested()) cancelled = true;
         if (out.truncated() || err.truncated()) flooded = true;
-        return cancelled || flooded || (end_out && end_err);
+        // Reuse: this job's records end it. Once: only the end of the streams does.
+        return cancelled || flooded || (reuse_mode && out_status && err_status);
       },
       /*close_stdin=*/!reuse_mode);
   const bool timed_out = end == docker::Attachment::End::Deadline;
-  // Complete in band: the job's output ended and the supervisor reported its status.
-  const bool in_band = supervised && !cancelled && !flooded && exit_record && end_out && end_err;
+  if (out_records) out_records->finish();
+  if (err_records) err_records->finish();
+  // Complete in band: the supervisor's record is the last thing on both streams (and, once,
+  // the streams ended), with the same status.
+  const bool records_final = out_status && err_status && *out_status == *err_status;
+  const bool in_band = supervised && !cancelled && !flooded && !timed_out && records_final &&
+                       (reuse_mode || end == docker::Attachment::End::Eof);
+  std::optional<int> exit_record;
+  if (in_band) exit_record = out_status;
   if (!in_band) {
     // Drop the attach stream before the kill: a flooding container blocked on a full stdout
     // pipe otherwise holds up the daemon's kill under gVisor.
     attachment.close();
   }
-  if (out_records) out_records->finish();
-  if (err_records) err_records->finish();
   if (demux) demux->finish();
   if (auditing) pids.sample();
   peak.sample();
@@ -1135,6 +1215,9 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   // complete the kill (longer under gVisor) is cleanup.
   result.phases.run = since(t0);
   t0 = steady_clock::now();
+  // Finalising goes through even after a cancellation (the kill is what a cancel asks for);
+  // each call is bounded by the client's timeouts.
+  docker::CancelScope finalising{std::stop_token()};
   if (in_band) {
     result.exit_code = *exit_record;
     if (result.exit_code == 137) {
@@ -1142,16 +1225,27 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
         result.oom_killed = ooms.read() > ooms_before;
       } else if (!reuse_mode) {
         // No cgroup counter to read: the daemon's record of the container tells.
-        docker.container_wait(id);
         try {
+          docker.container_wait(id);
           result.oom_killed = docker.container_inspect(id).at("State").value("OOMKilled", false);
         } catch (const Error&) {
+          // A daemon that does not answer in time: the status stands, the OOM flag unknown.
         }
       }
     }
   } else {
-    if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
-    result.exit_code = static_cast<int>(docker.container_wait(id));
+    try {
+      if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
+      result.exit_code = static_cast<int>(docker.container_wait(id));
+    } catch (const Error& e) {
+      // The daemon did not complete the kill or report the exit within its bounds: the
+      // execution still ends now. The container is queued for removal (retried until it goes).
+      if (e.code() != ErrorCode::DockerUnavailable && e.code() != ErrorCode::Docker &&
+          e.code() != ErrorCode::NotFound) {
+        throw;
+      }
+      result.exit_code = end == docker::Attachment::End::Eof ? -1 : 137;
+    }
     // The OOM killer's SIGKILL shows as 137; any other exit cannot be an OOM kill, so the
     // inspect round trip is spent only when it can tell something.
     if (result.exit_code == 137) {
@@ -1159,11 +1253,13 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
         const json info = docker.container_inspect(id);
         result.oom_killed = info.at("State").value("OOMKilled", false);
       } catch (const Error&) {
-        // Gone already: nothing more to learn.
+        // Gone already, or the daemon does not answer: nothing more to learn.
       }
     }
   }
-  if (reuse_mode && in_band && result.exit_code != 137) {
+  // A reuse job that ended by a signal (crash, abort, OOM kill) may have left the container in
+  // any state: it is not used again.
+  if (reuse_mode && in_band && result.exit_code < 128) {
     // The job ended normally: the container serves the next job of this key.
     guard.dismiss();
     lent.returned = true;

@@ -143,7 +143,8 @@ void Pool::expire_locked(std::vector<std::string>& doomed) {
   }
 }
 
-std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_point give_up) {
+std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_point give_up,
+                                        std::stop_token stop) {
   std::unique_lock lock(mu_);
   auto it = keys_.find(key);
   if (it == keys_.end()) return std::nullopt;
@@ -179,7 +180,9 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       ++k.claims;
       claimed = true;
     }
-    if (stop_ || ready_cv_.wait_until(lock, give_up) == std::cv_status::timeout) {
+    // Woken at least every 50 ms to look at the caller's stop token.
+    ready_cv_.wait_until(lock, std::min(give_up, Clock::now() + std::chrono::milliseconds(50)));
+    if (stop_ || stop.stop_requested() || (k.ready.empty() && Clock::now() >= give_up)) {
       --k.claims;
       return std::nullopt;
     }

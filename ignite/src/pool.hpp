@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,9 +52,11 @@ class Pool {
   void want(const std::string& key, Factory factory, double memory_mb, std::size_t target);
 
   // A ready container for `key`, checked to be alive. When none is ready but one is being
-  // started that no other caller waits for, waits for it (until `give_up`). nullopt: run cold.
+  // started that no other caller waits for, waits for it (until `give_up`, or until `stop` is
+  // requested). nullopt: run cold (or, when `stop` was requested, not at all).
   std::optional<WarmContainer> take(const std::string& key,
-                                    std::chrono::steady_clock::time_point give_up);
+                                    std::chrono::steady_clock::time_point give_up,
+                                    std::stop_token stop = {});
 
   // A reuse-mode container whose job ended normally: ready again while it has jobs left.
   void give_back(WarmContainer container);

@@ -175,4 +175,6 @@ std::string runner_header(const std::vector<std::pair<std::string, std::string>>
   return std::to_string(body.size()) + "\n" + body;
 }
 
+std::string supervisor_key_line(const std::string& key) { return "IGNITE-KEY " + key + "\n"; }
+
 }  // namespace Ignite::detail

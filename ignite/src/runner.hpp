@@ -37,4 +37,8 @@ std::optional<std::vector<std::string>> runner_argv(const std::vector<std::strin
 // The job header the runner reads: "<n>\n" + the JSON object.
 std::string runner_header(const std::vector<std::pair<std::string, std::string>>& env);
 
+// The first line of a supervised container's stdin: the supervisor's completion key, read
+// after it made itself non-dumpable (supervisor.c).
+std::string supervisor_key_line(const std::string& key);
+
 }  // namespace Ignite::detail

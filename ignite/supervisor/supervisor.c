@@ -1,4 +1,6 @@
-/* ignite-supervisor: the first program of every pooled container (ignite/src/pool.hpp).
+/* ignite-supervisor: PID 1 of every container whose runtime may spawn (cold and pooled; see
+ * ignite/src/runner.hpp). There is no docker-init: the supervisor reaps orphans and forwards
+ * signals itself, so no process the service can inspect holds anything secret.
  *
  * It is built as a static binary and copied into every per-service image, so it runs in any
  * runtime image, whatever libc that image carries (or none).
@@ -6,33 +8,41 @@
  *   ignite-supervisor once  -- <runtime argv...>
  *   ignite-supervisor reuse -- <runtime argv...>
  *
- * once: starts the runtime at once (its preloaded runner boots the runtime and then waits for
- * the job on stdin, which the child inherits), waits for it, ends every process it left behind
- * and writes the completion record
+ * Both modes first make the supervisor non-dumpable (its /proc files become root's: a service
+ * running as the same uid can read neither its memory, environment nor descriptors, nor open its
+ * stdin) and only then read the completion key, the first line of stdin:
  *
- *   \x1eIGNITE-EXIT <nonce> <status>\n
+ *   IGNITE-KEY <key>\n
  *
- * on stdout and on stderr, then exits with the same status. <status> is the exit code, or 128 +
- * the signal that ended the runtime. The records save the engine the daemon's exit handling
- * (end of the attach stream, wait), which comes tens of milliseconds after the process ended.
+ * The key never appears in any environment or command line.
+ *
+ * once: starts the runtime, which inherits the rest of stdin (the job: its preloaded runner's
+ * header, or the input), waits for it, kills and reaps every process it left behind, writes
+ *
+ *   \x1eIGNITE-EXIT <key> <status>\n
+ *
+ * on stdout and on stderr and exits, which ends both streams. <status> is the exit code, or 128
+ * + the signal that ended the runtime. The engine takes the job as complete only on a record
+ * followed by the end of both streams: a look-alike printed by the service (even with the right
+ * key) is followed by more output or by the real record, so the last record before the end of
+ * the streams counts.
  *
  * reuse: runs jobs one after another, a fresh runtime process per job. Each job on stdin is
  *
- *   JOB <nonce> <env bytes> <input bytes>\n<env: NAME=VALUE\0 ...><input>
+ *   JOB <key> <job nonce> <env bytes> <input bytes>\n<env: NAME=VALUE\0 ...><input>
  *
- * The runtime gets the container's environment plus the job's, the input on its stdin (then
- * end of file), and its stdout/stderr are relayed. When it has exited and its output ended,
- * every other process of the container's user is killed, /tmp is emptied, and
+ * A job with another key ends the supervisor (and so the container). The runtime gets the
+ * container's environment plus the job's, the input on a pipe of its own (then end of file), and
+ * its stdout/stderr are relayed. When it has exited and its output ended, every other process is
+ * killed and reaped, /tmp is emptied (also directories the service made unwritable), System V
+ * IPC objects are removed, whatever is left on stdin is discarded, and
  *
- *   \x1eIGNITE-END <nonce> <status>\n                        on stdout and on stderr
+ *   \x1eIGNITE-END <job nonce> <status>\n                   on stdout and on stderr
  *
  * ends the job on both streams (each stream is ordered, so everything before the record on a
- * stream belongs to the job). End of file on stdin ends the supervisor.
- *
- * The nonce of `once` comes from IGNITE_SUPERVISOR_NONCE, which is removed from the environment
- * before the runtime starts; the supervisor makes itself non-dumpable so that the service (same
- * uid) cannot read it from /proc/<pid>/environ. A forged record could only misreport the
- * service's own exit status: the supervisor's record comes last and the last one counts.
+ * stream belongs to the job). The job nonce is fresh per job and only ever crosses the
+ * supervisor's own stdin. When the clean-up fails the supervisor exits after the record, so the
+ * container is not used again. End of file on stdin ends the supervisor.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -44,7 +54,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -77,12 +91,44 @@ static int status_code(int status) {
   return 125;
 }
 
-/* Every process this uid may signal except ourselves and the namespace's init. */
-static void kill_others(void) {
-  kill(-1, SIGKILL);
-  /* Reap what was ours; orphans are the init's. */
-  while (waitpid(-1, NULL, WNOHANG) > 0) {
+/* The runtime of the current job (signals are forwarded to it). */
+static volatile pid_t current_child = 0;
+
+static void forward_signal(int sig) {
+  pid_t c = current_child;
+  if (c > 0) kill(c, sig);
+}
+
+static void install_forwarding(void) {
+  /* As PID 1 the supervisor gets no default action for these: pass them on (docker stop). */
+  const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sa.sa_flags = SA_RESTART;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; ++i) sigaction(sigs[i], &sa, NULL);
+}
+
+/* Kills every other process of the container (as PID 1, kill(-1) reaches all of them) and reaps
+ * them; returns -1 when some did not go within 2 s (stuck in the kernel). */
+static int kill_others(void) {
+  for (int tries = 0; tries < 400; ++tries) {
+    kill(-1, SIGKILL);
+    pid_t w;
+    while ((w = waitpid(-1, NULL, WNOHANG)) > 0) {
+    }
+    if (w < 0 && errno == ECHILD) return 0;
+    usleep(5000);
   }
+  return -1;
+}
+
+static int chmod_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
+  (void)ftw;
+  /* A directory the service made unreadable or unwritable (chmod 000/500) must still be emptied:
+   * the supervisor runs as the same uid and owns it. */
+  if (flag == FTW_D || flag == FTW_DNR) chmod(path, (st->st_mode & 07777) | S_IRWXU);
+  return 0;
 }
 
 static int remove_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
@@ -93,7 +139,51 @@ static int remove_entry(const char* path, const struct stat* st, int flag, struc
   return 0;
 }
 
-static void empty_tmp(void) { nftw("/tmp", remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT); }
+/* Empties /tmp; -1 when something is left. */
+static int empty_tmp(void) {
+  chmod("/tmp", 01777);
+  for (int pass = 0; pass < 3; ++pass) {
+    nftw("/tmp", chmod_entry, 16, FTW_PHYS | FTW_MOUNT);
+    nftw("/tmp", remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    DIR* d = opendir("/tmp");
+    if (!d) return -1;
+    int left = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++left;
+    }
+    closedir(d);
+    if (left == 0) return 0;
+  }
+  return -1;
+}
+
+/* Removes the System V IPC objects of the container's IPC namespace (it is private: IpcMode
+ * none); -1 when one could not be removed. POSIX shared memory and message queues need /dev/shm
+ * and /dev/mqueue, which the container does not have. */
+static int remove_ipc(void) {
+  static const char* files[] = {"/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem"};
+  int failed = 0;
+  for (int k = 0; k < 3; ++k) {
+    FILE* f = fopen(files[k], "r");
+    if (!f) continue;
+    char line[512];
+    if (!fgets(line, sizeof line, f)) { /* header */
+      fclose(f);
+      continue;
+    }
+    while (fgets(line, sizeof line, f)) {
+      long key = 0, id = -1;
+      if (sscanf(line, "%ld %ld", &key, &id) != 2 || id < 0) continue;
+      int rc = k == 0 ? shmctl((int)id, IPC_RMID, NULL)
+               : k == 1 ? msgctl((int)id, IPC_RMID, NULL)
+                        : semctl((int)id, 0, IPC_RMID);
+      if (rc != 0 && errno != EINVAL && errno != EIDRM) failed = 1;
+    }
+    fclose(f);
+  }
+  return failed ? -1 : 0;
+}
 
 static void record(int fd, const char* kind, const char* nonce, int code) {
   char line[160];
@@ -101,15 +191,43 @@ static void record(int fd, const char* kind, const char* nonce, int code) {
   if (n > 0) write_all(fd, line, (size_t)n);
 }
 
-static int run_once(char** argv) {
-  const char* env_nonce = getenv("IGNITE_SUPERVISOR_NONCE");
-  char nonce[MAX_NONCE + 1] = "";
-  if (env_nonce) {
-    strncpy(nonce, env_nonce, MAX_NONCE);
-    nonce[MAX_NONCE] = '\0';
+/* Reads the completion key, the first line of stdin, one byte at a time: whatever follows on
+ * stdin belongs to the runtime (once mode) or to the job reader (reuse). Call only after
+ * PR_SET_DUMPABLE 0. Exits when the line is missing or malformed. */
+static void read_key(char* key) {
+  static const char prefix[] = "IGNITE-KEY ";
+  char line[sizeof prefix + MAX_NONCE + 1];
+  size_t len = 0;
+  for (;;) {
+    char c;
+    ssize_t n = read(0, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) _exit(0); /* no job came: the pool is draining */
+    if (c == '\n') break;
+    if (len + 1 >= sizeof line) break;
+    line[len++] = c;
   }
-  unsetenv("IGNITE_SUPERVISOR_NONCE");
+  line[len] = '\0';
+  const size_t plen = sizeof prefix - 1;
+  if (len <= plen + 15 || strncmp(line, prefix, plen) != 0 ||
+      strspn(line + plen, "0123456789abcdef") != len - plen) {
+    dprintf(2, "ignite-supervisor: stdin did not start with a completion key\n");
+    _exit(125);
+  }
+  strcpy(key, line + plen);
+}
+
+/* The supervisor's own set-up: secrets unreadable first, then the key. */
+static void become_supervisor(char* key) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  unsetenv("IGNITE_SUPERVISOR_NONCE"); /* from older engines: never used */
+  install_forwarding();
+  read_key(key);
+}
+
+static int run_once(char** argv) {
+  char key[MAX_NONCE + 1] = "";
+  become_supervisor(key);
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
@@ -117,22 +235,25 @@ static int run_once(char** argv) {
     dprintf(2, "ignite-supervisor: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
   }
-  /* docker stop/kill signal the init, which forwards to us: pass them on. */
+  current_child = child;
+  /* As PID 1, orphans are ours to reap while the runtime runs. */
   int status = 0;
   for (;;) {
-    pid_t r = waitpid(child, &status, 0);
-    if (r == child) break;
+    int st = 0;
+    pid_t r = waitpid(-1, &st, 0);
+    if (r == child) {
+      status = st;
+      break;
+    }
     if (r < 0 && errno != EINTR) die("waitpid");
   }
+  current_child = 0;
   const int code = status_code(status);
   kill_others();
-  if (nonce[0]) {
-    /* On both streams, after everything the runtime wrote: each stream is ordered, so the
-     * engine has all output once it read both records, without waiting for the daemon to
-     * notice the exit and close the attach stream. */
-    record(1, "EXIT", nonce, code);
-    record(2, "EXIT", nonce, code);
-  }
+  /* On both streams, after everything any process of the container wrote; then the supervisor
+   * exits and both streams end, which is what completes the job for the engine. */
+  record(1, "EXIT", key, code);
+  record(2, "EXIT", key, code);
   return code;
 }
 
@@ -187,14 +308,19 @@ static int read_exact(char* out, size_t n) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-/* Runs one job; returns its status, or -1 when stdin ended or was malformed. */
-static int run_job(char** argv, char* nonce) {
+/* Runs one job; returns its status, or -1 when stdin ended, the job was malformed or not
+ * authentic, or the container could not be cleaned for another job. */
+static int run_job(char** argv, const char* key, char* nonce) {
   char header[256];
   if (read_line(header, sizeof header) < 0) return -1;
   unsigned long long env_bytes = 0, input_bytes = 0;
-  char nonce_buf[MAX_NONCE + 1];
-  if (sscanf(header, "JOB %64s %llu %llu", nonce_buf, &env_bytes, &input_bytes) != 3) {
+  char key_buf[MAX_NONCE + 1], nonce_buf[MAX_NONCE + 1];
+  if (sscanf(header, "JOB %64s %64s %llu %llu", key_buf, nonce_buf, &env_bytes, &input_bytes) != 4) {
     dprintf(2, "ignite-supervisor: malformed job header\n");
+    return -1;
+  }
+  if (strcmp(key_buf, key) != 0) {
+    dprintf(2, "ignite-supervisor: a job without the container's key\n");
     return -1;
   }
   strcpy(nonce, nonce_buf);
@@ -240,7 +366,8 @@ static int run_job(char** argv, char* nonce) {
   char* pbuf = NULL;
   size_t pstart = 0;
   static char relay[CHUNK];
-  int status = 0, exited = 0;
+  int status = 0, status_other = 0, exited = 0;
+  current_child = child;
 
   if (remaining == 0) {
     close(to_child);
@@ -284,12 +411,15 @@ static int run_job(char** argv, char* nonce) {
     /* The child exiting while a descendant holds its pipes open: stop waiting for them. */
     int r = poll(fds, (nfds_t)n, exited ? 50 : 200);
     if (r < 0 && errno != EINTR) die("poll");
-    if (!exited) {
-      pid_t w = waitpid(child, &status, WNOHANG);
-      if (w == child) exited = 1;
-    } else if (r == 0) {
-      kill_others();
+    /* Reap the runtime and any orphan re-parented to us (PID 1) as they end. */
+    for (pid_t w; (w = waitpid(-1, &status_other, WNOHANG)) > 0;) {
+      if (w == child) {
+        status = status_other;
+        exited = 1;
+        current_child = 0;
+      }
     }
+    if (exited && r == 0) kill_others();
     if (r <= 0) continue;
     if (i_in >= 0 && fds[i_in].revents) {
       ssize_t w = write(to_child, pbuf + pstart, pending);
@@ -322,26 +452,40 @@ static int run_job(char** argv, char* nonce) {
   }
   if (to_child >= 0) close(to_child);
   if (!exited) {
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    for (;;) {
+      pid_t w = waitpid(-1, &status_other, 0);
+      if (w == child) {
+        status = status_other;
+        break;
+      }
+      if (w < 0 && errno != EINTR) break;
     }
   }
+  current_child = 0;
   const int code = status_code(status);
-  kill_others();
-  empty_tmp();
+  /* Nothing of this job may reach the next one: processes, /tmp, IPC objects, stray input. */
+  int clean = kill_others() == 0;
+  clean = empty_tmp() == 0 && clean;
+  clean = remove_ipc() == 0 && clean;
+  in_start = in_end;
   record(1, "END", nonce, code);
   record(2, "END", nonce, code);
+  if (!clean) {
+    dprintf(2, "ignite-supervisor: the container could not be cleaned for another job\n");
+    return -1;
+  }
   return code;
 }
 
 static int run_reuse(char** argv) {
-  unsetenv("IGNITE_SUPERVISOR_NONCE");
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  char key[MAX_NONCE + 1] = "";
+  become_supervisor(key);
   signal(SIGPIPE, SIG_IGN);
   /* Ready: the engine dispatches the first job once it has read this. */
   write_all(2, "\x1eIGNITE-READY\n", 14);
   char nonce[MAX_NONCE + 1] = "";
   for (;;) {
-    if (run_job(argv, nonce) < 0) return 0;
+    if (run_job(argv, key, nonce) < 0) return 0;
   }
 }
 

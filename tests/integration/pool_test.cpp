@@ -385,7 +385,7 @@ require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1
 console.log(JSON.stringify({before, procs}));
 )",
             "  reuse: 3\n");
-  Ignite::Engine e(pool_options(1));
+  Ignite::Engine e(pool_options(1, 10));
   const auto svc = s.load(e);
   std::vector<Ignite::ExecutionResult> rs;
   for (int i = 0; i < 4; ++i) rs.push_back(e.execute(svc));
@@ -401,8 +401,8 @@ console.log(JSON.stringify({before, procs}));
   for (const auto& r : rs) {
     const auto j = nlohmann::json::parse(r.stdout_text);
     EXPECT_TRUE(j.at("before").empty()) << "/tmp kept files of an earlier job: " << j.dump();
-    // init, supervisor, this runtime: the previous job's background process is gone.
-    EXPECT_EQ(j.at("procs"), 3) << j.dump();
+    // The supervisor (PID 1) and this runtime: the previous job's background process is gone.
+    EXPECT_EQ(j.at("procs"), 2) << j.dump();
   }
   e.flush();
   EXPECT_FALSE(exists(rs[0].container_id)) << "a container past its reuse count must be removed";
@@ -416,7 +416,7 @@ std.err.puts('err ' + input.n + '\n');
 std.exit(input.n % 4);
 )",
             "  reuse: 10\n");
-  Ignite::Engine e(pool_options(1));
+  Ignite::Engine e(pool_options(1, 10));
   const auto svc = s.load(e);
   std::string first_id;
   for (int n = 1; n <= 8; ++n) {
@@ -434,7 +434,7 @@ std.exit(input.n % 4);
 TEST(Reuse, NeverSharedAcrossServicesOrLimits) {
   Scratch a("quickjs", "index.js", "print('a');", "  reuse: 5\n", "", "reuse-a");
   Scratch b("quickjs", "index.js", "print('b');", "  reuse: 5\n", "", "reuse-b");
-  Ignite::Engine e(pool_options(1));
+  Ignite::Engine e(pool_options(1, 10));
   const auto sa = a.load(e), sb = b.load(e);
   const auto ra1 = e.execute(sa), rb1 = e.execute(sb), ra2 = e.execute(sa);
   const auto ra3 = e.execute(sa, {.memory_mb = 96.0});
@@ -448,7 +448,7 @@ TEST(Reuse, NeverSharedAcrossServicesOrLimits) {
 TEST(Reuse, AJobThatTimesOutEndsItsContainer) {
   Scratch s("quickjs", "index.js", "const i = JSON.parse(std.in.readAsString()); if (i.spin) for (;;) {} print('ok');",
             "  reuse: 10\n");
-  Ignite::Engine e(pool_options(1));
+  Ignite::Engine e(pool_options(1, 10));
   const auto svc = s.load(e);
   const auto ok1 = e.execute(svc, {.input = "{}"});
   const auto spin = e.execute(svc, {.input = R"({"spin":true})", .timeout = 500ms});
@@ -460,6 +460,47 @@ TEST(Reuse, AJobThatTimesOutEndsItsContainer) {
   EXPECT_NE(ok2.container_id, spin.container_id);
   e.flush();
   EXPECT_FALSE(exists(spin.container_id));
+}
+
+TEST(Reuse, ServiceYamlCannotTurnReuseOnOrRaiseIt) {
+  // reuse is the operator's decision: a service's own `reuse: 5` gets single-use containers
+  // when the Engine allows 1 job per container, and the cold path when the pool is off.
+  Scratch s("quickjs", "index.js", "print('r');", "  reuse: 5\n");
+  Ignite::Engine single(pool_options(1));
+  const auto svc = s.load(single);
+  const auto a = single.execute(svc), b = single.execute(svc);
+  EXPECT_EQ(a.stdout_text, "r\n");
+  EXPECT_EQ(b.container_job, 1u);
+  EXPECT_NE(a.container_id, b.container_id);
+  EXPECT_NE(b.container_start, ContainerStart::Reused);
+
+  Ignite::Engine off;  // pool size 0
+  EXPECT_EQ(off.execute(svc).container_start, ContainerStart::Cold);
+  EXPECT_EQ(off.execute(svc).container_start, ContainerStart::Cold);
+
+  // Allowed 10, asked for 2: two jobs per container.
+  Scratch two("quickjs", "index.js", "print('r');", "  reuse: 2\n", "", "reuse-two");
+  Ignite::Engine many(pool_options(1, 10));
+  const auto svc2 = two.load(many);
+  const auto r1 = many.execute(svc2), r2 = many.execute(svc2), r3 = many.execute(svc2);
+  EXPECT_EQ(r1.container_id, r2.container_id);
+  EXPECT_NE(r3.container_id, r2.container_id);
+}
+
+TEST(Reuse, AJobKilledBySignalEndsItsContainer) {
+  Scratch s("node", "index.js",
+            "const i = JSON.parse(require('fs').readFileSync(0, 'utf8') || '{}');"
+            "if (i.crash) process.kill(process.pid, 'SIGSEGV'); console.log('ok');");
+  Ignite::Engine e(pool_options(1, 10));
+  const auto svc = s.load(e);
+  const auto ok = e.execute(svc, {.input = "{}"});
+  const auto crash = e.execute(svc, {.input = R"({"crash":true})"});
+  const auto after = e.execute(svc, {.input = "{}"});
+  ASSERT_EQ(ok.outcome, Outcome::Success) << ok.stderr_text;
+  EXPECT_EQ(crash.exit_code, 128 + 11);
+  EXPECT_EQ(crash.container_id, ok.container_id);
+  EXPECT_EQ(after.outcome, Outcome::Success);
+  EXPECT_NE(after.container_id, crash.container_id) << "a crashed job's container was reused";
 }
 
 // ---- load -----------------------------------------------------------------------------------
@@ -475,7 +516,8 @@ TEST(Pool, TwoHundredMixedExecutionsLeaveNothingBehind) {
   std::map<ContainerStart, int> starts;
   std::mutex mu;
   {
-    Ignite::Engine e(pool_options(2));
+    // Every pooled service may run up to 7 jobs per container (mixed-reuse asks for exactly 7).
+    Ignite::Engine e(pool_options(2, 7));
     session = e.session_id();
     const auto hello = e.load(example_service("hello-quickjs"));
     const auto sf = fail.load(e), ss = spin.load(e), sr = reuse.load(e), sn = nospawn.load(e);

@@ -95,14 +95,19 @@ def test_service_reuse_from_service_yaml(pool_engine, make_service):
     d = make_service("print('r');")
     with (d / "service.yaml").open("a") as f:  # extra_yaml is dedented: append to the block
         f.write("  reuse: 5\n")
-    engine = pool_engine()  # pool_size 0: reuse alone turns the pool on for this service
+    # Reuse is the operator's decision: with the pool off, service.yaml alone runs cold.
+    engine = pool_engine()
     svc = engine.load(d)
     assert svc.reuse == 5
     assert svc.to_dict()["reuse"] == 5
-    a, b = engine.execute(svc), engine.execute(svc)
-    assert a.stdout == b.stdout == "r\n"
-    assert (a.container_job, b.container_job) == (1, 2)
-    assert a.container_id == b.container_id
+    assert engine.execute(svc).container_start == "cold"
+    # The engine allows 10 jobs per container; the service asks for 5: it gets 5.
+    engine = pool_engine(pool_size=1, pool_reuse=10)
+    svc = engine.load(d)
+    rs = [engine.execute(svc) for _ in range(6)]
+    assert all(r.stdout == "r\n" for r in rs)
+    assert [r.container_job for r in rs] == [1, 2, 3, 4, 5, 1]
+    assert rs[0].container_id == rs[4].container_id != rs[5].container_id
     assert engine.load(EXAMPLES / "hello-quickjs").reuse is None
 
 

@@ -49,10 +49,14 @@ struct PoolOptions {
   std::size_t refill_concurrency = 2;  // containers being started at once, over all keys
   // Upper bound on the summed memory limits of ready containers, over all keys.
   double memory_budget_mb = 4096;
-  // Jobs of one service that may run one after another in one container (as serverless
-  // platforms do): a fresh runtime process per job, /tmp emptied and leftover processes killed
-  // in between, never shared across services, limits or policies. 1: used once. service.yaml's
-  // `reuse` overrides it. Needs the pool's supervisor to spawn, so allowSpawn: false runs cold.
+  // The most jobs of one service that may run one after another in one container (as
+  // serverless platforms do): a fresh runtime process per job; leftover processes killed, /tmp
+  // emptied, System V IPC objects removed and stray input discarded in between; never shared
+  // across services, limits or policies; a job that dies of a signal ends its container.
+  // 1 (the default): every container runs one job. This is the operator's decision:
+  // service.yaml's `reuse` (written by the service's author) may only ask for fewer, and never
+  // turns the pool on (size 0 runs cold). Needs the pool's supervisor to spawn, so allowSpawn:
+  // false runs cold. docs/threat-model.md says what jobs of one container still share.
   std::size_t reuse = 1;
 };
 
@@ -63,6 +67,19 @@ struct PoolStats {
   std::size_t dispatched = 0;  // jobs run on pooled containers
   std::size_t discarded = 0;   // ready containers found dead or failed to start
   std::size_t expired = 0;     // removed after idle_expiry or by drain_pool()
+};
+
+// How long each kind of Docker Engine API call may take. A call that misses its bound fails
+// with Error(DockerUnavailable): "the Docker daemon at ... did not answer ... within N ms".
+// These are failure bounds for a daemon that hangs (stopped, overloaded, a stuck storage
+// driver), not latency expectations. An execution therefore ends within its timeout plus
+// set-up (image check, create, attach, start: at most metadata + 3 x lifecycle when the
+// daemon hangs) and clean-up (kill, then wait: at most 2 x lifecycle) bounds; docs/threat-model.md
+// states them.
+struct DockerTimeouts {
+  std::chrono::milliseconds metadata{5000};    // ping, version, info, inspect, list
+  std::chrono::milliseconds lifecycle{15000};  // create, attach, start, kill, wait, remove
+  std::chrono::milliseconds build{600000};     // image builds and imports
 };
 
 struct EngineOptions {
@@ -86,6 +103,7 @@ struct EngineOptions {
   // Error(Config) naming the key for those, for an empty key, or for a malformed
   // $IGNITE_LABELS.
   std::map<std::string, std::string> labels;
+  DockerTimeouts docker_timeouts;
   PoolOptions pool;
 };
 

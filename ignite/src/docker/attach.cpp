@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ignite/error.hpp"
+#include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/docker/detail.hpp"
 
@@ -24,7 +25,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::chrono::seconds kHandshakeTimeout{30};
+// The handshake's poll() wakes at least this often to look at the cancellation scope.
+constexpr std::chrono::milliseconds kHandshakePoll{kCancelPollMs};
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxErrorBodyBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
@@ -54,9 +56,17 @@ int poll_timeout(Clock::time_point deadline, std::chrono::milliseconds cap) {
   return static_cast<int>(std::clamp(left, std::chrono::milliseconds{0}, cap).count());
 }
 
-// Blocking-style helpers for the handshake, bounded by `deadline`.
+void throw_if_cancelled(std::string_view what) {
+  if (CancelScope::cancelled()) {
+    throw Error(ErrorCode::Cancelled,
+                std::string(what) + ": cancelled while waiting for the Docker daemon");
+  }
+}
+
+// Blocking-style helpers for the handshake, bounded by `deadline` and cancellable.
 void send_all(int fd, std::string_view data, Clock::time_point deadline, std::string_view what) {
   while (!data.empty()) {
+    throw_if_cancelled(what);
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
@@ -65,8 +75,11 @@ void send_all(int fd, std::string_view data, Clock::time_point deadline, std::st
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       pollfd p{fd, POLLOUT, 0};
-      const int timeout = poll_timeout(deadline, kHandshakeTimeout);
-      if (timeout == 0) throw Error(ErrorCode::Docker, std::string(what) + ": sending timed out");
+      const int timeout = poll_timeout(deadline, kHandshakePoll);
+      if (timeout == 0) {
+        throw Error(ErrorCode::DockerUnavailable,
+                    std::string(what) + ": the Docker daemon did not take the request in time");
+      }
       ::poll(&p, 1, timeout);
       continue;
     }
@@ -77,12 +90,12 @@ void send_all(int fd, std::string_view data, Clock::time_point deadline, std::st
 // Appends what is available to `buffer`; false at end of stream.
 bool receive_some(int fd, std::string& buffer, Clock::time_point deadline, std::string_view what) {
   for (;;) {
+    throw_if_cancelled(what);
     pollfd p{fd, POLLIN, 0};
-    const int timeout = poll_timeout(deadline, kHandshakeTimeout);
+    const int timeout = poll_timeout(deadline, kHandshakePoll);
     if (timeout == 0) {
-      throw Error(ErrorCode::Docker, std::string(what) +
-                                         ": no reply from the Docker daemon within " +
-                                         std::to_string(kHandshakeTimeout.count()) + " s");
+      throw Error(ErrorCode::DockerUnavailable,
+                  std::string(what) + ": the Docker daemon did not answer in time");
     }
     const int ready = ::poll(&p, 1, timeout);
     if (ready < 0 && errno != EINTR) {
@@ -294,7 +307,8 @@ bool Attachment::quiet() const noexcept {
 namespace detail {
 
 Attachment open_attachment(const std::string& socket_path, const std::string& target,
-                           bool with_stdin, std::string_view what) {
+                           bool with_stdin, std::string_view what,
+                           std::chrono::milliseconds timeout) {
   if (socket_path.empty()) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string(what) + ": this DockerClient has no socket path to attach through");
@@ -323,7 +337,7 @@ Attachment open_attachment(const std::string& socket_path, const std::string& ta
                 unreachable_message(socket_path, "connect(): " + errno_text(errno)));
   }
 
-  const auto deadline = Clock::now() + kHandshakeTimeout;
+  const auto deadline = Clock::now() + timeout;
   const std::string request = "POST " + target +
                               " HTTP/1.1\r\n"
                               "Host: docker\r\n"

@@ -18,10 +18,6 @@ using std::chrono::milliseconds;
 
 // Failure bounds, not latency expectations: a busy daemon can take seconds to create, start or
 // force-remove a container, and a 100+ MiB import takes tens of seconds.
-constexpr milliseconds kPingTimeout{5000};
-constexpr milliseconds kCallTimeout{120000};
-constexpr milliseconds kLogsTimeout{600000};
-constexpr milliseconds kImportTimeout{1800000};
 
 bool is_success(long status) { return status >= 200 && status < 300; }
 
@@ -211,7 +207,7 @@ HttpResponse DockerClient::call(const HttpRequest& req, std::string_view what) {
 }
 
 void DockerClient::ping() {
-  const auto req = make_request("GET", api("/_ping"), kPingTimeout);
+  const auto req = make_request("GET", api("/_ping"), timeouts_.metadata);
   HttpResponse response;
   try {
     response = transport_->request(req);
@@ -227,19 +223,19 @@ void DockerClient::ping() {
 }
 
 json DockerClient::version() {
-  const auto response = call(make_request("GET", api("/version"), kCallTimeout), "daemon version");
+  const auto response = call(make_request("GET", api("/version"), timeouts_.metadata), "daemon version");
   return parse(response.body, "daemon version");
 }
 
 json DockerClient::info() {
-  const auto response = call(make_request("GET", api("/info"), kCallTimeout), "daemon info");
+  const auto response = call(make_request("GET", api("/info"), timeouts_.metadata), "daemon info");
   return parse(response.body, "daemon info");
 }
 
 std::optional<json> DockerClient::image_inspect(const std::string& ref) {
   const std::string what = "inspect image " + ref;
   const auto response = transport_->request(
-      make_request("GET", api("/images/" + encode(ref, true) + "/json"), kCallTimeout));
+      make_request("GET", api("/images/" + encode(ref, true) + "/json"), timeouts_.metadata));
   if (response.status == 404) return std::nullopt;
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
   return parse(response.body, what);
@@ -254,7 +250,7 @@ void DockerClient::image_import(const std::filesystem::path& tarball, const std:
   if (!tag.empty()) path += "&tag=" + encode(tag);
   for (const auto& change : changes) path += "&changes=" + encode(change);
 
-  auto req = make_request("POST", std::move(path), kImportTimeout);
+  auto req = make_request("POST", std::move(path), timeouts_.build);
   req.body_file = tarball;
   req.content_type = "application/x-tar";
   const auto response = call(req, what);
@@ -282,7 +278,7 @@ std::string DockerClient::image_build(const std::string& context_tar, const Buil
   }
   path += "dockerfile=" + encode(options.dockerfile) + "&rm=1&forcerm=1&pull=0";
 
-  auto req = make_request("POST", std::move(path), options.timeout);
+  auto req = make_request("POST", std::move(path), options.timeout.count() > 0 ? options.timeout : timeouts_.build);
   req.body = context_tar;
   req.content_type = "application/x-tar";
 
@@ -341,7 +337,7 @@ std::string DockerClient::image_build(const std::string& context_tar, const Buil
 bool DockerClient::image_remove(const std::string& ref, bool force) {
   const std::string what = "remove image " + ref;
   const auto response = transport_->request(make_request(
-      "DELETE", api("/images/" + encode(ref, true) + (force ? "?force=1" : "")), kCallTimeout));
+      "DELETE", api("/images/" + encode(ref, true) + (force ? "?force=1" : "")), timeouts_.lifecycle));
   if (response.status == 404) return false;
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
   return true;
@@ -351,7 +347,7 @@ std::vector<json> DockerClient::images_list(const std::vector<std::string>& labe
   const std::string what = "list images";
   const auto response =
       call(make_request("GET", api("/images/json?all=0" + label_filter_param(label_filters)),
-                        kCallTimeout),
+                        timeouts_.metadata),
            what);
   return parse_array(response.body, what);
 }
@@ -366,7 +362,7 @@ std::string DockerClient::container_create(const json& body, const std::string& 
   }
   auto req = make_request("POST",
                           api("/containers/create" + (name.empty() ? "" : "?name=" + encode(name))),
-                          kCallTimeout);
+                          timeouts_.lifecycle);
   req.body = dump(body, what);
   const auto response = call(req, what);
   const json reply = parse(response.body, what);
@@ -379,7 +375,7 @@ std::string DockerClient::container_create(const json& body, const std::string& 
 void DockerClient::container_start(const std::string& id) {
   const std::string what = "start container " + short_id(id);
   const auto response = transport_->request(
-      make_request("POST", api("/containers/" + encode(id) + "/start"), kCallTimeout));
+      make_request("POST", api("/containers/" + encode(id) + "/start"), timeouts_.lifecycle));
   if (response.status == 304) return;  // already running: the caller's goal is met
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
 }
@@ -388,16 +384,16 @@ Attachment DockerClient::container_attach(const std::string& id, bool with_stdin
   std::string target = api("/containers/" + encode(id) + "/attach?stream=1&stdout=1&stderr=1");
   if (with_stdin) target += "&stdin=1";
   return detail::open_attachment(socket_path_, target, with_stdin,
-                                 "attach to container " + short_id(id));
+                                 "attach to container " + short_id(id), timeouts_.lifecycle);
 }
 
-std::int64_t DockerClient::container_wait(const std::string& id, std::string_view condition) {
+std::int64_t DockerClient::container_wait(const std::string& id, std::string_view condition,
+                                          milliseconds timeout) {
   const std::string what = "wait for container " + short_id(id);
-  // No timeout: this returns when the container stops; callers bound run time by killing it.
   const auto response =
       call(make_request("POST",
                         api("/containers/" + encode(id) + "/wait?condition=" + encode(condition)),
-                        milliseconds{0}),
+                        timeout.count() > 0 ? timeout : timeouts_.lifecycle),
            what);
   const json reply = parse(response.body, what);
   if (const auto error = reply.find("Error"); error != reply.end() && error->is_object()) {
@@ -417,7 +413,7 @@ void DockerClient::container_logs(const std::string& id, const FrameDecoder::Cal
   FrameDecoder decoder;
   const auto response = transport_->stream(
       make_request("GET", api("/containers/" + encode(id) + "/logs?stdout=1&stderr=1"),
-                   kLogsTimeout),
+                   timeouts_.lifecycle),
       [&](std::string_view chunk) {
         decoder.feed(chunk, on_payload);
         return true;
@@ -431,7 +427,7 @@ void DockerClient::container_logs(const std::string& id, const FrameDecoder::Cal
 bool DockerClient::container_kill(const std::string& id, std::string_view signal) {
   const std::string what = "kill container " + short_id(id);
   const auto response = transport_->request(make_request(
-      "POST", api("/containers/" + encode(id) + "/kill?signal=" + encode(signal)), kCallTimeout));
+      "POST", api("/containers/" + encode(id) + "/kill?signal=" + encode(signal)), timeouts_.lifecycle));
   // 409: the container exists but is not running.
   if (response.status == 404 || response.status == 409) return false;
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
@@ -442,7 +438,7 @@ bool DockerClient::container_remove(const std::string& id, bool force) {
   const std::string what = "remove container " + short_id(id);
   const auto response = transport_->request(
       make_request("DELETE", api("/containers/" + encode(id) + (force ? "?force=1&v=1" : "?v=1")),
-                   kCallTimeout));
+                   timeouts_.lifecycle));
   if (response.status == 404) return false;
   // Another remover got there first; the container is going away, which is all callers want.
   if (response.status == 409 &&
@@ -456,7 +452,7 @@ bool DockerClient::container_remove(const std::string& id, bool force) {
 json DockerClient::container_inspect(const std::string& id) {
   const std::string what = "inspect container " + short_id(id);
   const auto response =
-      call(make_request("GET", api("/containers/" + encode(id) + "/json"), kCallTimeout), what);
+      call(make_request("GET", api("/containers/" + encode(id) + "/json"), timeouts_.metadata), what);
   return parse(response.body, what);
 }
 
@@ -467,7 +463,7 @@ std::vector<json> DockerClient::containers_list(const std::vector<std::string>& 
       call(make_request("GET",
                         api(std::string("/containers/json?all=") + (all ? "1" : "0") +
                             label_filter_param(label_filters)),
-                        kCallTimeout),
+                        timeouts_.metadata),
            what);
   return parse_array(response.body, what);
 }

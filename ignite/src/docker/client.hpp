@@ -80,11 +80,21 @@ class Attachment {
   FrameDecoder decoder_;
 };
 
+// How long each kind of Engine API call may take before it fails with Error(DockerUnavailable)
+// ("the Docker daemon at ... did not answer ... within N ms"). Failure bounds, not latency
+// expectations: a healthy daemon answers metadata calls in milliseconds and lifecycle calls in
+// well under a second, a busy one in seconds.
+struct Timeouts {
+  std::chrono::milliseconds metadata{5000};    // ping, version, info, inspect, list
+  std::chrono::milliseconds lifecycle{15000};  // create, attach, start, kill, wait, remove, logs
+  std::chrono::milliseconds build{600000};     // image build and import
+};
+
 struct BuildOptions {
   std::string tag;                              // "repo:tag"
   std::map<std::string, std::string> labels;   // applied to the image
   std::string dockerfile = "Dockerfile";       // path inside the context
-  std::chrono::milliseconds timeout{600000};
+  std::chrono::milliseconds timeout{0};  // 0: the client's Timeouts::build
 };
 
 class DockerClient {
@@ -101,6 +111,9 @@ class DockerClient {
   static std::unique_ptr<DockerClient> from_env();
 
   const std::string& socket_path() const noexcept { return socket_path_; }
+  // Set before the client is shared between threads.
+  void set_timeouts(const Timeouts& timeouts) noexcept { timeouts_ = timeouts; }
+  const Timeouts& timeouts() const noexcept { return timeouts_; }
 
   // GET /_ping. Throws Error(DockerUnavailable) naming the socket when nothing answers.
   void ping();
@@ -130,8 +143,10 @@ class DockerClient {
   void container_start(const std::string& id);
   // Attaches to stdout+stderr (and stdin when `with_stdin`) before or after start.
   Attachment container_attach(const std::string& id, bool with_stdin);
-  // POST /containers/{id}/wait?condition=...; returns StatusCode.
-  std::int64_t container_wait(const std::string& id, std::string_view condition = "not-running");
+  // POST /containers/{id}/wait?condition=...; returns StatusCode. Bounded by `timeout` (0: the
+  // lifecycle timeout): callers wait after a kill, or when the container is known to be ending.
+  std::int64_t container_wait(const std::string& id, std::string_view condition = "not-running",
+                              std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   // GET /containers/{id}/logs (stdout+stderr, not following), decoded frame by frame.
   void container_logs(const std::string& id, const FrameDecoder::Callback& on_payload);
   // POST /containers/{id}/kill; false when the container is gone or not running.
@@ -149,6 +164,7 @@ class DockerClient {
 
   std::unique_ptr<Transport> transport_;
   std::string socket_path_;
+  Timeouts timeouts_;
 };
 
 }  // namespace Ignite::docker

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "ignite/error.hpp"
+#include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/detail.hpp"
 
 namespace Ignite::docker {
@@ -22,6 +23,11 @@ struct EasyDeleter {
   void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
 };
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+
+struct MultiDeleter {
+  void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
+};
+using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
 
 struct SlistDeleter {
   void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
@@ -46,12 +52,15 @@ void global_init() {
   });
 }
 
-// The calling thread's idle easy handle. A handle is taken out while a transfer runs, so a
-// request issued from inside a streaming callback on the same thread gets a fresh handle
-// instead of re-entering the busy one.
+// The calling thread's idle easy and multi handles. Transfers run on a multi handle (which
+// owns the kept-alive connection) so that a blocked call can look at its cancellation scope
+// every kCancelPollMs. A pair is taken out while a transfer runs, so a request issued from
+// inside a streaming callback on the same thread gets a fresh pair instead of re-entering the
+// busy one.
 thread_local EasyHandle t_idle_handle;
-// The process the idle handle's kept-alive connection belongs to. After fork() the child's
-// thread inherits the handle and the connection's socket: reusing it would interleave the
+thread_local MultiHandle t_idle_multi;
+// The process the idle handles' kept-alive connection belongs to. After fork() the child's
+// thread inherits the handles and the connection's socket: reusing them would interleave the
 // parent's and the child's requests on one connection (replies going to the wrong process).
 thread_local pid_t t_idle_pid = 0;
 
@@ -59,33 +68,69 @@ class HandleLease {
  public:
   HandleLease() {
     if (t_idle_handle && t_idle_pid != ::getpid()) {
-      // Forked: drop the parent's handle. Closing our copy of its socket leaves the parent's
+      // Forked: drop the parent's handles. Closing our copy of its socket leaves the parent's
       // connection as it is.
       t_idle_handle.reset();
+      t_idle_multi.reset();
     }
-    if (t_idle_handle) {
+    if (t_idle_handle && t_idle_multi) {
       handle_ = std::move(t_idle_handle);
+      multi_ = std::move(t_idle_multi);
     } else {
       handle_.reset(curl_easy_init());
-      if (!handle_) throw Error(ErrorCode::Internal, "curl_easy_init failed");
+      multi_.reset(curl_multi_init());
+      if (!handle_ || !multi_) throw Error(ErrorCode::Internal, "curl_easy_init/curl_multi_init failed");
     }
   }
   ~HandleLease() {
     if (t_idle_handle) return;
     // The options point into the finished request's stack frame (error buffer, headers, body);
-    // reset drops them but keeps the live connection for the next request.
+    // reset drops them but keeps the live connection (in the multi handle) for the next request.
     curl_easy_reset(handle_.get());
     t_idle_handle = std::move(handle_);
+    t_idle_multi = std::move(multi_);
     t_idle_pid = ::getpid();
   }
   HandleLease(const HandleLease&) = delete;
   HandleLease& operator=(const HandleLease&) = delete;
 
   CURL* get() const noexcept { return handle_.get(); }
+  CURLM* multi() const noexcept { return multi_.get(); }
 
  private:
   EasyHandle handle_;
+  MultiHandle multi_;
 };
+
+// Runs the transfer of `h` on `m` to its end, or until the thread's cancellation scope asks to
+// stop (returns false then; the half-done connection is discarded by curl).
+bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
+  if (const CURLMcode rc = curl_multi_add_handle(m, h); rc != CURLM_OK) {
+    throw Error(ErrorCode::Internal, std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
+  }
+  struct Detach {
+    CURLM* m;
+    CURL* h;
+    ~Detach() { curl_multi_remove_handle(m, h); }
+  } detach{m, h};
+  for (;;) {
+    int running = 0;
+    if (const CURLMcode rc = curl_multi_perform(m, &running); rc != CURLM_OK) {
+      throw Error(ErrorCode::Internal, std::string("curl_multi_perform: ") + curl_multi_strerror(rc));
+    }
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(m, &left)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+        result = msg->data.result;
+        return true;
+      }
+    }
+    if (CancelScope::cancelled()) return false;
+    if (const CURLMcode rc = curl_multi_poll(m, nullptr, 0, kCancelPollMs, nullptr); rc != CURLM_OK) {
+      throw Error(ErrorCode::Internal, std::string("curl_multi_poll: ") + curl_multi_strerror(rc));
+    }
+  }
+}
 
 struct Transfer {
   CURL* handle = nullptr;
@@ -240,7 +285,13 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   add_header("Expect:");
   set(h, CURLOPT_HTTPHEADER, headers.get());
 
-  const CURLcode rc = curl_easy_perform(h);
+  if (CancelScope::cancelled()) {
+    throw Error(ErrorCode::Cancelled, target + ": cancelled before it was sent");
+  }
+  CURLcode rc = CURLE_OK;
+  if (!run_transfer(lease.multi(), h, rc)) {
+    throw Error(ErrorCode::Cancelled, target + ": cancelled while waiting for the Docker daemon");
+  }
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 
@@ -259,11 +310,13 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
                                        std::strerror(transfer.upload_errno));
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
+    // A daemon that accepts connections but does not answer (stopped, overloaded, a stuck
+    // storage driver) is unavailable for this call: named as such, with the bound it missed.
     const long limit_ms =
         req.timeout.count() > 0 ? static_cast<long>(req.timeout.count()) : kConnectTimeoutMs;
-    throw Error(ErrorCode::Docker, target + ": no complete reply from the Docker daemon at " +
-                                       socket_path_ + " within " + std::to_string(limit_ms) +
-                                       " ms (" + curl_message + ")");
+    throw Error(ErrorCode::DockerUnavailable,
+                "the Docker daemon at unix://" + socket_path_ + " did not answer " + target +
+                    " within " + std::to_string(limit_ms) + " ms (" + curl_message + ")");
   }
   throw Error(ErrorCode::Docker,
               target + ": talking to the Docker daemon at " + socket_path_ + ": " + curl_message);

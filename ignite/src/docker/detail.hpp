@@ -1,6 +1,7 @@
 // Helpers shared by the Docker client's translation units; not part of its interface.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -21,8 +22,11 @@ std::string daemon_message(std::string_view body);
                                    ErrorCode code = ErrorCode::Docker);
 
 // Connects to `socket_path`, sends `POST <target>` asking to upgrade to a raw stream and returns
-// the hijacked connection. `what` names the operation in error messages.
+// the hijacked connection. `what` names the operation in error messages. The handshake fails
+// with Error(DockerUnavailable) after `timeout` and with Error(Cancelled) when the thread's
+// CancelScope asks.
 Attachment open_attachment(const std::string& socket_path, const std::string& target,
-                           bool with_stdin, std::string_view what);
+                           bool with_stdin, std::string_view what,
+                           std::chrono::milliseconds timeout);
 
 }  // namespace Ignite::docker::detail
