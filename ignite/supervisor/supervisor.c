@@ -236,6 +236,9 @@ static int run_once(char** argv) {
     _exit(127);
   }
   current_child = child;
+  /* The runtime has stdin now; the supervisor needs it no more. Where /proc does not honour
+   * non-dumpability (gVisor), this also leaves the service no stdin of ours to open. */
+  close(0);
   /* As PID 1, orphans are ours to reap while the runtime runs. */
   int status = 0;
   for (;;) {
@@ -307,6 +310,24 @@ static int read_exact(char* out, size_t n) {
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* Discards whatever is on stdin between jobs. The engine sends the next job only after this
+ * job's END record, and every process of the job is dead by now, so anything here was written
+ * by the job itself (where /proc lets it open our stdin: gVisor) and must not reach the next. */
+static void drain_stdin(void) {
+  in_start = in_end;
+  if (stdin_eof) return;
+  const int flags = fcntl(0, F_GETFL);
+  fcntl(0, F_SETFL, flags | O_NONBLOCK);
+  for (;;) {
+    ssize_t n = read(0, inbuf, sizeof inbuf);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) stdin_eof = 1;
+    break;
+  }
+  fcntl(0, F_SETFL, flags);
+}
 
 /* Runs one job; returns its status, or -1 when stdin ended, the job was malformed or not
  * authentic, or the container could not be cleaned for another job. */
@@ -411,15 +432,17 @@ static int run_job(char** argv, const char* key, char* nonce) {
     /* The child exiting while a descendant holds its pipes open: stop waiting for them. */
     int r = poll(fds, (nfds_t)n, exited ? 50 : 200);
     if (r < 0 && errno != EINTR) die("poll");
-    /* Reap the runtime and any orphan re-parented to us (PID 1) as they end. */
+    /* Reap the runtime and any orphan re-parented to us (PID 1) as they end. When the runtime
+     * has exited the job is over: what it left behind is killed at once (a process that keeps
+     * writing must not keep the job open), and the output already in the pipes is relayed. */
     for (pid_t w; (w = waitpid(-1, &status_other, WNOHANG)) > 0;) {
       if (w == child) {
         status = status_other;
         exited = 1;
         current_child = 0;
+        kill_others();
       }
     }
-    if (exited && r == 0) kill_others();
     if (r <= 0) continue;
     if (i_in >= 0 && fds[i_in].revents) {
       ssize_t w = write(to_child, pbuf + pstart, pending);
@@ -467,7 +490,7 @@ static int run_job(char** argv, const char* key, char* nonce) {
   int clean = kill_others() == 0;
   clean = empty_tmp() == 0 && clean;
   clean = remove_ipc() == 0 && clean;
-  in_start = in_end;
+  drain_stdin();
   record(1, "END", nonce, code);
   record(2, "END", nonce, code);
   if (!clean) {
