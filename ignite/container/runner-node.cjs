@@ -1,0 +1,56 @@
+// Ignite runner for Node.js and Bun (pooled containers, see runner.hpp in the Ignite sources).
+'use strict';
+(function igniteRunner() {
+  if (process.env.IGNITE_RUNNER !== '1') return;
+  try {
+    if (!require('worker_threads').isMainThread) return;
+  } catch (e) { /* no worker_threads: the main thread */ }
+  delete process.env.IGNITE_RUNNER;
+  const fs = require('fs');
+  // Child runtimes started with process.execArgv must not wait for a job of their own.
+  const flag = typeof Bun !== 'undefined' ? '--preload' : '--require';
+  for (let i = 0; i + 1 < process.execArgv.length; i++) {
+    if (process.execArgv[i] === flag && process.execArgv[i + 1] === '/opt/ignite/runner-node.cjs') {
+      try { process.execArgv.splice(i, 2); } catch (e) { /* read-only: leave it */ }
+      break;
+    }
+  }
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const read = (buf, off, len) => {
+    for (;;) {
+      try {
+        return fs.readSync(0, buf, off, len, null);
+      } catch (e) {
+        if (e && e.code === 'EAGAIN') { Atomics.wait(cell, 0, 0, 1); continue; }
+        throw e;
+      }
+    }
+  };
+  // Node creates the standard output streams, and loads the stream machinery services read
+  // stdin with, on first use: let the boot pay for that, not the job (3-10 ms of it). stdin
+  // itself stays untouched: creating it would make fd 0 non-blocking under the reads below.
+  void process.stdout;
+  void process.stderr;
+  try {
+    require('net');
+    const { Readable } = require('stream');
+    new Readable({ read() {} })[Symbol.asyncIterator]();
+  } catch (e) { /* a runtime without them: nothing to warm */ }
+  fs.writeSync(2, '\x1eIGNITE-READY\n');
+  let line = '';
+  const one = Buffer.alloc(1);
+  while (line.length < 20) {
+    if (read(one, 0, 1) !== 1) process.exit(0);  // no job: the pool is draining
+    if (one[0] === 10) break;
+    line += String.fromCharCode(one[0]);
+  }
+  const size = Number(line);
+  const body = Buffer.alloc(size);
+  for (let got = 0; got < size;) {
+    const n = read(body, got, size - got);
+    if (n <= 0) process.exit(0);
+    got += n;
+  }
+  const env = JSON.parse(body.toString('utf8'));
+  for (const key of Object.keys(env)) process.env[key] = String(env[key]);
+})();
