@@ -1,7 +1,7 @@
 // The resident runner of pooled containers (pool.hpp).
 //
 // A pooled container starts before its job is known: /opt/ignite/ignite-supervisor (a static
-// binary, ignite/supervisor/supervisor.c) starts the runtime with a small preload, the runner,
+// binary, ignite/container/supervisor.c) starts the runtime with a small preload, the runner,
 // loaded before the service's entry (`node --require`, `bun --preload`, `deno run --preload`,
 // `qjs -I`). The runner lets the runtime boot, writes "\x1eIGNITE-READY\n" on stderr and blocks
 // reading the job header from stdin:

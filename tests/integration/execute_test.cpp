@@ -200,7 +200,10 @@ TEST(Execute, AllocationLoopStoppedAsMemoryLimit) {
 }
 
 TEST(Execute, OutputFloodCutAtCap) {
-  ScratchService s("const line = 'x'.repeat(1023) + '\\n'; for (;;) process.stdout.write(line);");
+  // Blocking writes: process.stdout.write would queue inside node while a slow reader (a
+  // loaded host) drains the pipe, and end as a memory-limit kill instead.
+  ScratchService s("const fs = require('fs'); const line = 'x'.repeat(1023) + '\\n';"
+                   "for (;;) fs.writeSync(1, line);");
   Ignite::ExecuteOptions opt;
   opt.output_limit = 64 * 1024;
   std::size_t streamed = 0;
@@ -234,8 +237,9 @@ const fs = require('fs');
 const read = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return null; } };
 const quota = read('/sys/fs/cgroup/cpu.max') ||
     `${read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')} ${read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')}`;
-const t0 = Date.now();
-while (Date.now() - t0 < 800) {}
+// Spin for 400 ms of CPU time (not wall time: on a loaded host the spin gets less CPU, but a
+// quarter-CPU quota still throttles it in nearly every 100 ms period).
+for (let u = process.cpuUsage(); u.user + u.system < 400000; u = process.cpuUsage()) {}
 const stat = read('/sys/fs/cgroup/cpu.stat') || read('/sys/fs/cgroup/cpu/cpu.stat') || '';
 const throttled = Number((/nr_throttled (\d+)/.exec(stat) || [])[1] || 0);
 console.log(JSON.stringify({ quota, throttled }));
@@ -245,7 +249,7 @@ console.log(JSON.stringify({ quota, throttled }));
   ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   const auto j = nlohmann::json::parse(r.stdout_text);
   EXPECT_EQ(j.at("quota"), "25000 100000") << r.stdout_text;
-  // 800 ms of spinning against a quarter of a CPU: throttled in most 100 ms periods.
+  // 400 ms of CPU against a quarter of a CPU: at least 1.6 s, throttled in most periods.
   EXPECT_GE(j.at("throttled").get<int>(), 3) << r.stdout_text;
 
   Ignite::ExecuteOptions half_cpu;
