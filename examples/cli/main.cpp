@@ -18,6 +18,8 @@ namespace {
 
 std::atomic<bool> g_cancellable{false};
 std::atomic<int> g_signal{0};
+// From the first SIGINT/SIGTERM to the latest exit.
+constexpr int kCancelExitBoundMs = 1800;
 
 void write_stderr(const std::string& text) {
   // Best effort; nothing sensible can be done when stderr is gone.
@@ -48,6 +50,14 @@ void start_signal_thread() {
         write_stderr(std::string("[ignite] ") + (sig == SIGINT ? "Interrupted" : "Terminated") +
                      ": cancelling (repeat to force)\n");
         stop_source().request_stop();
+        // Cancelling is bounded: an execution ends within ~1 s of the stop even when the daemon
+        // does not answer; past this, the process ends anyway and whatever it could not remove
+        // is removed by the next Engine on this host (owner labels).
+        std::thread([sig] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(kCancelExitBoundMs));
+          write_stderr("[ignite] cleanup did not finish in time; exiting\n");
+          ::_exit(128 + sig);
+        }).detach();
         continue;
       }
       ::_exit(128 + sig);

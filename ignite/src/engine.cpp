@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <shared_mutex>
 
 #include "ignite/error.hpp"
@@ -26,6 +27,7 @@
 #include "ignite/src/labels.hpp"
 #include "ignite/src/pool.hpp"
 #include "ignite/src/reaper.hpp"
+#include "ignite/src/remover.hpp"
 #include "ignite/src/runner.hpp"
 #include "ignite/src/seccomp.hpp"
 #include "ignite/src/service_files.hpp"
@@ -39,6 +41,8 @@ namespace Ignite {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
+// How long a cancelled execution spends on its kill and on the daemon's exit report, each.
+constexpr milliseconds kCancelCleanupBound{500};
 
 std::string random_hex(std::size_t n) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -168,123 +172,7 @@ class CgroupOomKills {
   std::string path_;
 };
 
-// Deletes containers off the critical path: an execution's result does not wait for the
-// daemon's 30-50 ms of removal. flush() waits for what is queued; the destructor finishes the
-// queue. What a crash leaves is the reaper's (owner labels).
-class Remover {
- public:
-  explicit Remover(docker::DockerClient& client) : client_(client) {}
-  ~Remover() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  Remover(const Remover&) = delete;
-  Remover& operator=(const Remover&) = delete;
-
-  // `exiting`: the container is ending on its own (its supervisor reported the exit). Deleting
-  // it a moment later, once it has exited, costs the daemon a fraction of killing it first,
-  // which matters when other containers are starting at the same time.
-  void push(std::string id, bool exiting = false) {
-    std::lock_guard lock(mu_);
-    queue_.push_back({std::move(id), steady_clock::now() + (exiting ? kExitGrace : milliseconds(0))});
-    // Two threads: a burst of removals finishes in half the time; more only queue at the daemon.
-    if (threads_.size() < 2 && queue_.size() > threads_.size() - busy_) {
-      threads_.emplace_back([this] { run(); });
-    }
-    cv_.notify_one();
-  }
-
-  // Waits until every queued removal is done; while someone waits, nothing waits for its time.
-  void flush() {
-    std::unique_lock lock(mu_);
-    ++flushing_;
-    cv_.notify_all();
-    done_cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
-    --flushing_;
-  }
-
-  // Containers being created and started now. A removal competes with them for the daemon
-  // (its locks and a few tens of ms of CPU each), so removals wait while any are in flight, for
-  // up to kYield: the daemon deletes in the gaps, and a sustained load still gets its deletes.
-  class Starting {
-   public:
-    explicit Starting(Remover& r, bool active = true) : r_(r), active_(active) {
-      if (!active_) return;
-      std::lock_guard lock(r_.mu_);
-      ++r_.starting_;
-    }
-    ~Starting() { end(); }
-    Starting(const Starting&) = delete;
-    Starting& operator=(const Starting&) = delete;
-    void end() {
-      if (!active_) return;
-      active_ = false;
-      {
-        std::lock_guard lock(r_.mu_);
-        --r_.starting_;
-      }
-      r_.cv_.notify_all();
-    }
-
-   private:
-    Remover& r_;
-    bool active_;
-  };
-
- private:
-  void run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stop_ with nothing left
-      // Not before its time, unless the Engine is going away; then not while containers are
-      // starting, for up to kYield.
-      const auto now = steady_clock::now();
-      const bool hurry = stop_ || flushing_ > 0;
-      if (!hurry && queue_.front().not_before > now) {
-        cv_.wait_until(lock, queue_.front().not_before, [&] { return stop_ || flushing_ > 0; });
-        continue;
-      }
-      if (!hurry && starting_ > 0 && now < queue_.front().not_before + kYield) {
-        cv_.wait_until(lock, queue_.front().not_before + kYield,
-                       [&] { return stop_ || flushing_ > 0 || starting_ == 0; });
-        continue;
-      }
-      std::string id = std::move(queue_.front().id);
-      queue_.pop_front();
-      ++busy_;
-      lock.unlock();
-      try {
-        client_.container_remove(id, true);
-      } catch (...) {
-        // The reaper removes what is left (labelled by session and owner).
-      }
-      lock.lock();
-      --busy_;
-      if (queue_.empty() && busy_ == 0) done_cv_.notify_all();
-    }
-  }
-
-  static constexpr milliseconds kExitGrace{100};
-  static constexpr milliseconds kYield{400};
-  std::size_t starting_ = 0;
-  std::size_t flushing_ = 0;
-  struct Item {
-    std::string id;
-    steady_clock::time_point not_before;
-  };
-  docker::DockerClient& client_;
-  std::mutex mu_;
-  std::condition_variable cv_, done_cv_;
-  std::deque<Item> queue_;
-  std::vector<std::thread> threads_;
-  std::size_t busy_ = 0;
-  bool stop_ = false;
-};
+using detail::Remover;
 
 // " (SIGKILL)" for the signals services commonly die of.
 std::string signal_name(int sig) {
@@ -317,23 +205,24 @@ class CgroupPidsEvents {
 // Queues the container's removal when the execution leaves scope, whatever happened.
 class ContainerGuard {
  public:
-  ContainerGuard(Remover& remover, std::string id) : remover_(remover), id_(std::move(id)) {}
+  using Retire = std::function<void(std::string id, bool exiting)>;
+  ContainerGuard(Retire retire, std::string id) : retire_(std::move(retire)), id_(std::move(id)) {}
   ~ContainerGuard() { release(); }
   ContainerGuard(const ContainerGuard&) = delete;
   ContainerGuard& operator=(const ContainerGuard&) = delete;
   void release(bool exiting = false) noexcept {
     if (id_.empty()) return;
     try {
-      remover_.push(std::move(id_), exiting);
+      retire_(std::move(id_), exiting);
     } catch (...) {
-      // Cleanup never throws; the reaper removes what is left (labelled by session).
+      // Cleanup never throws; the sweep and the reaper remove what is left (labels).
     }
     id_.clear();
   }
   void dismiss() noexcept { id_.clear(); }  // someone else owns the container now
 
  private:
-  Remover& remover_;
+  Retire retire_;
   std::string id_;
 };
 
@@ -419,6 +308,12 @@ struct Engine::Impl {
   std::unique_ptr<detail::ImageBuilder> builder;
   // Declared after the client (destroyed before it): the pool hands containers to the remover.
   std::unique_ptr<Remover> remover;
+  // Containers this Engine tracks (running a job, starting, ready in the pool): the remover's
+  // sweep removes the session's other containers.
+  std::mutex live_mu;
+  std::set<std::string> live;
+  // The process that made this Engine: its threads exist only there (see check_process()).
+  pid_t owner_pid = ::getpid();
   std::mutex pool_mu;
   std::unique_ptr<detail::Pool> pool_;
   std::atomic<std::size_t> reaped_on_start{0};
@@ -477,13 +372,47 @@ struct Engine::Impl {
     }
   }
 
+  // An Engine's threads (pool, remover) exist only in the process that made it: in a forked
+  // child it fails at once instead of waiting for threads that are not there.
+  void check_process() const {
+    if (::getpid() != owner_pid) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "this Engine was created by process " + std::to_string(owner_pid) +
+                      " and cannot be used in a forked child (pid " + std::to_string(::getpid()) +
+                      "): create a new Engine in the child");
+    }
+  }
+
+  void track(const std::string& id) {
+    std::lock_guard lock(live_mu);
+    live.insert(id);
+  }
+  // The container leaves this Engine's hands: removed in the background.
+  void retire(std::string id, bool exiting = false) {
+    {
+      std::lock_guard lock(live_mu);
+      live.erase(id);
+    }
+    remover->push(std::move(id), exiting);
+  }
+
   docker::DockerClient& docker() {
+    check_process();
     std::call_once(client_once, [&] {
       client = std::make_unique<docker::DockerClient>(socket_path);
       client->set_timeouts({options.docker_timeouts.metadata, options.docker_timeouts.lifecycle,
                             options.docker_timeouts.build});
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
-      remover = std::make_unique<Remover>(*client);
+      Remover::SweepOptions sweep;
+      sweep.labels = {std::string(labels::kSession) + "=" + session};
+      sweep.in_use = [this](const std::string& id) {
+        std::lock_guard lock(live_mu);
+        return live.contains(id);
+      };
+      sweep.interval = options.cleanup.sweep_interval;
+      sweep.grace = options.cleanup.sweep_grace;
+      sweep.shutdown_grace = options.cleanup.shutdown_grace;
+      remover = std::make_unique<Remover>(*client, std::move(sweep));
       if (options.reap_on_start) {
         try {
           reaped_on_start = detail::reap(*client).containers;
@@ -505,12 +434,21 @@ struct Engine::Impl {
     std::lock_guard lock(pool_mu);
     if (!pool_) {
       pool_ = std::make_unique<detail::Pool>(options.pool,
-                                             [this](const std::string& id) { remover->push(id); });
+                                             [this](const std::string& id) { retire(id); });
     }
     return *pool_;
   }
 
   ~Impl() {
+    if (::getpid() != owner_pid) {
+      // A forked child's copy: the threads these would join do not exist here. Left alone
+      // (the parent still owns the containers).
+      (void)pool_.release();
+      (void)remover.release();
+      (void)builder.release();
+      (void)client.release();
+      return;
+    }
     // The pool first (its containers go to the remover), then the remover finishes its queue.
     pool_.reset();
     remover.reset();
@@ -898,6 +836,7 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
   c.jobs_max = jobs_max;
   Remover::Starting starting(*remover);
   c.id = docker.container_create(body, "ignite-" + name + "-" + random_hex(10));
+  track(c.id);
   try {
     c.attachment = docker.container_attach(c.id, true);
     docker.container_start(c.id);
@@ -945,7 +884,7 @@ detail::WarmContainer Engine::Impl::start_warm(json body, bool once, std::size_t
     }
   } catch (...) {
     c.attachment.close();
-    if (!c.id.empty()) remover->push(c.id);
+    if (!c.id.empty()) retire(c.id);
     throw;
   }
   return c;
@@ -1050,7 +989,9 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
     }
   }
   result.container_id = id;
-  ContainerGuard guard(*impl_->remover, id);
+  if (!warm) impl_->track(id);
+  ContainerGuard guard([this](std::string gone, bool exiting) { retire(std::move(gone), exiting); },
+                       id);
   // Tells the pool when a pooled job ended; a reuse-mode container that does not go back
   // (failure, limit, exception) lets the pool start a replacement.
   struct PoolJob {
@@ -1234,9 +1175,13 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
       }
     }
   } else {
+    bool daemon_answers = true;
     try {
-      if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL");
-      result.exit_code = static_cast<int>(docker.container_wait(id));
+      // After a cancellation the caller is waiting to get control back: the kill is best
+      // effort within a short bound, and the background removal (a forced delete) finishes it.
+      const milliseconds bound = cancelled ? kCancelCleanupBound : milliseconds(0);
+      if (end != docker::Attachment::End::Eof) docker.container_kill(id, "KILL", bound);
+      result.exit_code = static_cast<int>(docker.container_wait(id, "not-running", bound));
     } catch (const Error& e) {
       // The daemon did not complete the kill or report the exit within its bounds: the
       // execution still ends now. The container is queued for removal (retried until it goes).
@@ -1245,10 +1190,12 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
         throw;
       }
       result.exit_code = end == docker::Attachment::End::Eof ? -1 : 137;
+      daemon_answers = false;
     }
     // The OOM killer's SIGKILL shows as 137; any other exit cannot be an OOM kill, so the
-    // inspect round trip is spent only when it can tell something.
-    if (result.exit_code == 137) {
+    // inspect round trip is spent only when it can tell something (not after a cancellation,
+    // whose outcome it cannot change, nor when the daemon just failed to answer).
+    if (result.exit_code == 137 && !cancelled && daemon_answers) {
       try {
         const json info = docker.container_inspect(id);
         result.oom_killed = info.at("State").value("OOMKilled", false);
@@ -1337,6 +1284,7 @@ std::size_t Engine::prewarm(const Service& svc, const ExecuteOptions& opt, std::
   if (plan.mode == Plan::Mode::Cold) {
     throw Error(ErrorCode::Config, "prewarm " + svc.config.name + ": " + plan.why_cold);
   }
+  docker::CancelScope cancel_scope(opt.stop_token);
   const detail::ServiceImage image =
       impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
   if (count == 0) count = std::max<std::size_t>(impl_->options.pool.size, 1);
@@ -1355,10 +1303,12 @@ void Engine::drain_pool() {
 }
 
 void Engine::flush() {
+  impl_->check_process();
   if (impl_->remover) impl_->remover->flush();
 }
 
 PreflightResult Engine::preflight(const Service& svc, const PreflightOptions& options) {
+  docker::CancelScope cancel_scope(options.stop_token);
   PreflightInputs inputs;
   inputs.last_execution = impl_->last_execution(svc);
   const ResolvedRuntime rt = impl_->resolve(options.runtime.value_or(svc.config.runtime));

@@ -213,6 +213,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
   const auto t_build = std::chrono::steady_clock::now();
   Ignite::PreflightOptions pf_opt;
   pf_opt.build_image = true;
+  pf_opt.stop_token = stop_source().get_token();
   pf_opt.delivery = delivery;
   pf_opt.on_build_output = [&](std::string_view line) {
     if (!built) info("Building image for " + svc.config.name + "...");
@@ -332,6 +333,10 @@ int run_run(Ignite::Engine& engine, const RunArgs& a) {
   try {
     return execute_flow(engine, a);
   } catch (const Ignite::Error& e) {
+    if (e.code() == Ignite::ErrorCode::Cancelled && stop_source().stop_requested()) {
+      error("Execution cancelled");
+      return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
+    }
     error("Execution failed: " + e.message());
   } catch (const RunFailure& e) {
     error(std::string("Execution failed: ") + e.what());

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include "ignite/execution.hpp"
@@ -72,14 +73,30 @@ struct PoolStats {
 // How long each kind of Docker Engine API call may take. A call that misses its bound fails
 // with Error(DockerUnavailable): "the Docker daemon at ... did not answer ... within N ms".
 // These are failure bounds for a daemon that hangs (stopped, overloaded, a stuck storage
-// driver), not latency expectations. An execution therefore ends within its timeout plus
-// set-up (image check, create, attach, start: at most metadata + 3 x lifecycle when the
-// daemon hangs) and clean-up (kill, then wait: at most 2 x lifecycle) bounds; docs/threat-model.md
-// states them.
+// driver), not latency expectations. An execution therefore ends within its timeout plus a
+// set-up bound (image check, create, attach, start: at most metadata + 3 x lifecycle; a pooled
+// execution needs none of these) and a clean-up bound (kill, wait, inspect: at most
+// 2 x lifecycle + metadata; a daemon that misses the kill's bound ends clean-up at once; after
+// a cancellation, kill and wait get 500 ms each and nothing else). Image builds are not part
+// of these: they have their own bound (build) and can be cancelled. docs/threat-model.md
+// states the bounds with the defaults filled in.
 struct DockerTimeouts {
   std::chrono::milliseconds metadata{5000};    // ping, version, info, inspect, list
   std::chrono::milliseconds lifecycle{15000};  // create, attach, start, kill, wait, remove
   std::chrono::milliseconds build{600000};     // image builds and imports
+};
+
+// Background clean-up of containers this Engine lost track of (a create that timed out here
+// but succeeded at the daemon; a removal that kept failing is retried anyway).
+struct CleanupOptions {
+  // How often the session's containers are listed; 0 turns the sweep off.
+  std::chrono::milliseconds sweep_interval{60000};
+  // Containers younger than this are left alone (they may be being created right now).
+  std::chrono::seconds sweep_grace{120};
+  // The most the Engine's destructor waits for queued removals (each is tried at least once
+  // within it); what is left then is removed by the next Engine on this host (owner labels).
+  // A command-line tool that must exit promptly on a stalled daemon sets this low.
+  std::chrono::milliseconds shutdown_grace{15000};
 };
 
 struct EngineOptions {
@@ -104,6 +121,7 @@ struct EngineOptions {
   // $IGNITE_LABELS.
   std::map<std::string, std::string> labels;
   DockerTimeouts docker_timeouts;
+  CleanupOptions cleanup;
   PoolOptions pool;
 };
 
@@ -118,6 +136,8 @@ struct PreflightOptions {
   std::optional<std::string> runtime;  // as ExecuteOptions::runtime
   std::optional<CodeDelivery> delivery;
   std::function<void(std::string_view)> on_build_output;
+  // Stops an image build or a Docker call in flight; preflight() then throws Error(Cancelled).
+  std::stop_token stop_token;
 };
 
 class Engine {

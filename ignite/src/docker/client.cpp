@@ -424,10 +424,12 @@ void DockerClient::container_logs(const std::string& id, const FrameDecoder::Cal
   }
 }
 
-bool DockerClient::container_kill(const std::string& id, std::string_view signal) {
+bool DockerClient::container_kill(const std::string& id, std::string_view signal,
+                                  milliseconds timeout) {
   const std::string what = "kill container " + short_id(id);
   const auto response = transport_->request(make_request(
-      "POST", api("/containers/" + encode(id) + "/kill?signal=" + encode(signal)), timeouts_.lifecycle));
+      "POST", api("/containers/" + encode(id) + "/kill?signal=" + encode(signal)),
+      timeout.count() > 0 ? timeout : timeouts_.lifecycle));
   // 409: the container exists but is not running.
   if (response.status == 404 || response.status == 409) return false;
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);

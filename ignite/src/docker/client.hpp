@@ -150,7 +150,9 @@ class DockerClient {
   // GET /containers/{id}/logs (stdout+stderr, not following), decoded frame by frame.
   void container_logs(const std::string& id, const FrameDecoder::Callback& on_payload);
   // POST /containers/{id}/kill; false when the container is gone or not running.
-  bool container_kill(const std::string& id, std::string_view signal = "KILL");
+  // `timeout` 0: the lifecycle timeout.
+  bool container_kill(const std::string& id, std::string_view signal = "KILL",
+                      std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   // DELETE /containers/{id}?force=1&v=1; false when it did not exist. Never throws for 404.
   bool container_remove(const std::string& id, bool force = true);
   // GET /containers/{id}/json.
