@@ -330,7 +330,20 @@ TEST(DockerClientRecorded, WaitReturnsStatusCode) {
   Fixture f({"wait_200.json"});
   EXPECT_EQ(f.client->container_wait(id), 3);
   EXPECT_EQ(param(f.transport->seen[0].path, "condition"), "not-running");
-  EXPECT_EQ(f.transport->seen[0].timeout.count(), 0) << "wait must not time out on its own";
+  // Bounded: callers wait after a kill or for a container known to be ending, and a daemon
+  // that does not answer must not hold them forever.
+  EXPECT_EQ(f.transport->seen[0].timeout, f.client->timeouts().lifecycle);
+}
+
+TEST(DockerClientRecorded, EachKindOfCallHasItsOwnBound) {
+  const std::string id = recorded_container_id();
+  Fixture f({"wait_200.json", "wait_200.json"});
+  f.client->set_timeouts({std::chrono::milliseconds(1111), std::chrono::milliseconds(2222),
+                          std::chrono::milliseconds(3333)});
+  f.client->container_wait(id);
+  f.client->container_wait(id, "not-running", std::chrono::milliseconds(44));
+  EXPECT_EQ(f.transport->seen[0].timeout.count(), 2222);
+  EXPECT_EQ(f.transport->seen[1].timeout.count(), 44);
 }
 
 TEST(DockerClientRecorded, WaitErrorFieldThrows) {
@@ -454,7 +467,8 @@ TEST(DockerClientRecorded, BuildReturnsAuxIdAndWholeLogLines) {
     EXPECT_EQ(path_of(req.path), "/v1.41/build");
     EXPECT_EQ(req.content_type, "application/x-tar");
     EXPECT_EQ(req.body, context);
-    EXPECT_EQ(req.timeout, options.timeout);
+    // No timeout of its own: the client's build bound.
+    EXPECT_EQ(req.timeout, f.client->timeouts().build);
     EXPECT_EQ(param(req.path, "t"), "ignite-test/build:record");
     EXPECT_EQ(json::parse(param(req.path, "labels")), json({{"ignite-test", "record"}}));
     EXPECT_EQ(param(req.path, "dockerfile"), "Dockerfile");

@@ -260,7 +260,15 @@ TEST_F(Execute, ClientDisconnectCancelsTheExecution) {
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(r.body, HasSubstr("first"));
   // The container goes away long before the service's 60 s.
-  EXPECT_TRUE(eventually([&] { return containers_of(server_->pid()).empty(); }, 15s));
+  EXPECT_TRUE(eventually([&] { return containers_of(server_->pid()).empty(); }, 15s))
+      << [&] {
+           std::string left;
+           for (const auto& c : containers_of(server_->pid())) {
+             left += c.value("State", "") + " " + c.value("Status", "") + " " +
+                     c.at("Labels").value("dev.ignite.service", "") + "\n";
+           }
+           return left + server_->log();
+         }();
   Request m;
   m.headers.push_back(kAuth);
   EXPECT_TRUE(eventually(
