@@ -170,11 +170,28 @@ std::string json_arg(const char* fn, const char* name, const char* text) {
 constexpr std::size_t kEngineOptionsV1Size = offsetof(ignite_engine_options, pool_size);
 static_assert(kEngineOptionsV1Size == offsetof(ignite_engine_options, tmpfs_size) + sizeof(char*),
               "version 1 of ignite_engine_options must stay a prefix of the current struct");
-static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 2, "engine_options_size knows versions 1 and 2");
+// A version 2 struct ends with pool_memory_budget_mb.
+constexpr std::size_t kEngineOptionsV2Size = offsetof(ignite_engine_options, metadata_timeout_ms);
+static_assert(kEngineOptionsV2Size ==
+                  offsetof(ignite_engine_options, pool_memory_budget_mb) + sizeof(double),
+              "version 2 of ignite_engine_options must stay a prefix of the current struct");
+static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 3, "engine_options_size knows versions 1 to 3");
 
 std::size_t engine_options_size(unsigned int version) noexcept {
-  return version >= 2 ? sizeof(ignite_engine_options) : kEngineOptionsV1Size;
+  return version >= 3   ? sizeof(ignite_engine_options)
+         : version == 2 ? kEngineOptionsV2Size
+                        : kEngineOptionsV1Size;
 }
+
+namespace {
+std::chrono::milliseconds positive_ms(const char* fn, const char* name, int64_t v,
+                                      std::chrono::milliseconds fallback) {
+  if (v < 0) {
+    throw invalid(fn, std::string(name) + " must not be negative (got " + std::to_string(v) + ")");
+  }
+  return v == 0 ? fallback : std::chrono::milliseconds(v);
+}
+}  // namespace
 
 Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options* o) {
   Ignite::EngineOptions opt;
@@ -202,6 +219,36 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
     throw invalid(fn, "opts->pool_memory_budget_mb must be a finite number, at least 0");
   }
   if (o->pool_memory_budget_mb != 0) opt.pool.memory_budget_mb = o->pool_memory_budget_mb;
+  if (o->version < 3) return opt;
+  auto& t = opt.docker_timeouts;
+  t.metadata = positive_ms(fn, "opts->metadata_timeout_ms", o->metadata_timeout_ms, t.metadata);
+  t.lifecycle = positive_ms(fn, "opts->lifecycle_timeout_ms", o->lifecycle_timeout_ms, t.lifecycle);
+  t.build = positive_ms(fn, "opts->build_timeout_ms", o->build_timeout_ms, t.build);
+  if (auto labels = optional_text(fn, "opts->labels", o->labels)) {
+    std::string_view rest = *labels;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const auto eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        throw Ignite::Error(Ignite::ErrorCode::Config,
+                            std::string(fn) + ": opts->labels: \"" + std::string(item) +
+                                "\" is not key=value");
+      }
+      opt.labels[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+    }
+  }
+  if (o->sweep_interval_ms < -1) {
+    throw invalid(fn, "opts->sweep_interval_ms must be -1 (never), 0 (default) or positive");
+  }
+  if (o->sweep_interval_ms == -1) {
+    opt.cleanup.sweep_interval = std::chrono::milliseconds(0);
+  } else if (o->sweep_interval_ms > 0) {
+    opt.cleanup.sweep_interval = std::chrono::milliseconds(o->sweep_interval_ms);
+  }
+  opt.cleanup.shutdown_grace = positive_ms(fn, "opts->shutdown_grace_ms", o->shutdown_grace_ms,
+                                           opt.cleanup.shutdown_grace);
   return opt;
 }
 

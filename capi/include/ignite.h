@@ -187,7 +187,7 @@ typedef enum ignite_delivery {
  * contact Docker; the first execution (or ignite_engine_ping) does.
  * ------------------------------------------------------------------------------------------- */
 
-#define IGNITE_ENGINE_OPTIONS_VERSION 2
+#define IGNITE_ENGINE_OPTIONS_VERSION 3
 
 typedef struct ignite_engine_options {
   unsigned int version;      /* IGNITE_ENGINE_OPTIONS_VERSION */
@@ -209,12 +209,26 @@ typedef struct ignite_engine_options {
   size_t pool_refill_concurrency; /* containers being started at once, over all keys; 0: 2 */
   double pool_memory_budget_mb;   /* upper bound on the summed memory limits of ready
                                      containers, over all keys; 0: 4096 */
+  /* Version 3: bounds on Docker Engine API calls, labels, clean-up. A call that misses its
+   * bound fails with IGNITE_EDOCKER_UNAVAILABLE ("the Docker daemon at ... did not answer ...
+   * within N ms"); an execution ends within its timeout plus set-up and clean-up bounds made of
+   * these (docs/threat-model.md). */
+  int64_t metadata_timeout_ms;    /* ping, inspect, list; 0: 5000 */
+  int64_t lifecycle_timeout_ms;   /* create, attach, start, kill, wait, remove; 0: 15000 */
+  int64_t build_timeout_ms;       /* image builds and imports; 0: 600000 */
+  const char *labels;             /* extra container labels, "key=value,key=value" (added to
+                                     $IGNITE_LABELS); NULL/"": none. dev.ignite.* keys are
+                                     refused (IGNITE_ECONFIG) */
+  int64_t sweep_interval_ms;      /* how often untracked containers of the session are looked
+                                     for and removed; 0: 60000; -1: never */
+  int64_t shutdown_grace_ms;      /* the most ignite_engine_free waits for queued removals
+                                     (the rest: the next engine's reaper); 0: 15000 */
 } ignite_engine_options;
 
 #define IGNITE_ENGINE_OPTIONS_INIT                                                  \
   {                                                                                 \
     IGNITE_ENGINE_OPTIONS_VERSION, NULL, 0, NULL, IGNITE_DELIVERY_DEFAULT, 0, NULL, \
-        0, 0, 0, 0, 0.0                                                             \
+        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0                                        \
   }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_ENGINE_OPTIONS_VERSION).

@@ -1053,11 +1053,12 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
     }
   };
   // The supervisor's records: the exit status (once) or the end of a job on each stream (reuse).
-  // Once: a record counts only when nothing but the end of its stream follows it (the
-  // supervisor exits right after writing it), so a look-alike printed by the service, which is
-  // always followed by more output or by the real record, is output; both streams' last records
-  // must agree. Reuse: the record carries this job's nonce, which only ever crossed the
-  // supervisor's own stdin; it ends the job on its stream.
+  // A record is authentic by its key: the container's completion key (once) or this job's nonce
+  // (reuse), both of which only ever crossed the non-dumpable supervisor's stdin, never an
+  // environment the service can read. The supervisor writes it after every process of the job
+  // is dead, so it is the last thing on its stream: the job is complete when both streams'
+  // records arrived and agree, without waiting for the daemon to end the streams (tens of ms).
+  // Output after a record on its stream (impossible for the real one) voids it.
   std::optional<int> out_status, err_status;
   const auto parse_status = [](std::string_view text, std::optional<int>& into) -> bool {
     int v = 0;
@@ -1130,18 +1131,16 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
         if (auditing) pids.sample();
         if (opt.stop_token.stop_requested()) cancelled = true;
         if (out.truncated() || err.truncated()) flooded = true;
-        // Reuse: this job's records end it. Once: only the end of the streams does.
-        return cancelled || flooded || (reuse_mode && out_status && err_status);
+        return cancelled || flooded || (out_status && err_status);
       },
       /*close_stdin=*/!reuse_mode);
   const bool timed_out = end == docker::Attachment::End::Deadline;
   if (out_records) out_records->finish();
   if (err_records) err_records->finish();
-  // Complete in band: the supervisor's record is the last thing on both streams (and, once,
-  // the streams ended), with the same status.
+  // Complete in band: the supervisor's record is the last thing on both streams, with the same
+  // status.
   const bool records_final = out_status && err_status && *out_status == *err_status;
-  const bool in_band = supervised && !cancelled && !flooded && !timed_out && records_final &&
-                       (reuse_mode || end == docker::Attachment::End::Eof);
+  const bool in_band = supervised && !cancelled && !flooded && !timed_out && records_final;
   std::optional<int> exit_record;
   if (in_band) exit_record = out_status;
   if (!in_band) {

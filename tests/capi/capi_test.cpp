@@ -478,6 +478,12 @@ TEST(Engine, OptionsInitMatchesTheMacro) {
   EXPECT_EQ(o.pool_idle_expiry_ms, 0);
   EXPECT_EQ(o.pool_refill_concurrency, 0u);
   EXPECT_EQ(o.pool_memory_budget_mb, 0.0);
+  EXPECT_EQ(o.metadata_timeout_ms, 0);
+  EXPECT_EQ(o.lifecycle_timeout_ms, 0);
+  EXPECT_EQ(o.build_timeout_ms, 0);
+  EXPECT_EQ(o.labels, nullptr);
+  EXPECT_EQ(o.sweep_interval_ms, 0);
+  EXPECT_EQ(o.shutdown_grace_ms, 0);
   EXPECT_EQ(std::memcmp(&o, &m, sizeof o), 0);
   expect_invalid(ignite_engine_options_init(&o, 0), "ignite_engine_options_init",
                  "version 0 is not supported");
@@ -547,9 +553,39 @@ TEST(Engine, NewWithOptionsAndErrors) {
   o.pool_memory_budget_mb = std::numeric_limits<double>::quiet_NaN();
   expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->pool_memory_budget_mb");
   o.pool_memory_budget_mb = 0;
-  o.version = 3;
-  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 3");
+  o.lifecycle_timeout_ms = -1;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new",
+                 "opts->lifecycle_timeout_ms must not be negative (got -1)");
+  o.lifecycle_timeout_ms = 0;
+  o.sweep_interval_ms = -2;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->sweep_interval_ms");
+  o.sweep_interval_ms = 0;
+  o.labels = "no-equals";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("opts->labels: \"no-equals\" is not key=value"));
+  o.labels = "dev.ignite.session=forged";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("dev.ignite.session"));
+  o.labels = nullptr;
+  o.version = 4;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 4");
 }
+
+// A program built against version 2 of ignite.h has no timeout, label or clean-up fields.
+TEST(Engine, Version2OptionsEndBeforeTheTimeouts) {
+  const std::size_t v2_size = offsetof(ignite_engine_options, metadata_timeout_ms);
+  ignite_engine_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_engine_options_init(&o, 2), IGNITE_OK);
+  EXPECT_EQ(o.version, 2u);
+  EXPECT_EQ(o.pool_memory_budget_mb, 0.0);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v2_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  ignite_engine* e = nullptr;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();  // garbage never read
+  ignite_engine_free(e);
+}
+
 
 TEST(Engine, PingWithoutDaemonIsDockerUnavailable) {
   ignite_engine_options o = IGNITE_ENGINE_OPTIONS_INIT;
@@ -1463,3 +1499,36 @@ TEST(Runtimes, LoadFile) {
 // services' image (one per runtime, content-addressed) stays cached for the next run: removing
 // it costs the daemon's storage driver more than rebuilding saves.
 TEST(ZZCleanup, NoContainersLeft) { EXPECT_TRUE(our_containers().empty()); }
+
+TEST(Engine, Version3LabelsAndBoundsReachTheEngine) {
+  ignite_engine_options o = IGNITE_ENGINE_OPTIONS_INIT;
+  const std::string job = "capi-" + std::to_string(::getpid());
+  const std::string labels = "com.example.job=" + job + ",com.example.team=qa";
+  o.labels = labels.c_str();
+  o.metadata_timeout_ms = 4000;
+  o.lifecycle_timeout_ms = 9000;
+  o.shutdown_grace_ms = 2000;
+  ignite_engine* e = nullptr;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();
+  Engine owned(e);
+  Scratch s("console.log('up'); setTimeout(() => {}, 300);", 10000, "node@20");
+  std::size_t seen = 0;
+  // While the service runs, its container carries both labels.
+  ignite_execute_options x = IGNITE_EXECUTE_OPTIONS_INIT;
+  struct Ctx {
+    std::string job;
+    std::size_t* seen;
+  } ctx{job, &seen};
+  x.on_output = [](const char*, size_t, int, void* payload) {
+    auto* c = static_cast<Ctx*>(payload);
+    Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+    *c->seen = client.containers_list({"com.example.job=" + c->job, "com.example.team=qa"}, true)
+                   .size();
+    return 0;
+  };
+  x.payload = &ctx;
+  Result r = run_on(e, s.svc.get(), &x);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_SUCCESS) << err_text(r.get());
+  EXPECT_EQ(seen, 1u);
+}

@@ -708,14 +708,14 @@ void Bench::warm_up(Target& t) {
 
   // The churn create body: what the warm pool creates for this service (Engine::Impl::pool_body
   // and start_warm): the supervisor in `once` mode starting the runtime with the runner
-  // preloaded, IGNITE_RUNNER=1 and a supervisor nonce instead of the job's variables (those
-  // reach the runner with the job), no /dev/shm (IpcMode none) and the pool label.
+  // preloaded as PID 1 (no docker-init), IGNITE_RUNNER=1 instead of the job's variables (those
+  // reach the runner with the job; the supervisor's completion key arrives on stdin), no
+  // /dev/shm (IpcMode none) and the pool label.
   std::map<std::string, std::string> pool_env = t.service.config.env;
   pool_env.try_emplace("NODE_ENV", "production");
   pool_env["IGNITE_RUNNER"] = "1";
   json env = json::array();
   for (const auto& [k, v] : pool_env) env.push_back(k + "=" + v);
-  env.push_back("IGNITE_SUPERVISOR_NONCE=" + session_ + session_.substr(0, 8));
   std::vector<std::string> cmd = {kSupervisor, "once", "--"};
   const auto runner = runner_cmd(t.cmd);
   if (!runner) throw std::runtime_error("no resident runner for the command of " + t.runtime);
@@ -724,6 +724,7 @@ void Bench::warm_up(Target& t) {
   t.churn_body["Cmd"] = cmd;
   t.churn_body["Env"] = env;
   t.churn_body["Labels"]["dev.ignite.pool"] = "warm";
+  t.churn_body["HostConfig"]["Init"] = false;
 
   for (const auto& m : methods_) {
     // The cold path's warm-up was the build above; pooled methods warm up in open().
@@ -865,8 +866,9 @@ Sample Bench::run_churn(Target& t) {
     step("start");
     bool ready = false;
     std::string err;
+    const std::string key_line = "IGNITE-KEY " + session_ + session_.substr(0, 8) + "\n";
     const auto end = attachment.pump(
-        {},
+        key_line,
         [&](dk::StreamKind kind, std::string_view data) {
           if (kind != dk::StreamKind::Stderr || ready) return;
           err.append(data);
