@@ -24,12 +24,14 @@ Remover::~Remover() {
     std::unique_lock lock(mu_);
     stop_ = true;
     cv_.notify_all();
+    sweep_cv_.notify_all();
     // Each queued removal gets its try, within the grace; then calls in flight are cancelled.
     const auto until = steady_clock::now() + sweep_.shutdown_grace;
     done_cv_.wait_until(lock, until, [&] { return queue_.empty() && busy_ids_.empty(); });
   }
   abort_.request_stop();
   cv_.notify_all();
+  sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   for (auto& t : threads_) t.join();
 }
@@ -41,7 +43,7 @@ void Remover::push(std::string id, bool exiting) {
   if (threads_.size() < 2 && queue_.size() > threads_.size() - busy_ids_.size()) {
     threads_.emplace_back([this] { run(); });
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 void Remover::flush() {
@@ -85,21 +87,21 @@ void Remover::run() {
       queue_.erase(next);  // tried on the way out already: the reaper's now
       continue;
     }
+    // Timed waits take no predicate: any push, flush or stop wakes them, and the loop picks
+    // the item due first again (a new removal must not wait behind a backed-off retry).
     if (!hurry && next->not_before > now) {
-      cv_.wait_until(lock, next->not_before, [&] { return stop_ || flushing_ > 0; });
+      cv_.wait_until(lock, next->not_before);
       continue;
     }
     if (hurry && next->failures >= 3 && !stop_) {
       // Everything left has failed three times: flush() is done waiting for it; back to the
       // paced retries.
       done_cv_.notify_all();
-      cv_.wait_until(lock, std::max(now + milliseconds(100), next->not_before),
-                     [&] { return stop_; });
+      cv_.wait_until(lock, std::max(now + milliseconds(100), next->not_before));
       continue;
     }
     if (!hurry && starting_ > 0 && now < next->not_before + kYield) {
-      cv_.wait_until(lock, next->not_before + kYield,
-                     [&] { return stop_ || flushing_ > 0 || starting_ == 0; });
+      cv_.wait_until(lock, next->not_before + kYield);
       continue;
     }
     Item item = std::move(*next);
@@ -160,7 +162,8 @@ void Remover::sweeper() {
   docker::CancelScope scope(abort_.get_token());
   std::unique_lock lock(mu_);
   for (;;) {
-    if (cv_.wait_for(lock, sweep_.interval, [&] { return stop_; })) return;
+    // Its own condition variable: a push must wake a removal thread, never only the sweeper.
+    if (sweep_cv_.wait_for(lock, sweep_.interval, [&] { return stop_; })) return;
     lock.unlock();
     sweep();
     lock.lock();

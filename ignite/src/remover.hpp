@@ -96,7 +96,7 @@ class Remover {
   docker::DockerClient& client_;
   SweepOptions sweep_;
   mutable std::mutex mu_;
-  std::condition_variable cv_, done_cv_;
+  std::condition_variable cv_, done_cv_, sweep_cv_;
   std::deque<Item> queue_;
   std::vector<std::thread> threads_;
   std::thread sweeper_;
