@@ -55,6 +55,24 @@ json build() {
          {{"status", {{"type", "string"}, {"enum", {"ok"}}}},
           {"version", {{"type", "string"}}},
           {"uptime", {{"type", "integer"}, {"description", "Whole seconds since start"}}}}}}},
+      {"Ready",
+       {{"type", "object"},
+        {"required", {"status", "docker"}},
+        {"properties",
+         {{"status", {{"type", "string"}, {"enum", {"ready"}}}},
+          {"docker", {{"type", "string"}, {"enum", {"ok"}}}}}}}},
+      {"NotReady",
+       {{"type", "object"},
+        {"description", "An Error with the probe's status"},
+        {"required", {"status", "error", "code"}},
+        {"properties",
+         {{"status", {{"type", "string"}, {"enum", {"not_ready"}}}},
+          {"error",
+           {{"type", "string"},
+            {"description", "Why: the engine's message, or the ping's missed bound"}}},
+          {"code",
+           {{"type", "string"},
+            {"description", "DOCKER_UNAVAILABLE, or the code of another engine error"}}}}}}},
       {"ServiceList",
        {{"type", "object"},
         {"required", {"services"}},
@@ -155,6 +173,22 @@ json build() {
       {"operationId", "health"},
       {"security", json::array()},
       {"responses", {{"200", {{"description", "OK"}, {"content", json_content(ref("Health"))}}}}}};
+  // HEAD answers the same without a body.
+  const json ready = {
+      {"summary",
+       "Readiness: whether the Docker daemon answers a ping (no auth, no rate limit). At most one "
+       "ping is in flight and its result is reused for 1 s; a ping that has not answered "
+       "within 1 s makes this answer 503 at once."},
+      {"security", json::array()},
+      {"responses",
+       {{"200", {{"description", "Ready"}, {"content", json_content(ref("Ready"))}}},
+        {"503",
+         {{"description", "Docker unavailable, or it did not answer within 1 s"},
+          {"content", json_content(ref("NotReady"))}}}}}};
+  paths["/ready"]["get"] = ready;
+  paths["/ready"]["get"]["operationId"] = "ready";
+  paths["/ready"]["head"] = ready;
+  paths["/ready"]["head"]["operationId"] = "readyHead";
   paths["/services"]["get"] = {
       {"summary", "Names of the directories holding a valid service.yaml, sorted"},
       {"operationId", "listServices"},

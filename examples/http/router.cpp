@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "examples/http/openapi.hpp"
+#include "examples/http/readiness.hpp"
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
 #include "ignite/json.hpp"
@@ -59,28 +60,20 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return parts;
 }
 
-std::string upper_code(Ignite::ErrorCode code) {
-  std::string s(Ignite::to_string(code));
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // An Ignite::Error as a reply: Docker down and cancellation are 503, a bad argument is 400,
 // anything else is the server's own fault (500).
 Reply error_from(const Ignite::Error& e, json extra = json::object()) {
   switch (e.code()) {
     case Ignite::ErrorCode::DockerUnavailable:
-      return error_reply(http::status::service_unavailable, "DOCKER_UNAVAILABLE", e.message(),
-                         std::move(extra));
     case Ignite::ErrorCode::Cancelled:
-      return error_reply(http::status::service_unavailable, "CANCELLED", e.message(),
+      return error_reply(http::status::service_unavailable, error_code_name(e), e.message(),
                          std::move(extra));
     case Ignite::ErrorCode::InvalidArgument:
-      return error_reply(http::status::bad_request, "INVALID_ARGUMENT", e.message(),
+      return error_reply(http::status::bad_request, error_code_name(e), e.message(),
                          std::move(extra));
     default:
-      return error_reply(http::status::internal_server_error, upper_code(e.code()) + "_ERROR",
-                         e.message(), std::move(extra));
+      return error_reply(http::status::internal_server_error, error_code_name(e), e.message(),
+                         std::move(extra));
   }
 }
 
@@ -138,14 +131,20 @@ RouteMatch match_route(http::verb method, std::string_view target) {
   };
   if (m.path.empty() || m.path.front() != '/') return m;
   if (parts.size() == 1) {
-    if (parts[0] == "health")
+    if (parts[0] == "health") {
       want(RouteId::Health, "/health", http::verb::get);
-    else if (parts[0] == "services")
+    } else if (parts[0] == "ready") {
+      // HEAD too: some load balancers probe with it.
+      want(RouteId::Ready, "/ready", http::verb::get);
+      m.method_allowed = method == http::verb::get || method == http::verb::head;
+      m.allow = "GET, HEAD";
+    } else if (parts[0] == "services") {
       want(RouteId::Services, "/services", http::verb::get);
-    else if (parts[0] == "metrics")
+    } else if (parts[0] == "metrics") {
       want(RouteId::Metrics, "/metrics", http::verb::get);
-    else if (parts[0] == "openapi.json")
+    } else if (parts[0] == "openapi.json") {
       want(RouteId::OpenApi, "/openapi.json", http::verb::get);
+    }
   } else if (parts[0] == "services" && (parts.size() == 2 || parts.size() == 3)) {
     if (parts.size() == 2) {
       want(RouteId::Service, "/services/{name}", http::verb::get);
@@ -189,6 +188,22 @@ Reply error_reply(http::status status, std::string_view code, std::string_view m
   extra["error"] = std::string(message);
   extra["code"] = std::string(code);
   return json_reply(status, extra);
+}
+
+std::string error_code_name(const Ignite::Error& e) {
+  switch (e.code()) {
+    case Ignite::ErrorCode::DockerUnavailable:
+      return "DOCKER_UNAVAILABLE";
+    case Ignite::ErrorCode::Cancelled:
+      return "CANCELLED";
+    case Ignite::ErrorCode::InvalidArgument:
+      return "INVALID_ARGUMENT";
+    default:
+      break;
+  }
+  std::string s(Ignite::to_string(e.code()));
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s + "_ERROR";
 }
 
 Reply service_unavailable(std::string_view code, std::string_view message) {
@@ -250,17 +265,23 @@ std::variant<ExecuteBody, Reply> parse_execute_body(std::string_view text) {
 // ---- router ----------------------------------------------------------------------------------
 
 Router::Router(fs::path services_dir, Ignite::Engine& engine, const BearerAuth& auth,
-               RateLimiter& limiter, Metrics& metrics, std::function<Gauges()> gauges)
+               RateLimiter& limiter, Metrics& metrics, ReadinessProbe& readiness,
+               std::function<Gauges()> gauges)
     : services_dir_(std::move(services_dir)),
       engine_(engine),
       auth_(auth),
       limiter_(limiter),
       metrics_(metrics),
+      readiness_(readiness),
       gauges_(std::move(gauges)) {}
 
 std::optional<Reply> Router::admit(const RouteMatch& route, const http::fields& headers,
                                    const std::string& client) {
-  if (route.id == RouteId::Health && route.method_allowed) return std::nullopt;
+  // Probes carry no secrets. /ready is safe to leave unlimited: however often it is asked, the
+  // daemon sees about one ping a second (ReadinessProbe).
+  if ((route.id == RouteId::Health || route.id == RouteId::Ready) && route.method_allowed) {
+    return std::nullopt;
+  }
   // Rate limit first, keyed on the client's own address: a client that fails auth spends
   // only its own quota, never another's.
   const auto d = limiter_.check(client);
@@ -300,6 +321,10 @@ Decision Router::handle(const RouteMatch& route,
   switch (route.id) {
     case RouteId::Health:
       return health();
+    case RouteId::Ready:
+      return AsyncCall{[probe = &readiness_](std::function<void(Reply)> done) {
+        probe->check(std::move(done));
+      }};
     case RouteId::Metrics:
       return metrics();
     case RouteId::OpenApi:

@@ -1,9 +1,11 @@
 // The pure half of the server: request in, reply out, no sockets (the shape of Beast's
 // handle_request). Routing, the guard (rate limit, auth), body validation and every JSON shape
 // live here; the session decides only *where* work runs. Work that blocks (the filesystem,
-// Docker) is handed back as a BlockingCall or an ExecuteJob for a worker pool.
+// Docker) is handed back as a BlockingCall or an ExecuteJob for a worker pool, or as an AsyncCall
+// that answers later without holding any thread of the server's (/ready).
 //
 //   GET  /health                       {status, version, uptime}         no guard
+//   GET  /ready  (and HEAD)            {status, docker}; 503 {status, error, code}  no guard
 //   GET  /services                     {services: [valid names, sorted]}
 //   GET  /services/{name}              the service config
 //   GET  /services/{name}/preflight    {serviceName, preflight}          never builds
@@ -34,13 +36,24 @@
 
 namespace Ignite {
 class Engine;
-}
+class Error;
+}  // namespace Ignite
 
 namespace ignite_http {
 
 namespace http = boost::beast::http;
 
-enum class RouteId { Health, Services, Service, Preflight, Execute, Metrics, OpenApi, NotFound };
+enum class RouteId {
+  Health,
+  Ready,
+  Services,
+  Service,
+  Preflight,
+  Execute,
+  Metrics,
+  OpenApi,
+  NotFound
+};
 
 struct RouteMatch {
   RouteId id = RouteId::NotFound;
@@ -68,6 +81,9 @@ Reply json_reply(http::status status, const nlohmann::json& body);
 // {error: message, code} merged into `extra` (e.g. success/serviceName on execute).
 Reply error_reply(http::status status, std::string_view code, std::string_view message,
                   nlohmann::json extra = nlohmann::json::object());
+// The `code` an Ignite::Error is reported with: DOCKER_UNAVAILABLE, CANCELLED,
+// INVALID_ARGUMENT, else <CODE>_ERROR (e.g. CONFIG_ERROR).
+std::string error_code_name(const Ignite::Error& e);
 
 struct ExecuteBody {
   std::optional<nlohmann::json> input;
@@ -102,15 +118,26 @@ struct BlockingCall {
   std::function<Reply()> run;
 };
 
-using Decision = std::variant<Reply, BlockingCall, ExecuteJob>;
+// Work that answers later without holding a thread of the server's: `start` is called on the
+// I/O thread, must return at once, and calls its argument exactly once with the reply, from any
+// thread.
+struct AsyncCall {
+  std::function<void(std::function<void(Reply)>)> start;
+};
+
+using Decision = std::variant<Reply, BlockingCall, ExecuteJob, AsyncCall>;
+
+class ReadinessProbe;
 
 class Router {
  public:
+  // `readiness` answers /ready; it must outlive the router's use.
   Router(std::filesystem::path services_dir, Ignite::Engine& engine, const BearerAuth& auth,
-         RateLimiter& limiter, Metrics& metrics, std::function<Gauges()> gauges);
+         RateLimiter& limiter, Metrics& metrics, ReadinessProbe& readiness,
+         std::function<Gauges()> gauges);
 
   // After the request header: rate limit (keyed on `client`), then auth, then 404/405.
-  // /health is exempt. Returns the reply that ends the request, or nullopt to go on.
+  // /health and /ready are exempt. Returns the reply that ends the request, or nullopt to go on.
   std::optional<Reply> admit(const RouteMatch& route, const http::fields& headers,
                              const std::string& client);
 
@@ -136,6 +163,7 @@ class Router {
   const BearerAuth& auth_;
   RateLimiter& limiter_;
   Metrics& metrics_;
+  ReadinessProbe& readiness_;
   std::function<Gauges()> gauges_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -22,6 +23,7 @@
 #include "examples/http/listener.hpp"
 #include "examples/http/metrics.hpp"
 #include "examples/http/rate_limit.hpp"
+#include "examples/http/readiness.hpp"
 #include "examples/http/router.hpp"
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
@@ -51,6 +53,14 @@ void add_ms_option(CLI::App& app, const std::string& name, milliseconds& target,
       ->default_str(std::to_string(target.count()))
       ->type_name("MS")
       ->check(CLI::Range(min, 24LL * 3600 * 1000));
+}
+
+// The daemon an Engine talks to when EngineOptions::docker_host is empty, as every Engine the
+// server and the CLI make does; named in /ready's message for a ping past its bound (the
+// engine's own errors name its socket themselves).
+std::string default_docker_endpoint() {
+  const char* host = std::getenv("DOCKER_HOST");
+  return host != nullptr && *host != '\0' ? host : "unix:///var/run/docker.sock";
 }
 
 std::string url_host(const std::string& host) {
@@ -85,7 +95,8 @@ void add_server_options(CLI::App& app, ServerOptions& o, bool runtimes_file_flag
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("--api-key", o.api_key,
-                 "Bearer token required on every route but /health (default: none, all open)")
+                 "Bearer token required on every route but /health and /ready (default: none, all "
+                 "open)")
       ->envname("IGNITE_API_KEY")
       ->type_name("KEY");
   app.add_option("--rate-limit", o.rate_limit, "Requests per client and window (0: no limit)")
@@ -200,6 +211,7 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
   TrustedProxies trusted;
   std::optional<BearerAuth> auth;
   std::optional<RateLimiter> limiter;
+  std::optional<ReadinessProbe> readiness;
   std::optional<Router> router;
   std::optional<ServerContext> ctx;
   std::optional<net::io_context> ioc;
@@ -213,7 +225,8 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
     services = fs::absolute(options.services_dir).lexically_normal();
     auth.emplace(options.api_key);
     limiter.emplace(options.rate_limit, options.rate_limit_window);
-    router.emplace(services, engine, *auth, *limiter, metrics, [&] {
+    readiness.emplace([&engine] { engine.ping(); }, default_docker_endpoint());
+    router.emplace(services, engine, *auth, *limiter, metrics, *readiness, [&] {
       Gauges g;
       g.queue_depth = executions.queued();
       g.executions_running = executions.running();
@@ -336,6 +349,11 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
   } catch (const std::exception& e) {
     log_line(std::string("Warning: could not check for leftover containers: ") + e.what());
   }
+  // Waits for a /ready ping in flight (the engine bounds it by DockerTimeouts::metadata); left
+  // until now so that, on a daemon that hangs, the wait overlaps the clean-up above rather than
+  // adding to it. Before the io_context goes: a /ready still waiting holds its session, whose
+  // socket belongs to it.
+  readiness->stop();
   listener.reset();
   ioc.reset();
   log_line("Ignite HTTP server stopped");

@@ -1,11 +1,12 @@
 // File: examples/http/server.hpp
 //
 // The reference HTTP server (Boost.Beast on Boost.Asio), an example consumer of
-// `Ignite::Engine`: health, service listing and config, preflight, execution (JSON or
-// Server-Sent Events), Prometheus metrics and an OpenAPI document. Bearer-token auth
-// (constant-time), per-client rate limiting keyed on the socket peer (X-Forwarded-For only from
-// trusted proxies), a concurrency cap with a bounded queue, body/header limits and timeouts,
-// structured access logs on stderr and a graceful shutdown on SIGINT/SIGTERM.
+// `Ignite::Engine`: health, readiness (a bounded Docker ping), service listing and config,
+// preflight, execution (JSON or Server-Sent Events), Prometheus metrics and an OpenAPI document.
+// Bearer-token auth (constant-time), per-client rate limiting keyed on the socket peer
+// (X-Forwarded-For only from trusted proxies), a concurrency cap with a bounded queue,
+// body/header limits and timeouts, structured access logs on stderr and a graceful shutdown on
+// SIGINT/SIGTERM.
 //
 // Example (what `ignite serve` and the `ignite-server` binary do):
 //   CLI::App app{"ignite-server"};

@@ -154,6 +154,7 @@ void Session::do_read() {
   if (ctx_.draining) return do_close();
   state_ = State::Reading;
   in_request_ = false;
+  head_ = false;
   status_ = 0;
   bytes_ = 0;
   sse_active_ = sse_writing_ = sse_ending_ = sse_last_sent_ = sse_failed_ = false;
@@ -178,6 +179,7 @@ void Session::on_header(beast::error_code ec, std::size_t) {
   version_ = req.version();
   keep_alive_ = req.keep_alive();
   method_ = std::string(req.method_string());
+  head_ = req.method() == http::verb::head;
   route_ = match_route(req.method(), std::string_view(req.target().data(), req.target().size()));
   std::string forwarded;
   for (const auto& f : boost::make_iterator_range(req.equal_range("X-Forwarded-For"))) {
@@ -239,6 +241,7 @@ void Session::on_read_error(beast::error_code ec) {
   if (parser_) {
     const Request& req = parser_->get();
     method_ = std::string(req.method_string());
+    head_ = req.method() == http::verb::head;
     route_ = match_route(req.method(), std::string_view(req.target().data(), req.target().size()));
     version_ = req.version() ? req.version() : 11;
   }
@@ -269,7 +272,8 @@ void Session::dispatch() {
   Decision d = ctx_.router.handle(route_, req_);
   std::visit(Overloaded{[&](Reply& r) { reply(std::move(r)); },
                         [&](BlockingCall& c) { run_blocking(std::move(c)); },
-                        [&](ExecuteJob& j) { run_execute(std::move(j)); }},
+                        [&](ExecuteJob& j) { run_execute(std::move(j)); },
+                        [&](AsyncCall& c) { run_async(std::move(c)); }},
              d);
 }
 
@@ -294,6 +298,21 @@ void Session::run_blocking(BlockingCall call) {
     r.headers.emplace_back(http::field::retry_after, "1");
     return reply(std::move(r));
   }
+  watch_peer();
+}
+
+void Session::run_async(AsyncCall call) {
+  state_ = State::Working;
+  stream_.expires_never();
+  auto self = shared_from_this();
+  // The answer may come from another thread, or before start() returns: either way it is
+  // handled on this session's strand, after this handler.
+  call.start([self](Reply r) {
+    net::post(self->ex_, [self, r = std::move(r)]() mutable {
+      self->watching_ = false;
+      self->reply(std::move(r));
+    });
+  });
   watch_peer();
 }
 
@@ -363,24 +382,39 @@ void Session::finish_execute(ExecuteReply result) {
 }
 
 void Session::reply(Reply r, bool close) {
+  auto headers = [&](auto& res) {
+    res.set(http::field::server, server_header());
+    res.set(http::field::content_type, r.content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    for (auto& [field, value] : r.headers) res.set(field, value);
+    res.keep_alive(keep_alive_ && !close && !ctx_.draining);
+  };
+  auto send = [&](auto res) {
+    status_ = static_cast<unsigned>(r.status);
+    state_ = State::Writing;
+    res_ = res;
+    stream_.expires_after(ServerContext::kWriteTimeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, close](beast::error_code ec, std::size_t n) {
+                        self->on_write(!res->keep_alive(), close, ec, n);
+                      });
+  };
+  if (head_) {
+    // GET's headers, Content-Length included, and no body (RFC 9110 9.3.2): a body would be
+    // read as the start of the next response on a kept-alive connection.
+    auto res = std::make_shared<http::response<http::empty_body>>(r.status, version_);
+    headers(*res);
+    res->content_length(r.body.size());
+    bytes_ = 0;
+    return send(res);
+  }
   auto res = std::make_shared<Response>(r.status, version_);
-  res->set(http::field::server, server_header());
-  res->set(http::field::content_type, r.content_type);
-  res->set(http::field::cache_control, "no-store");
-  res->set("X-Content-Type-Options", "nosniff");
-  for (auto& [field, value] : r.headers) res->set(field, value);
-  res->keep_alive(keep_alive_ && !close && !ctx_.draining);
+  headers(*res);
   res->body() = std::move(r.body);
   res->prepare_payload();
-  status_ = static_cast<unsigned>(r.status);
   bytes_ = res->body().size();
-  state_ = State::Writing;
-  res_ = res;
-  stream_.expires_after(ServerContext::kWriteTimeout);
-  http::async_write(stream_, *res,
-                    [self = shared_from_this(), res, close](beast::error_code ec, std::size_t n) {
-                      self->on_write(!res->keep_alive(), close, ec, n);
-                    });
+  send(res);
 }
 
 void Session::on_write(bool close, bool drain, beast::error_code ec, std::size_t) {

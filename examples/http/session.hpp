@@ -50,6 +50,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read_error(beast::error_code ec);
   void dispatch();
   void run_blocking(BlockingCall call);
+  void run_async(AsyncCall call);
   void run_execute(ExecuteJob job);
   void finish_execute(ExecuteReply reply);
 
@@ -80,6 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Request req_;
   RouteMatch route_;
   std::string method_;
+  bool head_ = false;  // a HEAD request: its answer has no body
   State state_ = State::Reading;
   unsigned version_ = 11;
   bool keep_alive_ = true;

@@ -1,24 +1,85 @@
 // The server's pure parts without sockets or Docker: routing, body validation, the guard
-// (rate limit before auth, /health exempt), client identity behind proxies, the rate limiter,
-// bearer auth, metrics text and the OpenAPI document.
+// (rate limit before auth, /health and /ready exempt), client identity behind proxies, the rate
+// limiter, bearer auth, metrics text, the OpenAPI document and /ready's probe (with a fake ping).
 #include "examples/http/router.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "examples/http/auth.hpp"
 #include "examples/http/metrics.hpp"
 #include "examples/http/openapi.hpp"
 #include "examples/http/rate_limit.hpp"
+#include "examples/http/readiness.hpp"
 #include "ignite/engine.hpp"
+#include "ignite/error.hpp"
+#include "tests/test_util.hpp"
 
 using namespace ignite_http;
+using Ignite::testing::eventually;
 using ::testing::HasSubstr;
 namespace ip = boost::asio::ip;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
 nlohmann::json body_of(const Reply& r) { return nlohmann::json::parse(r.body); }
+
+// Holds a fake ping until opened.
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Opens the gate when the test ends however it ends, before the probe (declared earlier) joins
+// a pinger blocked on it.
+struct OpenOnExit {
+  Gate& gate;
+  ~OpenOnExit() { gate.open(); }
+};
+
+// The replies a probe delivered, and when.
+class Answers {
+ public:
+  ReadinessProbe::Done add() {
+    return [this](Reply r) {
+      std::lock_guard lock(mu_);
+      got_.push_back(std::move(r));
+    };
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return got_.size();
+  }
+  Reply at(std::size_t i) const {
+    std::lock_guard lock(mu_);
+    return got_.at(i);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Reply> got_;
+};
 
 }  // namespace
 
@@ -32,6 +93,8 @@ TEST(MatchRoute, KnownRoutes) {
   };
   const std::vector<Case> cases = {
       {http::verb::get, "/health", RouteId::Health, "/health", ""},
+      {http::verb::get, "/ready", RouteId::Ready, "/ready", ""},
+      {http::verb::head, "/ready", RouteId::Ready, "/ready", ""},
       {http::verb::get, "/services", RouteId::Services, "/services", ""},
       {http::verb::get, "/services/", RouteId::Services, "/services", ""},
       {http::verb::get, "/services/a-b", RouteId::Service, "/services/{name}", "a-b"},
@@ -67,6 +130,12 @@ TEST(MatchRoute, UnknownAndWrongMethod) {
   EXPECT_EQ(m.id, RouteId::Execute);
   EXPECT_FALSE(m.method_allowed);
   EXPECT_EQ(m.allow, "POST");
+  const RouteMatch ready = match_route(http::verb::post, "/ready");
+  EXPECT_EQ(ready.id, RouteId::Ready);
+  EXPECT_FALSE(ready.method_allowed);
+  EXPECT_EQ(ready.allow, "GET, HEAD");
+  // /health stays GET only.
+  EXPECT_FALSE(match_route(http::verb::head, "/health").method_allowed);
 }
 
 TEST(QueryParam, Decodes) {
@@ -180,13 +249,20 @@ TEST(Router, GuardOrderAndHealthExemption) {
   BearerAuth auth("k");
   RateLimiter limiter(2, std::chrono::milliseconds(60000));
   Metrics metrics;
-  Router router("/nonexistent", engine, auth, limiter, metrics, nullptr);
+  ReadinessProbe readiness([] {}, "unix:///test.sock");
+  Router router("/nonexistent", engine, auth, limiter, metrics, readiness, nullptr);
   http::fields none;
   http::fields good;
   good.set(http::field::authorization, "Bearer k");
   const auto health = match_route(http::verb::get, "/health");
   const auto services = match_route(http::verb::get, "/services");
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(router.admit(health, none, "c1").has_value());
+  // Probes carry no key and are not rate-limited: /ready is admitted like /health.
+  for (const auto method : {http::verb::get, http::verb::head}) {
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_FALSE(router.admit(match_route(method, "/ready"), none, "c1").has_value());
+    }
+  }
   // Unauthenticated requests spend their own client's quota ...
   EXPECT_EQ(router.admit(services, none, "c1")->status, http::status::unauthorized);
   EXPECT_EQ(router.admit(services, none, "c1")->status, http::status::unauthorized);
@@ -200,6 +276,11 @@ TEST(Router, GuardOrderAndHealthExemption) {
             http::status::not_found);
   EXPECT_EQ(router.admit(match_route(http::verb::get, "/services/a/execute"), good, "c3")->status,
             http::status::method_not_allowed);
+  // A wrong method on /ready is guarded like any other route's.
+  EXPECT_EQ(router.admit(match_route(http::verb::post, "/ready"), none, "c4")->status,
+            http::status::unauthorized);
+  const auto post_ready = router.admit(match_route(http::verb::post, "/ready"), good, "c4");
+  EXPECT_EQ(post_ready->status, http::status::method_not_allowed);
 }
 
 TEST(Router, HealthAndMissingServicesDirectory) {
@@ -207,7 +288,8 @@ TEST(Router, HealthAndMissingServicesDirectory) {
   BearerAuth auth("");
   RateLimiter limiter(0, std::chrono::milliseconds(1000));
   Metrics metrics;
-  Router router("/nonexistent-ignite-dir", engine, auth, limiter, metrics, nullptr);
+  ReadinessProbe readiness([] {}, "unix:///test.sock");
+  Router router("/nonexistent-ignite-dir", engine, auth, limiter, metrics, readiness, nullptr);
   const auto h = body_of(router.health());
   EXPECT_EQ(h.at("status"), "ok");
   EXPECT_TRUE(h.at("uptime").is_number_integer());
@@ -243,9 +325,125 @@ TEST(Metrics, RendersPrometheusText) {
 TEST(OpenApi, DescribesEveryRoute) {
   const auto& doc = openapi_document();
   EXPECT_EQ(doc.at("openapi"), "3.0.3");
-  for (const char* p : {"/health", "/services", "/services/{name}", "/services/{name}/preflight",
-                        "/services/{name}/execute", "/metrics", "/openapi.json"}) {
+  for (const char* p :
+       {"/health", "/ready", "/services", "/services/{name}", "/services/{name}/preflight",
+        "/services/{name}/execute", "/metrics", "/openapi.json"}) {
     EXPECT_TRUE(doc.at("paths").contains(p)) << p;
   }
   EXPECT_TRUE(doc["paths"]["/services/{name}/execute"].contains("post"));
+  EXPECT_TRUE(doc["paths"]["/ready"].contains("head"));
+  EXPECT_EQ(doc["paths"]["/ready"]["get"]["security"], nlohmann::json::array());
+}
+
+// ---- /ready's probe --------------------------------------------------------------------------
+
+TEST(Readiness, RouterHandsReadyToTheProbe) {
+  Ignite::Engine engine;
+  BearerAuth auth("");
+  RateLimiter limiter(0, std::chrono::milliseconds(1000));
+  Metrics metrics;
+  Answers answers;
+  ReadinessProbe readiness([] {}, "unix:///test.sock");
+  Router router("/nonexistent", engine, auth, limiter, metrics, readiness, nullptr);
+  Decision d = router.handle(match_route(http::verb::get, "/ready"), {});
+  ASSERT_TRUE(std::holds_alternative<AsyncCall>(d));
+  std::get<AsyncCall>(d).start(answers.add());
+  ASSERT_TRUE(eventually([&] { return answers.size() == 1; }, 10s));
+  EXPECT_EQ(answers.at(0).status, http::status::ok);
+  EXPECT_EQ(body_of(answers.at(0)), nlohmann::json({{"status", "ready"}, {"docker", "ok"}}));
+  EXPECT_EQ(readiness.pings(), 1u);
+}
+
+TEST(Readiness, FailuresAre503WithTheEnginesReason) {
+  struct Case {
+    Ignite::Error error;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {Ignite::Error(Ignite::ErrorCode::DockerUnavailable, "no daemon at unix:///x.sock"),
+       "DOCKER_UNAVAILABLE"},
+      {Ignite::Error(Ignite::ErrorCode::Docker, "ping Docker daemon: boom (HTTP 500)"),
+       "DOCKER_ERROR"},
+  };
+  for (const auto& c : cases) {
+    Answers answers;
+    ReadinessProbe probe([&] { throw c.error; }, "unix:///x.sock");
+    probe.check(answers.add());
+    ASSERT_TRUE(eventually([&] { return answers.size() == 1; }, 10s)) << c.code;
+    const Reply r = answers.at(0);
+    EXPECT_EQ(r.status, http::status::service_unavailable);
+    EXPECT_EQ(
+        body_of(r),
+        nlohmann::json({{"status", "not_ready"}, {"code", c.code}, {"error", c.error.message()}}));
+  }
+}
+
+TEST(Readiness, ReusesAFreshResult) {
+  Answers answers;
+  ReadinessProbe probe([] {}, "unix:///x.sock", {.bound = 1000ms, .fresh = 60s});
+  probe.check(answers.add());
+  ASSERT_TRUE(eventually([&] { return answers.size() == 1; }, 10s));
+  // Fresh: answered on the caller's thread, before check() returns, without a ping.
+  for (int i = 0; i < 5; ++i) {
+    probe.check(answers.add());
+    EXPECT_EQ(answers.size(), 2u + i);
+  }
+  EXPECT_EQ(probe.pings(), 1u);
+  EXPECT_EQ(answers.at(5).status, http::status::ok);
+
+  // Stale (fresh = 0): every check pings again.
+  Answers again;
+  ReadinessProbe eager([] {}, "unix:///x.sock", {.bound = 1000ms, .fresh = 0ms});
+  for (std::size_t i = 1; i <= 3; ++i) {
+    eager.check(again.add());
+    ASSERT_TRUE(eventually([&] { return again.size() == i; }, 10s));
+  }
+  EXPECT_EQ(eager.pings(), 3u);
+}
+
+TEST(Readiness, OnePingInFlightAndNobodyWaitsPastTheBound) {
+  Gate gate;
+  Answers answers;
+  ReadinessProbe probe([&] { gate.wait(); }, "unix:///hang.sock", {.bound = 300ms, .fresh = 60s});
+  OpenOnExit opener{gate};
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 10; ++i) probe.check(answers.add());
+  EXPECT_EQ(answers.size(), 0u);  // they wait for the one ping
+  EXPECT_EQ(probe.pings(), 1u);
+  // The hanging ping is not waited for: everyone gets a 503 once the bound has passed.
+  ASSERT_TRUE(eventually([&] { return answers.size() == 10; }, 10s));
+  EXPECT_GE(Clock::now() - t0, 300ms);
+  for (std::size_t i = 0; i < 10; ++i) {
+    const Reply r = answers.at(i);
+    EXPECT_EQ(r.status, http::status::service_unavailable);
+    EXPECT_EQ(body_of(r).at("code"), "DOCKER_UNAVAILABLE");
+    EXPECT_THAT(body_of(r).at("error").get<std::string>(),
+                HasSubstr("the Docker daemon at unix:///hang.sock did not answer GET /_ping "
+                          "within 300 ms"));
+  }
+  // While it still hangs, a new request is answered at once, and starts no other ping.
+  probe.check(answers.add());
+  ASSERT_EQ(answers.size(), 11u);
+  EXPECT_EQ(answers.at(10).status, http::status::service_unavailable);
+  EXPECT_EQ(probe.pings(), 1u);
+  // Its late answer serves the requests that follow.
+  gate.open();
+  ASSERT_TRUE(eventually(
+      [&] {
+        probe.check(answers.add());
+        return answers.at(answers.size() - 1).status == http::status::ok;
+      },
+      10s));
+  EXPECT_EQ(probe.pings(), 1u);
+}
+
+TEST(Readiness, AfterStopAnswersAtOnce) {
+  Answers answers;
+  ReadinessProbe probe([] {}, "unix:///x.sock");
+  probe.stop();
+  probe.check(answers.add());
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers.at(0).status, http::status::service_unavailable);
+  EXPECT_EQ(body_of(answers.at(0)).at("code"), "SHUTTING_DOWN");
+  probe.stop();  // idempotent
 }

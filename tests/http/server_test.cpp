@@ -1,9 +1,16 @@
 // The real ignite-server over real sockets: routes and statuses that need no execution, auth,
 // rate limiting (per peer, trusted proxies), body and header limits, slowloris timeouts,
-// metrics, OpenAPI and the access log.
+// metrics, OpenAPI, the access log and /ready (healthy, unreachable and hanging daemons).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <regex>
 #include <set>
 #include <thread>
@@ -60,6 +67,77 @@ class Routes : public ::testing::Test {
 };
 ServerProcess* Routes::server_ = nullptr;
 
+// A fresh directory under /tmp: a unix socket path must fit in 108 bytes, which TEST_TMPDIR
+// (deep in Bazel's output base) may not leave room for.
+class ShortTempDir {
+ public:
+  ShortTempDir() {
+    std::string templ = "/tmp/ignite-ready-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
+      throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    path_ = templ;
+  }
+  ~ShortTempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ShortTempDir(const ShortTempDir&) = delete;
+  ShortTempDir& operator=(const ShortTempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A Docker daemon that has stopped answering: its socket accepts connections (the kernel queues
+// them in the backlog) but nothing ever reads or answers them.
+class HangingDaemon {
+ public:
+  HangingDaemon() : path_(dir_.path() / "hang.sock") {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 128) != 0) {
+      throw std::runtime_error("bind/listen " + path_.string() + ": " + std::strerror(errno));
+    }
+  }
+  ~HangingDaemon() { close(); }
+  HangingDaemon(const HangingDaemon&) = delete;
+  HangingDaemon& operator=(const HangingDaemon&) = delete;
+
+  std::string docker_host() const { return "unix://" + path_.string(); }
+  // Stops listening: the queued connections are reset, so a ping still waiting fails at once.
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  ShortTempDir dir_;
+  fs::path path_;
+  int fd_ = -1;
+};
+
+long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// A HEAD request on a raw connection, so what is on the wire is seen: {status line + headers,
+// whatever followed the header}.
+std::pair<std::string, std::string> head_request(int port, const std::string& path) {
+  RawConnection c(port);
+  if (!c.send("HEAD " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) return {};
+  c.wait_closed(10s);
+  const std::string& got = c.received();
+  const auto end = got.find("\r\n\r\n");
+  if (end == std::string::npos) return {got, ""};
+  return {got.substr(0, end + 2), got.substr(end + 4)};
+}
+
 void expect_error(const Response& r, long status, const std::string& code) {
   EXPECT_EQ(r.status, status) << r.body << r.error;
   ASSERT_THAT(r.header("content-type"), HasSubstr("application/json")) << r.body;
@@ -83,6 +161,130 @@ TEST_F(Routes, HealthIsOpenAndReportsVersionAndUptime) {
   EXPECT_EQ(j.at("version"), std::string(Ignite::version()));
   EXPECT_TRUE(j.at("uptime").is_number_integer());
   EXPECT_GE(j.at("uptime").get<int>(), 0);
+}
+
+// ---- readiness -------------------------------------------------------------------------------
+
+TEST_F(Routes, ReadyIsOpenAndPingsTheDaemon) {
+  const std::string series = "ignite_http_requests_total{route=\"/ready\",status=\"200\"}";
+  const double n0 = metric(http(url("/metrics"), authed()).body, series).value_or(0);
+  // No API key: probes carry no secrets. The first contact with the daemon also reaps what
+  // dead Ignite processes left, which may take the first ping past its 1 s bound on a busy
+  // host, hence the retries.
+  Response r;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = http(url("/ready"));
+        return r.status == 200;
+      },
+      30s))
+      << r.status << " " << r.body << r.error;
+  EXPECT_THAT(r.header("content-type"), HasSubstr("application/json"));
+  EXPECT_EQ(r.json(), nlohmann::json({{"status", "ready"}, {"docker", "ok"}}));
+  EXPECT_EQ(http(url("/ready")).status, 200);
+
+  // HEAD: the same status and headers, no body.
+  const auto [head, rest] = head_request(server_->port(), "/ready");
+  EXPECT_THAT(head, ::testing::StartsWith("HTTP/1.1 200")) << head;
+  EXPECT_THAT(head, HasSubstr("Content-Length: " + std::to_string(r.body.size()) + "\r\n")) << head;
+  EXPECT_EQ(rest, "");
+
+  const auto post_ready = http(url("/ready"), post("{}"));
+  expect_error(post_ready, 405, "METHOD_NOT_ALLOWED");
+  EXPECT_EQ(post_ready.header("allow"), "GET, HEAD");
+
+  const auto after = http(url("/metrics"), authed());
+  EXPECT_GE(metric(after.body, series).value_or(0), n0 + 2) << after.body;
+}
+
+TEST(Ready, UnreachableDaemonIs503WithTheReason) {
+  ShortTempDir dir;
+  const std::string socket = (dir.path() / "none.sock").string();
+  ServerProcess s(base_args(), {{"DOCKER_HOST", "unix://" + socket}});
+  Request r;
+  r.timeout_ms = 10000;
+  const auto ready = http(s.url() + "/ready", r);
+  expect_error(ready, 503, "DOCKER_UNAVAILABLE");
+  EXPECT_EQ(ready.json().value("status", ""), "not_ready") << ready.body;
+  // The engine's own message, naming the socket it could not reach.
+  EXPECT_THAT(ready.json().value("error", ""), HasSubstr(socket)) << ready.body;
+  const auto [head, rest] = head_request(s.port(), "/ready");
+  EXPECT_THAT(head, ::testing::StartsWith("HTTP/1.1 503")) << head;
+  EXPECT_EQ(rest, "");
+  EXPECT_EQ(http(s.url() + "/health", r).status, 200);
+  const auto metrics = http(s.url() + "/metrics", r);
+  EXPECT_GE(metric(metrics.body, "ignite_http_requests_total{route=\"/ready\",status=\"503\"}")
+                .value_or(0),
+            2)
+      << metrics.body;
+  EXPECT_EQ(s.stop(SIGTERM), 0) << s.log();
+}
+
+TEST(Ready, HangingDaemonIsBoundedAndBlocksNothingElse) {
+  HangingDaemon daemon;
+  ServerProcess s(with({"--rate-limit", "0"}), {{"DOCKER_HOST", daemon.docker_host()}});
+  Request r;
+  r.timeout_ms = 10000;
+  auto expect_late = [](const Response& ready) {
+    expect_error(ready, 503, "DOCKER_UNAVAILABLE");
+    EXPECT_EQ(ready.json().value("status", ""), "not_ready");
+    EXPECT_THAT(ready.json().value("error", ""), HasSubstr("did not answer")) << ready.body;
+  };
+
+  // Probes keep coming while the daemon hangs: the first waits for the ping until its 1 s
+  // bound, the ones after it answer at once (the ping still hangs) rather than piling up; and
+  // /health, /services and /metrics stay fast meanwhile.
+  std::atomic<bool> probing{true};
+  std::vector<std::pair<long long, Response>> probes;
+  std::jthread prober(Ignite::testing::guarded([&] {
+    for (int i = 0; i < 6; ++i) {
+      const auto t = Clock::now();
+      Response p = http(s.url() + "/ready", r);
+      probes.emplace_back(ms_since(t), std::move(p));
+    }
+    probing = false;
+  }));
+  int rounds = 0;
+  while (probing) {
+    for (const std::string path : {"/health", "/services", "/metrics"}) {
+      const auto t = Clock::now();
+      const auto other = http(s.url() + path, r);
+      const auto took = ms_since(t);
+      EXPECT_EQ(other.status, 200) << path << " " << other.body << other.error;
+      EXPECT_LT(took, 500) << path << " took " << took << " ms while /ready was probing";
+    }
+    ++rounds;
+  }
+  prober.join();
+  ASSERT_EQ(probes.size(), 6u);
+  EXPECT_GT(rounds, 0);
+  EXPECT_THAT(probes[0].second.json().value("error", ""), HasSubstr(daemon.docker_host()));
+  for (const auto& [took, p] : probes) {
+    expect_late(p);
+    EXPECT_LT(took, 3000) << p.body;
+  }
+
+  // Several at once: none waits past the bound either.
+  std::vector<std::jthread> together;
+  std::vector<long long> took(4, -1);
+  std::vector<long> status(4, 0);
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < 4; ++i) {
+    together.emplace_back(Ignite::testing::guarded([&, i] {
+      status[i] = http(s.url() + "/ready", r).status;
+      took[i] = ms_since(t0);
+    }));
+  }
+  for (auto& t : together) t.join();
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(status[i], 503) << i;
+    EXPECT_LT(took[i], 3000) << i;
+  }
+
+  // The daemon goes away: the ping still waiting fails at once, so the shutdown does not wait
+  // for the engine's own 5 s bound.
+  daemon.close();
+  EXPECT_EQ(s.stop(SIGTERM), 0) << s.log();
 }
 
 TEST_F(Routes, ServicesListsOnlyValidDirectoriesSorted) {
@@ -212,7 +414,7 @@ TEST_F(Routes, ExecuteUnknownServiceIs404) {
 
 // ---- auth ------------------------------------------------------------------------------------
 
-TEST_F(Routes, AuthRequiredEverywhereButHealth) {
+TEST_F(Routes, AuthRequiredEverywhereButHealthAndReady) {
   for (const std::string path :
        {"/services", "/services/hello-node", "/services/hello-node/preflight", "/metrics",
         "/openapi.json", "/nope"}) {
@@ -223,6 +425,7 @@ TEST_F(Routes, AuthRequiredEverywhereButHealth) {
   }
   expect_error(http(url("/services/hello-node/execute"), post("{}", false)), 401, "UNAUTHORIZED");
   EXPECT_EQ(http(url("/health")).status, 200);
+  EXPECT_NE(http(url("/ready")).status, 401);
 }
 
 TEST_F(Routes, OnlyTheRightBearerTokenPasses) {
@@ -303,6 +506,8 @@ TEST_F(Routes, OpenApiListsEveryRoute) {
   EXPECT_EQ(doc.at("info").at("version"), std::string(Ignite::version()));
   const std::vector<std::pair<std::string, std::string>> routes = {
       {"/health", "get"},
+      {"/ready", "get"},
+      {"/ready", "head"},
       {"/services", "get"},
       {"/services/{name}", "get"},
       {"/services/{name}/preflight", "get"},
@@ -314,7 +519,9 @@ TEST_F(Routes, OpenApiListsEveryRoute) {
     EXPECT_TRUE(doc["paths"][path].contains(method)) << path << " " << method;
     EXPECT_TRUE(doc["paths"][path][method].contains("responses"));
   }
-  EXPECT_EQ(doc.at("paths").size(), routes.size());
+  std::set<std::string> paths;
+  for (const auto& [path, _] : routes) paths.insert(path);
+  EXPECT_EQ(doc.at("paths").size(), paths.size());
   // Every $ref resolves.
   std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
     if (j.is_object()) {
@@ -368,7 +575,8 @@ TEST_F(Routes, ExpectContinueIsAnswered) {
   const std::string body = "{\"input\":\"" + std::string(5000, 'x') + "\"}";
   ASSERT_TRUE(c.send("POST /services/nonexistent/execute HTTP/1.1\r\nHost: x\r\n" + kAuth +
                      "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+                     "Content-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n"));
   EXPECT_TRUE(eventually(
       [&] {
         c.wait_closed(20ms);
@@ -454,11 +662,12 @@ TEST_F(RateLimit, PerPeerBucketsWithRetryAfter) {
   const int retry = std::stoi(limited.header("retry-after"));
   EXPECT_GE(retry, 1);
   EXPECT_LE(retry, 60);
-  // Another peer has its own bucket; /health is exempt.
+  // Another peer has its own bucket; /health and /ready are exempt.
   EXPECT_EQ(get(s, "127.0.0.3").status, 200);
   Request health;
   health.source_ip = "127.0.0.2";
   EXPECT_EQ(http(s.url() + "/health", health).status, 200);
+  EXPECT_NE(http(s.url() + "/ready", health).status, 429);
   // Without a trusted proxy, X-Forwarded-For buys no fresh quota.
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(get(s, "127.0.0.4", true, "10.0.0." + std::to_string(i)).status, 200);
