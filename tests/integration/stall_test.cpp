@@ -295,3 +295,35 @@ TEST(Stall, ARemovalThatFailedIsRetriedUntilTheContainerIsGone) {
       20s))
       << "the failed removal was not retried";
 }
+
+// The warm pool and reuse mode need no daemon call to start a job, but the job's output flows
+// through the daemon: on a frozen daemon the execution still ends within timeoutMs plus the
+// clean-up bound (documented in engine.hpp), as `timeout`.
+TEST(Stall, PooledExecutionsEndWithinTheirBoundToo) {
+  for (const std::size_t reuse : {std::size_t{1}, std::size_t{5}}) {
+    SCOPED_TRACE(reuse > 1 ? "reuse mode" : "warm pool");
+    Ignite::EngineOptions o = stall_options();
+    o.pool.size = 1;
+    o.pool.reuse = reuse;
+    Ignite::Engine e(o);
+    TempDir dir;
+    const auto svc = sleeper(e, dir, 10);
+    ASSERT_EQ(e.prewarm(svc), 1u);
+    Ignite::ExecutionResult r;
+    Clock::duration took{};
+    {
+      FrozenDaemon frozen;
+      if (HasFatalFailure()) return;
+      const auto t0 = Clock::now();
+      r = e.execute(svc, {.timeout = 2s});
+      took = Clock::now() - t0;
+    }
+    // timeout + kill (lifecycle, 3 s here) + room; nothing else is asked of a frozen daemon.
+    EXPECT_LT(took, 2s + 3s + 2s);
+    EXPECT_NE(r.container_start, Ignite::ContainerStart::Cold);
+    EXPECT_EQ(r.outcome, Outcome::Timeout) << r.stdout_text;
+    e.drain_pool();  // the refill after the job is the pool's, alive and ready
+    e.flush();
+    EXPECT_TRUE(eventually([&] { return session_containers(e).empty(); }, 20s));
+  }
+}
