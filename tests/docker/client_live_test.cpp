@@ -437,7 +437,8 @@ TEST_F(DockerLive, TransportTimeoutIsHonoured) {
     EXPECT_NE(e.message().find("within 300 ms"), std::string::npos) << e.message();
   }
   const auto elapsed = Clock::now() - start;
-  EXPECT_GE(elapsed, 300ms);
+  // curl's own clock fires the timeout to within a millisecond of 300 ms, either side of ours.
+  EXPECT_GE(elapsed, 290ms);
   EXPECT_LT(elapsed, 3000ms);  // the wait itself would last the container's 30 s
 
   // The timed-out connection is not reused in a broken state.
