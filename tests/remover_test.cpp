@@ -32,6 +32,10 @@ class FakeDaemon : public Ignite::docker::Transport {
         --failing_[bare];
         return {500, R"({"message":"busy"})"};
       }
+      if (appears_.contains(bare) && std::chrono::steady_clock::now() < appears_[bare]) {
+        ++misses_;
+        return {404, R"({"message":"No such container"})"};
+      }
       deleted_.push_back(bare);
       return {204, ""};
     }
@@ -48,6 +52,15 @@ class FakeDaemon : public Ignite::docker::Transport {
     std::lock_guard lock(mu_);
     failing_[id] = times;
   }
+  // The container exists only from `after` on (a create the daemon carries out late).
+  void appears(const std::string& id, std::chrono::milliseconds after) {
+    std::lock_guard lock(mu_);
+    appears_[id] = std::chrono::steady_clock::now() + after;
+  }
+  int misses() {
+    std::lock_guard lock(mu_);
+    return misses_;
+  }
   void list(nlohmann::json l) {
     std::lock_guard lock(mu_);
     list_ = std::move(l);
@@ -60,6 +73,8 @@ class FakeDaemon : public Ignite::docker::Transport {
  private:
   std::mutex mu_;
   std::map<std::string, int> failing_;
+  std::map<std::string, std::chrono::steady_clock::time_point> appears_;
+  int misses_ = 0;
   std::vector<std::string> deleted_;
   nlohmann::json list_ = nlohmann::json::array();
 };
@@ -135,4 +150,16 @@ TEST(Remover, TheSweepRemovesWhatNothingTracks) {
   std::this_thread::sleep_for(300ms);  // a few more sweeps
   EXPECT_FALSE(f.daemon->deleted("busy")) << "a tracked container was swept";
   EXPECT_FALSE(f.daemon->deleted("young")) << "a container within its grace was swept";
+}
+
+TEST(Remover, AContainerCreatedLateIsRemovedWhenItAppears) {
+  Fixture f;
+  Ignite::detail::Remover r(*f.client);
+  f.daemon->appears("late-create", 300ms);  // not there at the first look (200 ms)
+  r.push_unconfirmed("late-create", 200ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  r.flush();  // does not wait for an unconfirmed removal
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 150ms);
+  EXPECT_TRUE(eventually([&] { return f.daemon->deleted("late-create"); }, 5s));
+  EXPECT_EQ(f.daemon->misses(), 1);
 }

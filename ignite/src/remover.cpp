@@ -46,13 +46,23 @@ void Remover::push(std::string id, bool exiting) {
   cv_.notify_all();
 }
 
+void Remover::push_unconfirmed(std::string name_or_id, milliseconds after) {
+  std::lock_guard lock(mu_);
+  Item item{std::move(name_or_id), steady_clock::now() + after};
+  item.confirmations = 1;
+  item.confirm_after = after;
+  queue_.push_back(std::move(item));
+  if (threads_.size() < 2) threads_.emplace_back([this] { run(); });
+  cv_.notify_all();
+}
+
 void Remover::flush() {
   std::unique_lock lock(mu_);
   ++flushing_;
   cv_.notify_all();
   done_cv_.wait(lock, [&] {
     return busy_ids_.empty() &&
-           std::all_of(queue_.begin(), queue_.end(), [](const Item& i) { return i.failures >= 3; });
+           std::none_of(queue_.begin(), queue_.end(), [](const Item& i) { return i.waited_for(); });
   });
   --flushing_;
 }
@@ -78,8 +88,8 @@ void Remover::run() {
     // someone flushes; then not while containers are starting, for up to kYield.
     const bool hurry = stop_ || flushing_ > 0;
     auto next = std::min_element(queue_.begin(), queue_.end(), [&](const Item& a, const Item& b) {
-      // In a hurry, items that have not failed yet first.
-      if (hurry && (a.failures >= 3) != (b.failures >= 3)) return a.failures < 3;
+      // In a hurry, the items someone waits for first.
+      if (hurry && a.waited_for() != b.waited_for()) return a.waited_for();
       return a.not_before < b.not_before;
     });
     const auto now = steady_clock::now();
@@ -93,9 +103,9 @@ void Remover::run() {
       cv_.wait_until(lock, next->not_before);
       continue;
     }
-    if (hurry && next->failures >= 3 && !stop_) {
-      // Everything left has failed three times: flush() is done waiting for it; back to the
-      // paced retries.
+    if (hurry && !next->waited_for() && !stop_) {
+      // Everything left has failed three times or is unconfirmed: flush() is done waiting for
+      // it; back to the paced retries.
       done_cv_.notify_all();
       cv_.wait_until(lock, std::max(now + milliseconds(100), next->not_before));
       continue;
@@ -109,8 +119,9 @@ void Remover::run() {
     busy_ids_.push_back(item.id);
     lock.unlock();
     bool done = true;
+    bool found = true;
     try {
-      client_.container_remove(item.id, true);  // false (already gone) is done too
+      found = client_.container_remove(item.id, true);  // false (already gone) is done too
     } catch (const Error&) {
       done = false;
     } catch (...) {
@@ -118,7 +129,14 @@ void Remover::run() {
     }
     lock.lock();
     busy_ids_.erase(std::find(busy_ids_.begin(), busy_ids_.end(), item.id));
-    if (!done) {
+    if (done && !found && item.confirmations > 0 && !stop_) {
+      // Nothing yet: the daemon may still carry out the create. Look once more later.
+      --item.confirmations;
+      item.not_before = steady_clock::now() + item.confirm_after;
+      queue_.push_back(std::move(item));
+    } else if (done) {
+      // Removed, or confirmed absent.
+    } else {
       ++item.failures;
       if (stop_) item.failures = std::max(item.failures, 100);  // one try on the way out
       const auto backoff = std::min<milliseconds>(milliseconds(100L << std::min(item.failures, 7)),

@@ -53,8 +53,14 @@ class Remover {
   // which matters when other containers are starting at the same time.
   void push(std::string id, bool exiting = false);
 
+  // A container that may exist: a create whose reply never came (cancelled, or the daemon did
+  // not answer in time) may still be carried out by the daemon later. `name_or_id` is removed
+  // `after` from now, and once more `after` later when the first attempt found nothing (the
+  // daemon may still have been working on the create). flush() does not wait for these.
+  void push_unconfirmed(std::string name_or_id, std::chrono::milliseconds after);
+
   // Waits until every queued removal is done or has failed three times; while someone waits,
-  // nothing waits for its time.
+  // nothing waits for its time (except the unconfirmed ones, which flush() does not wait for).
   void flush();
 
   // Runs the sweep now (it also runs every SweepOptions::interval); returns how many stray
@@ -85,6 +91,10 @@ class Remover {
     std::string id;
     std::chrono::steady_clock::time_point not_before;
     int failures = 0;
+    // push_unconfirmed: a 404 is not the end while confirmations are left.
+    int confirmations = 0;
+    std::chrono::milliseconds confirm_after{0};
+    bool waited_for() const { return failures < 3 && confirm_after.count() == 0; }
   };
   void run();
   void sweeper();
