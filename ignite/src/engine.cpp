@@ -254,7 +254,7 @@ struct Engine::Impl {
   }
 
   // The execution once it holds a slot: lease a container, run the job, finalise, classify.
-  ExecutionResult run(const Service& svc, const ExecuteOptions& opt, Plan& plan,
+  ExecutionResult run(const Service& svc, const ExecuteOptions& opt, const Plan& plan,
                       steady_clock::time_point t_begin);
 
   // Throws Error(Config) naming the policy file when the daemon lacks an OCI runtime it asks for.
@@ -342,7 +342,6 @@ std::string_view to_string(ContainerStart start) noexcept {
   return "cold";
 }
 
-
 ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   Plan plan = impl_->plan(svc, opt);
   const auto t_begin = steady_clock::now();
@@ -375,8 +374,8 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
 }
 
-ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt, Plan& plan,
-                                  steady_clock::time_point t_begin) {
+ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
+                                  const Plan& plan, steady_clock::time_point t_begin) {
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
@@ -400,7 +399,8 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   const auto deadline = t0 + plan.timeout;
   detail::JobChannel channel(lease, plan, opt);
   detail::CgroupPeak peak(lease.id());
-  if (lease.kind() == detail::Lease::Kind::Reuse) peak.reset();  // earlier jobs' peak
+  // A reused container's cgroup peak so far belongs to earlier jobs.
+  if (lease.kind() == detail::Lease::Kind::Reuse) peak.reset();
   peak.sample();
   detail::CgroupOomKills ooms(lease.supervised() ? lease.id() : std::string());
   const std::uint64_t ooms_before = ooms.read();
@@ -424,7 +424,8 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   // A reuse job that ended by a signal (crash, abort, OOM kill) may have left the container in
   // any state: it is not used again.
   if (lease.kind() == detail::Lease::Kind::Reuse && end.in_band() && result.exit_code < 128) {
-    lease.give_back();  // the job ended normally: the container serves the next job of this key
+    // The job ended normally: the container serves the next job of this key.
+    lease.give_back();
   } else {
     // Queued: the daemon deletes it after this call returns.
     lease.retire(/*exiting=*/end.in_band() && lease.kind() != detail::Lease::Kind::Reuse);
