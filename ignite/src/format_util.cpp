@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <random>
 
 namespace Ignite::detail {
 
@@ -57,6 +58,14 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
     if (!out.empty()) out += sep;
     out += item;
   }
+  return out;
+}
+
+std::string random_hex(std::size_t n) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += kHex[rng() % 16];
   return out;
 }
 

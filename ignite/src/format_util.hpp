@@ -1,8 +1,10 @@
 // Text helpers shared by preflight, report and lock: numbers printed the way JavaScript prints
-// them (the reference's message strings are template literals) and ISO-8601 timestamps.
+// them (the reference's message strings are template literals) and ISO-8601 timestamps; and the
+// random names of containers, sessions and temporary files (random_hex).
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,5 +23,8 @@ std::string iso8601_now();
 
 // Items separated by `sep` ("a, b, c"), as the reference's error lists are joined.
 std::string join(const std::vector<std::string>& items, std::string_view sep);
+
+// `n` random lowercase hex digits (a per-thread generator, not for secrets: audit_nonce() is).
+std::string random_hex(std::size_t n);
 
 }  // namespace Ignite::detail

@@ -1,0 +1,111 @@
+#include "ignite/src/execution_plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "ignite/error.hpp"
+#include "ignite/src/audit.hpp"
+#include "ignite/src/runner.hpp"
+
+using namespace std::chrono;
+using json = nlohmann::json;
+
+namespace Ignite::detail {
+
+CodeDelivery resolve_delivery(const std::optional<CodeDelivery>& requested,
+                              CodeDelivery engine_default) {
+  const CodeDelivery d = requested.value_or(engine_default);
+  // Ignite only speaks to unix sockets, i.e. a daemon that sees this host's paths.
+  return d == CodeDelivery::Auto ? CodeDelivery::Mount : d;
+}
+
+std::vector<std::string> runtime_command(const Service& svc, const ResolvedRuntime& rt,
+                                         const std::optional<SecurityPolicy>& policy,
+                                         bool audit_bootstrap) {
+  std::vector<std::string> cmd = rt.argv(svc.config.entry);
+  if (policy && policy->allow_spawn && !policy->allowed_commands.empty() && rt.name == "deno" &&
+      cmd.size() > 2) {
+    std::string allow = "--allow-run=";
+    for (std::size_t i = 0; i < policy->allowed_commands.size(); ++i) {
+      allow += (i ? "," : "") + policy->allowed_commands[i];
+    }
+    cmd.insert(cmd.begin() + 2, allow);
+  }
+  if (audit_bootstrap) {
+    if (auto with_bootstrap = audit_argv(cmd)) cmd = std::move(*with_bootstrap);
+  }
+  return cmd;
+}
+
+Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx) {
+  // Validate everything before touching Docker, so bad options never leave a container behind.
+  if (opt.input) {
+    if (!json::accept(*opt.input)) {
+      throw Error(ErrorCode::InvalidArgument, "input is not valid JSON");
+    }
+  }
+  for (const auto& [key, value] : opt.env) {
+    if (!is_valid_env_name(key)) {
+      throw Error(ErrorCode::InvalidArgument, "env: \"" + key + "\" is not a valid variable name");
+    }
+    if (value.find('\0') != std::string::npos) {
+      throw Error(ErrorCode::InvalidArgument, "env." + key + ": value contains a NUL character");
+    }
+  }
+  if (opt.timeout && opt.timeout->count() <= 0) {
+    throw Error(ErrorCode::InvalidArgument, "timeout must be positive");
+  }
+  if (opt.memory_mb && (!std::isfinite(*opt.memory_mb) || *opt.memory_mb < 6)) {
+    throw Error(ErrorCode::InvalidArgument, "memory must be at least 6 MB (Docker's minimum)");
+  }
+  if (opt.cpus && (!std::isfinite(*opt.cpus) || *opt.cpus <= 0)) {
+    throw Error(ErrorCode::InvalidArgument, "cpus must be a positive number");
+  }
+
+  Plan p(ctx.resolve(opt.runtime.value_or(svc.config.runtime)));
+  // A policy file is enforced on every run; audit mode enforces the default without one.
+  if (SecurityPolicy pol = load_policy(svc.path); pol.source || opt.audit) p.policy = std::move(pol);
+  if (p.policy && p.policy->isolation == Isolation::Gvisor) ctx.require_runtime("runsc", *p.policy);
+  p.output_limit = p.policy && p.policy->limits.output_bytes
+                       ? std::min(opt.output_limit, *p.policy->limits.output_bytes)
+                       : opt.output_limit;
+  p.timeout = opt.timeout.value_or(
+      milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
+  p.input = opt.input.value_or("");
+  // Audit mode with a bootstrap for this runtime: stdin starts with a per-execution nonce line
+  // that the bootstrap consumes before the service's code runs (audit.hpp).
+  p.audit_bootstrap = opt.audit && audit_argv(p.rt.argv(svc.config.entry)).has_value();
+  if (p.audit_bootstrap) p.audit_nonce = audit_nonce();
+  p.base_env = svc.config.env;
+  if (!opt.env.contains("NODE_ENV")) p.base_env.try_emplace("NODE_ENV", "production");
+  for (const auto& [k, v] : opt.env) p.job_env.emplace_back(k, v);
+  p.job_env.emplace_back("IGNITE_INPUT", p.input.size() <= kMaxEnvInput ? p.input : "");
+  p.job_env.emplace_back("IGNITE_INPUT_BYTES", std::to_string(p.input.size()));
+  p.delivery = resolve_delivery(opt.delivery, ctx.delivery);
+  p.memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
+  p.cmd = runtime_command(svc, p.rt, p.policy, p.audit_bootstrap);
+  p.may_spawn = !(p.policy && !p.policy->allow_spawn);
+
+  const PoolOptions& pool = ctx.pool;
+  // Reuse is the operator's decision: service.yaml (written by the service's author) may ask
+  // for fewer jobs per container than PoolOptions::reuse allows, never more, and never turns
+  // the pool on.
+  p.reuse = std::min(svc.config.reuse.value_or(pool.reuse), pool.reuse);
+  if (p.reuse == 0) p.reuse = 1;
+  if (pool.size == 0) {
+    p.why_cold = "the warm pool is off (PoolOptions::size is 0)";
+  } else if (!p.may_spawn) {
+    p.why_cold = "the policy sets allowSpawn: false, and the pool's supervisor starts the "
+                 "runtime as a child process";
+  } else if (p.reuse > 1) {
+    p.mode = Plan::Mode::Reuse;
+  } else if (!runner_argv(p.cmd)) {
+    p.why_cold = "runtime " + p.rt.spec() + " has no resident runner";
+  } else {
+    p.mode = Plan::Mode::Once;
+  }
+  return p;
+}
+
+}  // namespace Ignite::detail

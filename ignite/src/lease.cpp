@@ -1,0 +1,198 @@
+#include "ignite/src/lease.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "ignite/error.hpp"
+#include "ignite/src/audit.hpp"
+#include "ignite/src/format_util.hpp"
+#include "ignite/src/runner.hpp"
+
+using namespace std::chrono;
+using json = nlohmann::json;
+
+namespace Ignite::detail {
+namespace {
+
+milliseconds since(steady_clock::time_point t0) {
+  return duration_cast<milliseconds>(steady_clock::now() - t0);
+}
+
+}  // namespace
+
+Lease::Lease(LeaseContext ctx, const Service& svc, const ExecuteOptions& opt, const Plan& plan,
+             ServiceImage& image)
+    : ctx_(std::move(ctx)) {
+  const auto t0 = steady_clock::now();
+  if (plan.mode != Plan::Mode::Cold) take(svc, opt, plan, image.ref);
+  const bool reuse_mode = warm_ && warm_->jobs_max > 1;
+  kind_ = !warm_ ? Kind::Cold : reuse_mode ? Kind::Reuse : Kind::Once;
+  // A cold container runs its runtime under the supervisor too whenever it may spawn: the
+  // in-band exit record then saves the wait for the daemon's end of stream and exit report.
+  supervised_ = warm_ || plan.may_spawn;
+  supervisor_key_ = warm_ ? warm_->nonce : (supervised_ ? audit_nonce() : std::string());
+  if (warm_) {
+    id_ = warm_->id;
+    ++warm_->jobs_done;
+    start_ = warm_->jobs_done > 1 ? ContainerStart::Reused : ContainerStart::Warm;
+    job_ = warm_->jobs_done;
+    guard_.emplace(ctx_.retire, id_);
+    pooled_ = true;
+  } else {
+    starting_.emplace(ctx_.remover);
+    create(svc, opt, plan, image);
+    // Attach before start: output written before an attach is lost otherwise.
+    cold_attachment_ = ctx_.docker.container_attach(id_, true);
+    create_time_ = since(t0);
+    const auto t1 = steady_clock::now();
+    ctx_.docker.container_start(id_);
+    start_time_ = since(t1);
+    starting_->end();
+  }
+}
+
+Lease::~Lease() {
+  // Tells the pool when a pooled job ended; a reuse-mode container that does not go back
+  // (failure, limit, exception) lets the pool start a replacement.
+  if (!pooled_) return;
+  if (kind_ == Kind::Reuse && !returned_) ctx_.pool().forfeit(*pool_key_);
+  ctx_.pool().job_done();
+}
+
+void Lease::take(const Service& svc, const ExecuteOptions& opt, const Plan& plan,
+                 const std::string& image) {
+  // Reuse keeps at least one container: the one a job gives back.
+  const std::size_t target =
+      std::max<std::size_t>(ctx_.pool_size, plan.mode == Plan::Mode::Reuse ? 1 : 0);
+  pool_key_ = want_pool(ctx_, svc, opt, plan, image, target);
+  warm_ = ctx_.pool().take(*pool_key_,
+                           steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)),
+                           opt.stop_token);
+  if (opt.stop_token.stop_requested()) {
+    throw Error(ErrorCode::Cancelled, "cancelled while waiting for a pooled container");
+  }
+}
+
+void Lease::create(const Service& svc, const ExecuteOptions& opt, const Plan& plan,
+                   ServiceImage& image) {
+  std::map<std::string, std::string> env = plan.base_env;
+  for (const auto& [k, v] : plan.job_env) env[k] = v;
+  std::vector<std::string> cmd = plan.cmd;
+  if (supervised_) {
+    cmd.insert(cmd.begin(), {std::string(kSupervisorPath), "once", "--"});
+  }
+  const json body = create_body(ctx_.defaults, svc, image.ref, plan.delivery, opt, env_list(env),
+                                plan.policy, opt.audit, cmd);
+  const std::string name = "ignite-" + svc.config.name + "-" + random_hex(10);
+  try {
+    id_ = ctx_.docker.container_create(body, name);
+  } catch (const Error& e) {
+    // The cached image went missing (removed behind this Engine's back): build it again.
+    if (e.code() != ErrorCode::NotFound) throw;
+    ctx_.images.forget(image.ref);
+    image = ctx_.images.ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
+    json again = body;
+    again["Image"] = image.ref;
+    id_ = ctx_.docker.container_create(again, name);
+  }
+  ctx_.track(id_);
+  guard_.emplace(ctx_.retire, id_);
+}
+
+std::string Lease::take_early_stdout() {
+  return warm_ ? std::exchange(warm_->early_stdout, {}) : std::string();
+}
+
+std::string Lease::take_early_stderr() {
+  return warm_ ? std::exchange(warm_->early_stderr, {}) : std::string();
+}
+
+void Lease::give_back() {
+  guard_->dismiss();
+  returned_ = true;
+  ctx_.pool().give_back(std::move(*warm_));
+}
+
+void Lease::retire(bool exiting) {
+  if (guard_) guard_->release(exiting);
+}
+
+void Lease::refill_pool() {
+  if (pool_key_) ctx_.pool().refill(*pool_key_);
+}
+
+WarmContainer start_warm(const LeaseContext& ctx, const json& body, std::size_t jobs_max,
+                         const std::string& name) {
+  docker::DockerClient& docker = ctx.docker;
+  WarmContainer c;
+  // The supervisor's completion key: sent over stdin, never in the container's environment.
+  c.nonce = audit_nonce();
+  c.jobs_max = jobs_max;
+  Remover::Starting starting(ctx.remover);
+  c.id = docker.container_create(body, "ignite-" + name + "-" + random_hex(10));
+  ctx.track(c.id);
+  try {
+    c.attachment = docker.container_attach(c.id, true);
+    docker.container_start(c.id);
+    static constexpr std::string_view kReady = "\x1eIGNITE-READY\n";
+    // What a runtime prints before it is ready (warnings; or a service's NODE_OPTIONS code) is
+    // kept up to this much per stream, like any other output it is the job's.
+    static constexpr std::size_t kEarlyCap = 65536;
+    bool ready = false;
+    std::size_t dropped = 0;
+    std::string tail;  // not yet known not to be the start of the ready line
+    const auto keep = [&](std::string_view text) {
+      const std::size_t room = kEarlyCap - std::min(kEarlyCap, c.early_stderr.size());
+      c.early_stderr.append(text.substr(0, room));
+      dropped += text.size() - std::min(room, text.size());
+    };
+    const auto end = c.attachment.pump(
+        supervisor_key_line(c.nonce),
+        [&](docker::StreamKind kind, std::string_view data) {
+          if (kind != docker::StreamKind::Stderr) {
+            if (c.early_stdout.size() < kEarlyCap) {
+              c.early_stdout.append(data.substr(0, kEarlyCap - c.early_stdout.size()));
+            }
+            return;
+          }
+          if (ready) return;
+          tail.append(data);
+          if (const auto at = tail.find(kReady); at != std::string::npos) {
+            keep(std::string_view(tail).substr(0, at));
+            ready = true;
+          } else if (tail.size() >= kReady.size()) {
+            keep(std::string_view(tail).substr(0, tail.size() - kReady.size() + 1));
+            tail.erase(0, tail.size() - kReady.size() + 1);
+          }
+        },
+        steady_clock::now() + seconds(60), [&] { return ready; }, /*close_stdin=*/false);
+    if (!ready) {
+      throw Error(ErrorCode::Runtime,
+                  "pooled container " + c.id.substr(0, 12) +
+                      (end == docker::Attachment::End::Eof ? " exited before its runner was ready"
+                                                           : " was not ready within 60 s") +
+                      (c.early_stderr.empty() && tail.empty()
+                           ? std::string()
+                           : ": " + (c.early_stderr + tail).substr(0, 2000) +
+                                 (dropped > 0 ? " ..." : "")));
+    }
+  } catch (...) {
+    c.attachment.close();
+    if (!c.id.empty()) ctx.retire(c.id, false);
+    throw;
+  }
+  return c;
+}
+
+std::string want_pool(const LeaseContext& ctx, const Service& svc, const ExecuteOptions& opt,
+                      const Plan& p, const std::string& image, std::size_t target) {
+  auto [body, key] = pool_body(ctx.defaults, svc, opt, p, image);
+  ctx.pool().want(key,
+                  [ctx, body = std::move(body), jobs = p.reuse, name = svc.config.name] {
+                    return start_warm(ctx, body, jobs, name);
+                  },
+                  p.memory_mb, target);
+  return key;
+}
+
+}  // namespace Ignite::detail
