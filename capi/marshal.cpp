@@ -225,19 +225,7 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
   t.lifecycle = positive_ms(fn, "opts->lifecycle_timeout_ms", o->lifecycle_timeout_ms, t.lifecycle);
   t.build = positive_ms(fn, "opts->build_timeout_ms", o->build_timeout_ms, t.build);
   if (auto labels = optional_text(fn, "opts->labels", o->labels)) {
-    std::string_view rest = *labels;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      const std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      const auto eq = item.find('=');
-      if (eq == std::string_view::npos || eq == 0) {
-        throw Ignite::Error(Ignite::ErrorCode::Config,
-                            std::string(fn) + ": opts->labels: \"" + std::string(item) +
-                                "\" is not key=value");
-      }
-      opt.labels[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
-    }
+    opt.labels = Ignite::parse_labels(*labels, std::string(fn) + ": opts->labels");
   }
   if (o->sweep_interval_ms < -1) {
     throw invalid(fn, "opts->sweep_interval_ms must be -1 (never), 0 (default) or positive");

@@ -21,11 +21,11 @@
  *
  *   \x1eIGNITE-EXIT <key> <status>\n
  *
- * on stdout and on stderr and exits, which ends both streams. <status> is the exit code, or 128
- * + the signal that ended the runtime. The engine takes the job as complete only on a record
- * followed by the end of both streams: a look-alike printed by the service (even with the right
- * key) is followed by more output or by the real record, so the last record before the end of
- * the streams counts.
+ * on stdout and on stderr and exits. <status> is the exit code, or 128 + the signal that ended
+ * the runtime. The record is the last thing on each stream (every other process is dead by
+ * then), and only the key makes it the supervisor's: a look-alike printed by the service cannot
+ * carry it, and output after a record voids it. The engine therefore returns when both records
+ * arrived, without waiting for the daemon to end the streams.
  *
  * reuse: runs jobs one after another, a fresh runtime process per job. Each job on stdin is
  *

@@ -45,6 +45,22 @@ using namespace std::chrono;
 using json = nlohmann::json;
 
 namespace Ignite {
+
+std::map<std::string, std::string> parse_labels(std::string_view text, std::string_view source) {
+  std::map<std::string, std::string> labels;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      throw Error(ErrorCode::Config, std::string(source) + ": \"" + std::string(item) +
+                                         "\" is not key=value (expected key=value,key=value)");
+    }
+    labels[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+  }
+  return labels;
+}
 namespace {
 
 using detail::Plan;
@@ -110,18 +126,7 @@ struct Engine::Impl {
       : options(std::move(opts)), slots(options.max_concurrent), history(state_dir_of(options)) {
     extra_labels = options.labels;
     if (const char* env = std::getenv("IGNITE_LABELS"); env && *env) {
-      std::string_view rest(env);
-      while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        const std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        const auto eq = item.find('=');
-        if (eq == std::string_view::npos || eq == 0) {
-          throw Error(ErrorCode::Config, "IGNITE_LABELS: \"" + std::string(item) +
-                                             "\" is not key=value (expected key=value,key=value)");
-        }
-        extra_labels.try_emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
-      }
+      for (auto& [k, v] : parse_labels(env, "IGNITE_LABELS")) extra_labels.try_emplace(k, v);
     }
     for (const auto& [k, v] : extra_labels) {
       if (k.empty()) throw Error(ErrorCode::Config, "labels: a label key is empty");

@@ -18,6 +18,21 @@ milliseconds since(steady_clock::time_point t0) {
   return duration_cast<milliseconds>(steady_clock::now() - t0);
 }
 
+// POST /containers/create under the name Ignite chose. When the reply never came (cancelled,
+// or the daemon did not answer in time) the daemon may still create the container later: it
+// is removed by that name once it may exist (Remover::push_unconfirmed).
+std::string create_named(docker::DockerClient& docker, Remover& remover, const json& body,
+                         const std::string& name) {
+  try {
+    return docker.container_create(body, name);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::Cancelled || e.code() == ErrorCode::DockerUnavailable) {
+      remover.push_unconfirmed(name, docker.timeouts().lifecycle);
+    }
+    throw;
+  }
+}
+
 }  // namespace
 
 Lease::Lease(LeaseContext ctx, const Service& svc, const ExecuteOptions& opt, const Plan& plan,
@@ -69,6 +84,14 @@ void Lease::take(const Service& svc, const ExecuteOptions& opt, const Plan& plan
                            steady_clock::now() + std::min<milliseconds>(plan.timeout, seconds(30)),
                            opt.stop_token);
   if (opt.stop_token.stop_requested()) {
+    if (warm_) {
+      // Handed out just as the stop came: it ran no job, but it left the pool's hands.
+      warm_->attachment.close();
+      ctx_.retire(warm_->id, false);
+      if (warm_->jobs_max > 1) ctx_.pool().forfeit(*pool_key_);
+      ctx_.pool().job_done();
+      warm_.reset();
+    }
     throw Error(ErrorCode::Cancelled, "cancelled while waiting for a pooled container");
   }
 }
@@ -85,7 +108,7 @@ void Lease::create(const Service& svc, const ExecuteOptions& opt, const Plan& pl
                                 plan.policy, opt.audit, cmd);
   const std::string name = "ignite-" + svc.config.name + "-" + random_hex(10);
   try {
-    id_ = ctx_.docker.container_create(body, name);
+    id_ = create_named(ctx_.docker, ctx_.remover, body, name);
   } catch (const Error& e) {
     // The cached image went missing (removed behind this Engine's back): build it again.
     if (e.code() != ErrorCode::NotFound) throw;
@@ -93,7 +116,7 @@ void Lease::create(const Service& svc, const ExecuteOptions& opt, const Plan& pl
     image = ctx_.images.ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
     json again = body;
     again["Image"] = image.ref;
-    id_ = ctx_.docker.container_create(again, name);
+    id_ = create_named(ctx_.docker, ctx_.remover, again, name);
   }
   ctx_.track(id_);
   guard_.emplace(ctx_.retire, id_);
@@ -129,7 +152,7 @@ WarmContainer start_warm(const LeaseContext& ctx, const json& body, std::size_t 
   c.nonce = audit_nonce();
   c.jobs_max = jobs_max;
   Remover::Starting starting(ctx.remover);
-  c.id = docker.container_create(body, "ignite-" + name + "-" + random_hex(10));
+  c.id = create_named(docker, ctx.remover, body, "ignite-" + name + "-" + random_hex(10));
   ctx.track(c.id);
   try {
     c.attachment = docker.container_attach(c.id, true);

@@ -22,6 +22,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 #include "ignite/execution.hpp"
 #include "ignite/lock.hpp"
@@ -124,6 +125,10 @@ struct EngineOptions {
   CleanupOptions cleanup;
   PoolOptions pool;
 };
+
+// "key=value,key=value" (as $IGNITE_LABELS takes it) as a map. Throws Error(Config) naming
+// `source` and the item for an item that is not key=value with a non-empty key.
+std::map<std::string, std::string> parse_labels(std::string_view text, std::string_view source);
 
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
