@@ -93,6 +93,9 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   // the pool on.
   p.reuse = std::min(svc.config.reuse.value_or(pool.reuse), pool.reuse);
   if (p.reuse == 0) p.reuse = 1;
+  // Under gVisor a job could open the supervisor's stdin, the channel of later jobs (its /proc
+  // ignores non-dumpability): containers there run one job each.
+  if (p.policy && p.policy->isolation == Isolation::Gvisor) p.reuse = 1;
   if (pool.size == 0) {
     p.why_cold = "the warm pool is off (PoolOptions::size is 0)";
   } else if (!p.may_spawn) {

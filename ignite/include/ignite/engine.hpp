@@ -58,7 +58,9 @@ struct PoolOptions {
   // 1 (the default): every container runs one job. This is the operator's decision:
   // service.yaml's `reuse` (written by the service's author) may only ask for fewer, and never
   // turns the pool on (size 0 runs cold). Needs the pool's supervisor to spawn, so allowSpawn:
-  // false runs cold. docs/threat-model.md says what jobs of one container still share.
+  // false runs cold, and under `isolation: gvisor` every container runs one job (gVisor's
+  // /proc would let a job reach the next job's channel). docs/threat-model.md says what jobs of
+  // one container still share.
   std::size_t reuse = 1;
 };
 
