@@ -18,6 +18,7 @@
 #include <future>
 #include <thread>
 
+#include "ignite.h"
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
@@ -326,4 +327,50 @@ TEST(Stall, PooledExecutionsEndWithinTheirBoundToo) {
     e.flush();
     EXPECT_TRUE(eventually([&] { return session_containers(e).empty(); }, 20s));
   }
+}
+
+// The C API's cancel token ends an execution whose Engine API call is in flight within a
+// second (the same stop token reaches the call through the C facade).
+TEST(Stall, TheCCancelTokenEndsACallInFlightWithinASecond) {
+  ignite_engine_options o = IGNITE_ENGINE_OPTIONS_INIT;
+  o.lifecycle_timeout_ms = 30000;  // the cancel, not the bound, must end the call
+  ignite_engine* engine = nullptr;
+  ASSERT_EQ(ignite_engine_new(&engine, &o), IGNITE_OK);
+  std::unique_ptr<ignite_engine, decltype(&ignite_engine_free)> owned(engine, ignite_engine_free);
+  TempDir dir;
+  write_file(dir.path() / "service.yaml",
+             "service:\n  name: stall-capi\n  runtime: quickjs\n  entry: index.js\n"
+             "  memoryMb: 32\n  timeoutMs: 20000\n");
+  write_file(dir.path() / "index.js", "print('ran');");
+  ignite_service* svc = nullptr;
+  ASSERT_EQ(ignite_service_load(&svc, engine, dir.path().c_str()), IGNITE_OK);
+  std::unique_ptr<ignite_service, decltype(&ignite_service_free)> owned_svc(svc,
+                                                                           ignite_service_free);
+  ignite_result* warm = nullptr;
+  ASSERT_EQ(ignite_execute(&warm, engine, svc, nullptr), IGNITE_OK);  // image built
+  ignite_result_free(warm);
+  ignite_cancel_token* token = nullptr;
+  ASSERT_EQ(ignite_cancel_token_new(&token), IGNITE_OK);
+  std::unique_ptr<ignite_cancel_token, decltype(&ignite_cancel_token_free)> owned_token(
+      token, ignite_cancel_token_free);
+  FrozenDaemon frozen;
+  if (HasFatalFailure()) return;
+  auto pending = std::async(std::launch::async, [&] {
+    ignite_execute_options x = IGNITE_EXECUTE_OPTIONS_INIT;
+    x.cancel = token;
+    ignite_result* r = nullptr;
+    const ignite_status st = ignite_execute(&r, engine, svc, &x);
+    ignite_outcome outcome = IGNITE_OUTCOME_SUCCESS;
+    if (st == IGNITE_OK) ignite_result_outcome(&outcome, r);
+    ignite_result_free(r);
+    return std::pair{st, outcome};
+  });
+  ASSERT_EQ(pending.wait_for(500ms), std::future_status::timeout);
+  const auto t0 = Clock::now();
+  ASSERT_EQ(ignite_cancel_token_cancel(token), IGNITE_OK);
+  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  const auto [status, outcome] = pending.get();
+  EXPECT_EQ(status, IGNITE_OK);
+  EXPECT_EQ(outcome, IGNITE_OUTCOME_CANCELLED);
 }
