@@ -213,7 +213,7 @@ typedef struct ignite_engine_options {
    * bound fails with IGNITE_EDOCKER_UNAVAILABLE ("the Docker daemon at ... did not answer ...
    * within N ms"); an execution ends within its timeout plus set-up and clean-up bounds made of
    * these (docs/threat-model.md). */
-  int64_t metadata_timeout_ms;    /* ping, inspect, list; 0: 5000 */
+  int64_t metadata_timeout_ms;    /* ping, inspect, list; 0: 10000 */
   int64_t lifecycle_timeout_ms;   /* create, attach, start, kill, wait, remove; 0: 15000 */
   int64_t build_timeout_ms;       /* image builds and imports; 0: 600000 */
   const char *labels;             /* extra container labels, "key=value,key=value" (added to

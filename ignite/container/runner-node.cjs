@@ -36,7 +36,17 @@
     const { Readable } = require('stream');
     new Readable({ read() {} })[Symbol.asyncIterator]();
   } catch (e) { /* a runtime without them: nothing to warm */ }
-  fs.writeSync(2, '\x1eIGNITE-READY\n');
+  // stderr may be a non-blocking pipe that code the service preloads (NODE_OPTIONS) has just
+  // filled: wait for room rather than die of EAGAIN with the ready line unwritten.
+  const ready = Buffer.from('\x1eIGNITE-READY\n');
+  for (let off = 0; off < ready.length;) {
+    try {
+      off += fs.writeSync(2, ready, off);
+    } catch (e) {
+      if (!e || e.code !== 'EAGAIN') throw e;
+      Atomics.wait(cell, 0, 0, 1);
+    }
+  }
   let line = '';
   const one = Buffer.alloc(1);
   while (line.length < 20) {

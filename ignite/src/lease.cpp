@@ -163,11 +163,16 @@ WarmContainer start_warm(const LeaseContext& ctx, const json& body, std::size_t 
     static constexpr std::size_t kEarlyCap = 65536;
     bool ready = false;
     std::size_t dropped = 0;
+    std::string last;  // the end of what was dropped: where a runtime's crash message is
     std::string tail;  // not yet known not to be the start of the ready line
     const auto keep = [&](std::string_view text) {
       const std::size_t room = kEarlyCap - std::min(kEarlyCap, c.early_stderr.size());
       c.early_stderr.append(text.substr(0, room));
-      dropped += text.size() - std::min(room, text.size());
+      if (text.size() > room) {
+        dropped += text.size() - room;
+        last.append(text.substr(room));
+        if (last.size() > 2000) last.erase(0, last.size() - 1000);
+      }
     };
     const auto end = c.attachment.pump(
         supervisor_key_line(c.nonce),
@@ -196,8 +201,11 @@ WarmContainer start_warm(const LeaseContext& ctx, const json& body, std::size_t 
                                                            : " was not ready within 60 s") +
                       (c.early_stderr.empty() && tail.empty()
                            ? std::string()
-                           : ": " + (c.early_stderr + tail).substr(0, 2000) +
-                                 (dropped > 0 ? " ..." : "")));
+                           : ": " + c.early_stderr.substr(0, 1000) +
+                                 (dropped > 0 || c.early_stderr.size() > 1000
+                                      ? " ... " + (last.size() > 1000 ? last.substr(last.size() - 1000) : last)
+                                      : std::string()) +
+                                 tail));
     }
   } catch (...) {
     c.attachment.close();

@@ -140,7 +140,7 @@ TEST(Cancel, WhileWaitingForAPooledContainer) {
 }
 
 TEST(Pool, WhatARuntimePrintsBeforeItIsReadyIsCapped) {
-  // 8 MiB on stderr before the runner is ready (code the service's NODE_OPTIONS loads first).
+  // 1 MiB on stderr before the runner is ready (code the service's NODE_OPTIONS loads first).
   Scratch s("noisy-start", "node@20", "console.log('ran')",
             "  env:\n    NODE_OPTIONS: --require /app/noisy.cjs\n");
   // (Retrying EAGAIN: node may have made the stderr pipe non-blocking.)
@@ -148,7 +148,7 @@ TEST(Pool, WhatARuntimePrintsBeforeItIsReadyIsCapped) {
 const fs = require('fs');
 const b = Buffer.from('n'.repeat(1 << 16));
 const pause = new Int32Array(new SharedArrayBuffer(4));
-for (let i = 0; i < 128; i++) {
+for (let i = 0; i < 16; i++) {
   for (let off = 0; off < b.length;) {
     try { off += fs.writeSync(2, b, off); }
     catch (e) { if (e.code !== 'EAGAIN') throw e; Atomics.wait(pause, 0, 0, 1); }

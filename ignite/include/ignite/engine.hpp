@@ -84,7 +84,7 @@ struct PoolStats {
 // of these: they have their own bound (build) and can be cancelled. docs/threat-model.md
 // states the bounds with the defaults filled in.
 struct DockerTimeouts {
-  std::chrono::milliseconds metadata{5000};    // ping, version, info, inspect, list
+  std::chrono::milliseconds metadata{10000};   // ping, version, info, inspect, list
   std::chrono::milliseconds lifecycle{15000};  // create, attach, start, kill, wait, remove
   std::chrono::milliseconds build{600000};     // image builds and imports
 };

@@ -85,7 +85,7 @@ class Attachment {
 // expectations: a healthy daemon answers metadata calls in milliseconds and lifecycle calls in
 // well under a second, a busy one in seconds.
 struct Timeouts {
-  std::chrono::milliseconds metadata{5000};    // ping, version, info, inspect, list
+  std::chrono::milliseconds metadata{10000};   // ping, version, info, inspect, list
   std::chrono::milliseconds lifecycle{15000};  // create, attach, start, kill, wait, remove, logs
   std::chrono::milliseconds build{600000};     // image build and import
 };
