@@ -65,10 +65,7 @@ namespace {
 
 using detail::Plan;
 using detail::Remover;
-
-milliseconds since(steady_clock::time_point t0) {
-  return duration_cast<milliseconds>(steady_clock::now() - t0);
-}
+using detail::since;
 
 // Where the execution history lives: EngineOptions::state_dir, $IGNITE_STATE_DIR,
 // $XDG_STATE_HOME/ignite, ~/.local/state/ignite, else the temporary directory.

@@ -69,4 +69,9 @@ std::string random_hex(std::size_t n) {
   return out;
 }
 
+std::chrono::milliseconds since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                t0);
+}
+
 }  // namespace Ignite::detail

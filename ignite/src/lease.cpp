@@ -14,10 +14,6 @@ using json = nlohmann::json;
 namespace Ignite::detail {
 namespace {
 
-milliseconds since(steady_clock::time_point t0) {
-  return duration_cast<milliseconds>(steady_clock::now() - t0);
-}
-
 // POST /containers/create under the name Ignite chose. When the reply never came (cancelled,
 // or the daemon did not answer in time) the daemon may still create the container later: it
 // is removed by that name once it may exist (Remover::push_unconfirmed).

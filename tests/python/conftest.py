@@ -42,32 +42,6 @@ def docker_socket() -> str:
     return host[len("unix://"):] if host.startswith("unix://") else host
 
 
-def containers(label: str) -> list[dict]:
-    """Containers (running or not) carrying `label` ("key=value"), straight from the daemon."""
-    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [label]})})
-    conn = _UnixHTTPConnection(docker_socket())
-    try:
-        conn.request("GET", "/v1.41/containers/json?" + query)
-        resp = conn.getresponse()
-        body = resp.read()
-        assert resp.status == 200, body
-        return json.loads(body)
-    finally:
-        conn.close()
-
-
-def remove_image(ref: str) -> None:
-    """Deletes an image the test built (so unique-content images do not pile up)."""
-    conn = _UnixHTTPConnection(docker_socket())
-    try:
-        conn.request("DELETE", "/v1.41/images/" + urllib.parse.quote(ref, safe="") + "?force=1")
-        resp = conn.getresponse()
-        resp.read()
-        assert resp.status in (200, 404), resp.status
-    finally:
-        conn.close()
-
-
 def _docker(method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
     conn = _UnixHTTPConnection(docker_socket())
     try:
@@ -77,6 +51,20 @@ def _docker(method: str, path: str, body: dict | None = None) -> tuple[int, byte
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def containers(label: str) -> list[dict]:
+    """Containers (running or not) carrying `label` ("key=value"), straight from the daemon."""
+    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [label]})})
+    status, body = _docker("GET", "/containers/json?" + query)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def remove_image(ref: str) -> None:
+    """Deletes an image the test built (so unique-content images do not pile up)."""
+    status, _ = _docker("DELETE", "/images/" + urllib.parse.quote(ref, safe="") + "?force=1")
+    assert status in (200, 404), status
 
 
 def create_container(labels: dict, start: bool = False) -> str:
@@ -116,15 +104,9 @@ def create_container(labels: dict, start: bool = False) -> str:
 
 def container_exists(container_id: str) -> bool:
     """Whether the daemon still has the container (running or not)."""
-    conn = _UnixHTTPConnection(docker_socket())
-    try:
-        conn.request("GET", "/v1.41/containers/" + urllib.parse.quote(container_id) + "/json")
-        resp = conn.getresponse()
-        body = resp.read()
-        assert resp.status in (200, 404), body
-        return resp.status == 200
-    finally:
-        conn.close()
+    status, body = _docker("GET", "/containers/" + urllib.parse.quote(container_id) + "/json")
+    assert status in (200, 404), body
+    return status == 200
 
 
 def session_containers(engine: ignite.Engine) -> list[dict]:
