@@ -252,7 +252,8 @@ struct Engine::Impl {
             .track = [this](const std::string& id) { track(id); },
             .retire = [this](std::string id, bool exiting) { retire(std::move(id), exiting); },
             .defaults = container_defaults(),
-            .pool_size = options.pool.size};
+            .pool_size = options.pool.size,
+            .auto_remove = options.cleanup.auto_remove};
   }
 
   // The execution once it holds a slot: lease a container, run the job, finalise, classify.

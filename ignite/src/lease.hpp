@@ -49,6 +49,7 @@ struct LeaseContext {
   std::function<void(std::string id, bool exiting)> retire;
   ContainerDefaults defaults;
   std::size_t pool_size = 0;  // PoolOptions::size
+  bool auto_remove = false;    // CleanupOptions::auto_remove
 };
 
 // Queues the container's removal when the execution leaves scope, whatever happened.
@@ -139,6 +140,7 @@ class Lease {
   bool supervised_ = false;
   bool pooled_ = false;    // taken from the pool: job_done() when it ends
   bool returned_ = false;  // given back to the pool
+  bool auto_removed_ = false;  // the daemon deletes it when it exits (CleanupOptions::auto_remove)
   ContainerStart start_ = ContainerStart::Cold;
   std::size_t job_ = 1;
   std::chrono::milliseconds create_time_{0};

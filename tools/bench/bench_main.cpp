@@ -223,8 +223,9 @@ struct ProcResult {
 // Runs argv with `input` on its stdin (then closed), collecting stdout and stderr. Every pipe is
 // close-on-exec, so concurrent children never inherit each other's pipes (which would hold
 // their end-of-file back).
+// `env_set`: NAME=VALUE entries that replace or add to this process's environment.
 ProcResult run_process(const std::vector<std::string>& argv, std::string_view input,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout, const std::vector<std::string>& env_set = {}) {
   ProcResult result;
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0) {
@@ -250,8 +251,20 @@ ProcResult run_process(const std::vector<std::string>& argv, std::string_view in
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    const bool replaced = std::any_of(env_set.begin(), env_set.end(),
+                                      [&](const std::string& v) { return v.rfind(name, 0) == 0; });
+    if (!replaced) env_strings.emplace_back(entry);
+  }
+  env_strings.insert(env_strings.end(), env_set.begin(), env_set.end());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
   ::posix_spawn_file_actions_destroy(&actions);
   ::close(in[0]);
   ::close(out[1]);
@@ -381,7 +394,8 @@ std::optional<std::vector<std::string>> runner_cmd(const std::vector<std::string
 
 // Every method, in the order of the report.
 const std::vector<std::string> kMethodIds = {
-    "docker-run", "raw-api", "ignite-cold", "ignite-pool-burst", "ignite-pool-sustained", "churn", "ignite-reuse",
+    "docker-run", "cli", "raw-api", "ignite-cold", "ignite-pool-burst", "ignite-pool-sustained", "churn",
+    "ignite-reuse",
 };
 
 constexpr std::size_t kReuseJobs = 50;  // ignite-reuse: PoolOptions::reuse
@@ -395,6 +409,8 @@ struct Options {
   bool quick = false;
   fs::path json_path = "bench-results.json";
   std::string docker_cli = "docker";
+  // The reference CLI for the `cli` method (tools/bench/run builds it -c opt); empty: not run.
+  std::string ignite_cli;
   std::vector<std::string> methods = kMethodIds;
   bool keep_images = false;
   bool fixed_order = false;
@@ -533,9 +549,12 @@ class Bench {
   void warm_up(Target& t);
   std::vector<Method> make_methods();
   std::map<std::string, std::string> bench_labels() const;
+  // The label (key=value) on the containers of the CLI processes this run starts.
+  std::string cli_label() const { return "dev.ignite.test-run=bench-" + session_; }
 
   // Methods
   Sample run_docker_cli(Target& t);
+  Sample run_ignite_cli(Target& t);
   Sample run_raw_api(Target& t);
   Sample run_churn(Target& t);
   // A raw method's container left by a failure (empty: none); errors are the sweep's to handle.
@@ -775,6 +794,33 @@ Sample Bench::run_docker_cli(Target& t) {
     s.error = "docker run timed out";
   } else if (p.exit_code != 0) {
     s.error = "docker run exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
+  } else if (p.out.find(t.expect) == std::string::npos) {
+    s.error = "unexpected output: " + first_line(p.out);
+  } else {
+    s.ok = true;
+  }
+  return s;
+}
+
+// The reference CLI as a user runs it: process start to exit, on the example service itself
+// (its own name and per-service image, which the warm-up builds once and the run keeps: it is
+// the image `tools/ignite run` uses). Its containers carry this run's labels ($IGNITE_LABELS),
+// so the final sweep finds any it left; with AutoRemove the daemon deletes them as they exit,
+// which may finish after the process did.
+Sample Bench::run_ignite_cli(Target& t) {
+  const std::vector<std::string> argv = {opt_.ignite_cli, "run",
+                                         (opt_.services_dir / ("hello-" + t.runtime)).string(),
+                                         "--input", opt_.input};
+  Sample s;
+  const auto t0 = Clock::now();
+  const ProcResult p = run_process(argv, "", kExecutionTimeout, {"IGNITE_LABELS=" + cli_label()});
+  s.ms = ms_between(t0, Clock::now());
+  if (!p.error.empty()) {
+    s.error = p.error;
+  } else if (p.timed_out) {
+    s.error = "ignite run timed out";
+  } else if (p.exit_code != 0) {
+    s.error = "ignite run exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
   } else if (p.out.find(t.expect) == std::string::npos) {
     s.error = "unexpected output: " + first_line(p.out);
   } else {
@@ -1036,6 +1082,8 @@ std::vector<Method> Bench::make_methods() {
   std::vector<Method> all;
   all.push_back(make_method("docker-run", "docker run --rm (CLI)", [this](Target& t) { return run_docker_cli(t); },
                             base));
+  all.push_back(make_method("cli", "ignite run (CLI, end to end)", [this](Target& t) { return run_ignite_cli(t); },
+                            base));
   all.push_back(make_method("raw-api", "raw Engine API", [this](Target& t) { return run_raw_api(t); }, base));
   {
     Method m = make_method("ignite-cold", "Ignite cold path",
@@ -1072,6 +1120,10 @@ std::vector<Method> Bench::make_methods() {
   for (auto& m : all) {
     if (std::find(opt_.methods.begin(), opt_.methods.end(), m.id) == opt_.methods.end()) continue;
     if (m.id == "docker-run" && !docker_cli_ok_) continue;
+    if (m.id == "cli" && opt_.ignite_cli.empty()) {
+      notes_.push_back("no --ignite-cli given: the cli method is skipped (tools/bench/run passes it)");
+      continue;
+    }
     chosen.push_back(std::move(m));
   }
   return chosen;
@@ -1246,6 +1298,18 @@ std::size_t Bench::cleanup() {
       for (const auto& c : raw_->containers_list({"dev.ignite.session=" + session_}, true)) {
         if (raw_->container_remove(c.value("Id", ""), true)) ++left;
       }
+      // The CLI's containers: the daemon deletes them as they exit (AutoRemove), which may
+      // still be in progress; give it a moment before calling one a leftover.
+      for (int tries = 0; tries < 20; ++tries) {
+        const auto cli = raw_->containers_list({cli_label()}, true);
+        if (cli.empty()) break;
+        if (tries == 19) {
+          for (const auto& c : cli) {
+            if (raw_->container_remove(c.value("Id", ""), true)) ++left;
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     }
   } catch (const std::exception& e) {
     say(std::string("cleanup: ") + e.what());
@@ -1276,8 +1340,8 @@ const Row* find_row(const std::vector<Row>& rows, const std::string& m, const st
 
 json Bench::evaluate_targets() {
   json out = json::array();
-  const auto ratio_target = [&](const std::string& id, const std::string& text, const std::string& base,
-                                double limit) {
+  const auto ratio_target = [&](const std::string& id, const std::string& text, const std::string& method,
+                                const std::string& base, double limit) {
     json t = {{"id", id}, {"target", text}, {"limit", limit}};
     double worst = 0;
     std::string where;
@@ -1285,7 +1349,7 @@ json Bench::evaluate_targets() {
     int over = 0, total = 0;
     json per_row = json::array();
     for (const auto& ig : rows_) {
-      if (ig.method != "ignite-cold") continue;
+      if (ig.method != method) continue;
       const Row* b = find_row(rows_, base, ig.runtime, ig.concurrency);
       if (!b) continue;
       const double r = ig.p(0.5) / b->p(0.5);
@@ -1309,8 +1373,10 @@ json Bench::evaluate_targets() {
     }
     out.push_back(t);
   };
-  ratio_target("cold-vs-raw", "cold path p50 <= 1.1x the raw Engine API sequence", "raw-api", 1.1);
-  ratio_target("cold-vs-docker-run", "cold path p50 <= 0.5x docker run --rm", "docker-run", 0.5);
+  ratio_target("cold-vs-raw", "cold path p50 <= 1.1x the raw Engine API sequence", "ignite-cold", "raw-api", 1.1);
+  ratio_target("cold-vs-docker-run", "cold path p50 <= 0.5x docker run --rm", "ignite-cold", "docker-run", 0.5);
+  ratio_target("cli-vs-docker-run", "ignite run (CLI) p50 <= 0.5x docker run --rm, end to end", "cli",
+               "docker-run", 0.5);
 
   // CPU per execution over every measured execution of one Ignite method, settling included
   // (waiting for background removals and pool refills: Ignite's work for those executions).
@@ -1636,6 +1702,27 @@ void Bench::print_markdown(const json& targets) {
     }
   }
 
+  if (std::any_of(rows_.begin(), rows_.end(), [](const Row& r) { return r.method == "cli"; })) {
+    o << "\n### The reference CLI end to end (`ignite run` process start to exit / `docker run --rm`)\n\n";
+    o << "| runtime | c | CLI p50 ms | docker run p50 ms | CLI/docker run p50 | p90 | paired Δ ms (median) |\n";
+    o << "|---|--:|--:|--:|--:|--:|--:|\n";
+    for (const auto& rt : opt_.runtimes) {
+      for (int c : opt_.concurrency) {
+        const Row* cli = find_row(rows_, "cli", rt, c);
+        const Row* dr = find_row(rows_, "docker-run", rt, c);
+        if (!cli) continue;
+        const auto ratio = [&](double q) { return dr ? cell(cli->p(q) / dr->p(q), 2) + "x" : std::string("–"); };
+        std::string delta = "–";
+        if (dr) {
+          const auto d = paired_deltas(*cli, *dr);
+          if (!d.empty()) delta = fmt("%+.1f", percentile(d, 0.5));
+        }
+        o << "| " << rt << " | " << c << " | " << cell(cli->p(0.5)) << " | " << (dr ? cell(dr->p(0.5)) : "–")
+          << " | " << ratio(0.5) << " | " << ratio(0.9) << " | " << delta << " |\n";
+      }
+    }
+  }
+
   bool any_pool = false;
   for (const auto& r : rows_) {
     any_pool = any_pool || r.method == "ignite-pool-burst" || r.method == "ignite-pool-sustained" ||
@@ -1885,11 +1972,12 @@ const char* kUsage = R"(Usage: bench [options]   (normally run through tools/ben
   --runtimes LIST       comma-separated subset of node,bun,deno,quickjs (default all)
   --concurrency LIST    concurrency levels (default 1,4)
   --executions N1,NC    executions per method at c=1 and at each c>1
-  --methods LIST        subset of docker-run,raw-api,ignite-cold,ignite-pool-burst,
+  --methods LIST        subset of docker-run,cli,raw-api,ignite-cold,ignite-pool-burst,
                         ignite-pool-sustained,churn,ignite-reuse (default all)
   --json PATH           where the JSON results go (default bench-results.json)
   --services DIR        directory holding hello-<runtime>/ (default examples/services)
   --docker-cli PATH     docker CLI for the docker-run baseline (default docker from PATH)
+  --ignite-cli PATH     the reference CLI for the cli method (tools/bench/run passes its -c opt build)
   --keep-images         keep the per-service images this run built
   --fixed-order         run the methods in the same order every round (default: rotate)
 )";
@@ -1952,6 +2040,8 @@ Options parse_args(int argc, char** argv) {
       o.services_dir = value();
     } else if (key == "--docker-cli") {
       o.docker_cli = value();
+    } else if (key == "--ignite-cli") {
+      o.ignite_cli = value();
     } else if (key == "--keep-images") {
       o.keep_images = true;
     } else if (key == "--fixed-order") {

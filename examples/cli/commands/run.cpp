@@ -368,7 +368,10 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--delivery", a->delivery, "How the code reaches the container")
       ->check(CLI::IsMember({"mount", "baked"}));
   cmd->add_option("-o,--output", a->output, "Write the report to FILE (no colours)");
-  return {cmd, [a](Ignite::Engine& engine) { return run_run(engine, *a); }};
+  // The process exits right after the execution: the daemon deletes the container as it
+  // exits, rather than this process waiting for the deletion.
+  return {cmd, [a](Ignite::Engine& engine) { return run_run(engine, *a); },
+          [](Ignite::EngineOptions& o) { o.cleanup.auto_remove = true; }};
 }
 
 }  // namespace ignite_cli

@@ -100,6 +100,13 @@ struct CleanupOptions {
   // within it); what is left then is removed by the next Engine on this host (owner labels).
   // A command-line tool that must exit promptly on a stalled daemon sets this low.
   std::chrono::milliseconds shutdown_grace{15000};
+  // Containers of the cold path are created with the daemon's AutoRemove: the daemon deletes
+  // each one as it exits, so an execution leaves nothing for this Engine to delete and its
+  // destructor nothing to wait for (30-80 ms per container otherwise). For a process that
+  // exits right after its executions, like a command-line tool. Off by default: a long-lived
+  // Engine deletes in the background anyway, off the critical path. Pooled containers are not
+  // affected. A container whose owner died before it exited is left to the reaper (labels).
+  bool auto_remove = false;
 };
 
 struct EngineOptions {
