@@ -824,3 +824,21 @@ TEST(Cli, ServeAnswersHealthAndStopsOnSigterm) {
   ASSERT_TRUE(WIFEXITED(raw)) << slurp(err_path);
   EXPECT_EQ(WEXITSTATUS(raw), 0) << slurp(err_path);
 }
+
+// `ignite run` does not wait for the container's deletion (the daemon's AutoRemove does it),
+// and the deletion happens: nothing of the run is left shortly after the process exited.
+TEST(Cli, RunLeavesNoContainerBehind) {
+  const std::string label = "test.ignite.cli-auto-remove=" + std::to_string(::getpid());
+  const auto r = run_command("IGNITE_LABELS=\"${IGNITE_LABELS:+$IGNITE_LABELS,}" + label + "\" " + cli() + " run " +
+                             quote(example_service("hello-quickjs").string()) +
+                             " --input '{\"name\":\"gone\"}'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Hello, gone!"));
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    const auto ps = run_command("docker ps -aq --filter label=" + label);
+    gone = ps.status == 0 && ps.out.empty();
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << "a container labelled " << label << " is still there 10 s after the run";
+}
