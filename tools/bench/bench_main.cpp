@@ -68,6 +68,7 @@
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "tools/bench/chart.hpp"
 
 extern char** environ;
 
@@ -408,6 +409,7 @@ struct Options {
   int n_concurrent = 40;  // executions per method at each concurrency > 1
   bool quick = false;
   fs::path json_path = "bench-results.json";
+  fs::path chart_path;  // empty: json_path with .svg
   std::string docker_cli = "docker";
   // The reference CLI for the `cli` method (tools/bench/run builds it -c opt); empty: not run.
   std::string ignite_cli;
@@ -555,6 +557,11 @@ class Bench {
   // Methods
   Sample run_docker_cli(Target& t);
   Sample run_ignite_cli(Target& t);
+  // The SVG of every row's latency distribution (chart.hpp); false when it cannot be written.
+  bool write_chart();
+  fs::path chart_path() const {
+    return opt_.chart_path.empty() ? fs::path(opt_.json_path).replace_extension(".svg") : opt_.chart_path;
+  }
   Sample run_raw_api(Target& t);
   Sample run_churn(Target& t);
   // A raw method's container left by a failure (empty: none); errors are the sweep's to handle.
@@ -1320,6 +1327,30 @@ std::size_t Bench::cleanup() {
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
+bool Bench::write_chart() {
+  std::vector<ignite_bench::ChartSeries> series;
+  for (const auto& rt : opt_.runtimes) {
+    for (const auto& m : methods_) {
+      for (int c : opt_.concurrency) {
+        const Row* r = find_row(rows_, m.id, rt, c);
+        if (r) series.push_back({rt, m.label, c, r->sorted_ok()});
+      }
+    }
+  }
+  const std::string title = "Ignite benchmark, " + started_at_ + " (" + machine_.value("cpu", std::string("?")) +
+                            ", " + std::to_string(machine_.value("cores", 0)) + " cores)";
+  const fs::path path = chart_path();
+  std::ofstream out(path);
+  out << ignite_bench::latency_chart_svg(series, title);
+  out.close();
+  if (!out) {
+    say("could not write " + path.string());
+    return false;
+  }
+  say("chart written to " + fs::absolute(path).string());
+  return true;
+}
+
 // Ignite minus baseline, sample by sample: the i-th executions of both methods ran in the same
 // round (within a few hundred ms of each other), so host drift mostly cancels out. Sorted.
 std::vector<double> paired_deltas(const Row& a, const Row& b) {
@@ -1950,6 +1981,7 @@ int Bench::main() {
     return 1;
   }
   say("JSON written to " + fs::absolute(opt_.json_path).string());
+  if (!write_chart()) return 1;
   if (rc == 0 && errors > 0) rc = 2;
   return rc;
 }
@@ -1975,6 +2007,8 @@ const char* kUsage = R"(Usage: bench [options]   (normally run through tools/ben
   --methods LIST        subset of docker-run,cli,raw-api,ignite-cold,ignite-pool-burst,
                         ignite-pool-sustained,churn,ignite-reuse (default all)
   --json PATH           where the JSON results go (default bench-results.json)
+  --chart PATH          where the SVG chart of the latency distributions goes (default: the JSON
+                        path with .svg)
   --services DIR        directory holding hello-<runtime>/ (default examples/services)
   --docker-cli PATH     docker CLI for the docker-run baseline (default docker from PATH)
   --ignite-cli PATH     the reference CLI for the cli method (tools/bench/run passes its -c opt build)
@@ -2036,6 +2070,8 @@ Options parse_args(int argc, char** argv) {
       }
     } else if (key == "--json") {
       o.json_path = value();
+    } else if (key == "--chart") {
+      o.chart_path = value();
     } else if (key == "--services") {
       o.services_dir = value();
     } else if (key == "--docker-cli") {
