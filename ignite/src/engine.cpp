@@ -15,10 +15,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <shared_mutex>
+#include <stop_token>
+#include <thread>
 
 #include "ignite/error.hpp"
 #include "ignite/src/cgroup_stats.hpp"
@@ -113,11 +116,16 @@ struct Engine::Impl {
   std::mutex pool_mu;
   std::unique_ptr<detail::Pool> pool_;
   std::atomic<std::size_t> reaped_on_start{0};
+  // The reap on first contact runs in the background (a new Engine's first execution does not
+  // wait for the deletion of what dead owners left, 20-80 ms each); gc() waits for it.
+  std::latch reap_done{1};
   std::once_flag info_once;
   json daemon_info;
   detail::Slots slots;
   detail::ExecutionHistory history;
   std::map<std::string, std::string> extra_labels;  // EngineOptions::labels + $IGNITE_LABELS
+  // Last: stopped (its calls cancelled) and joined before anything it uses goes.
+  std::unique_ptr<std::jthread> reaper;
 
   explicit Impl(EngineOptions opts)
       : options(std::move(opts)), slots(options.max_concurrent), history(state_dir_of(options)) {
@@ -186,13 +194,19 @@ struct Engine::Impl {
       sweep.grace = options.cleanup.sweep_grace;
       sweep.shutdown_grace = options.cleanup.shutdown_grace;
       remover = std::make_unique<Remover>(*client, std::move(sweep));
-      if (options.reap_on_start) {
+      if (!options.reap_on_start) {
+        reap_done.count_down();
+        return;
+      }
+      reaper = std::make_unique<std::jthread>([this](std::stop_token stop) {
+        docker::CancelScope scope(stop);
         try {
           reaped_on_start = detail::reap(*client).containers;
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
         }
-      }
+        reap_done.count_down();
+      });
     });
     return *client;
   }
@@ -216,13 +230,16 @@ struct Engine::Impl {
     if (::getpid() != owner_pid) {
       // A forked child's copy: the threads these would join do not exist here. Left alone
       // (the parent still owns the containers).
+      (void)reaper.release();
       (void)pool_.release();
       (void)remover.release();
       (void)builder.release();
       (void)client.release();
       return;
     }
-    // The pool first (its containers go to the remover), then the remover finishes its queue.
+    // A reap still running is abandoned (the next Engine reaps); then the pool (its containers
+    // go to the remover), then the remover finishes its queue.
+    reaper.reset();
     pool_.reset();
     remover.reset();
     history.flush();
@@ -300,6 +317,7 @@ void Engine::ping() { impl_->docker().ping(); }
 
 GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
+  impl_->reap_done.wait();
   const auto r = detail::reap(docker, service_images);
   return GcResult{r.containers + impl_->reaped_on_start.exchange(0), r.images};
 }

@@ -119,7 +119,8 @@ struct EngineOptions {
   std::string tmpfs_size = "64m";
   CodeDelivery delivery = CodeDelivery::Auto;
   // On first contact with the daemon, remove containers left by Ignite processes on this host
-  // that have died (kill -9, crash, power loss of the process).
+  // that have died (kill -9, crash, power loss of the process). It runs in the background: the
+  // first execution does not wait for it (gc() does).
   bool reap_on_start = true;
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
   // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
