@@ -24,11 +24,13 @@
 
 namespace Ignite {
 
+// How serious a report warning is (reference §7.1).
 enum class WarningLevel { Info, Warning, Critical };
 
 // "info", "warning", "critical".
 std::string_view to_string(WarningLevel level) noexcept;
 
+// One warning of a report: what happened and, where there is one, what to change.
 struct Warning {
   WarningLevel level = WarningLevel::Warning;
   std::string message;
@@ -42,6 +44,8 @@ struct ReportLimits {
   std::optional<double> memory_mb{};
 };
 
+// The report of `ignite run` and POST .../execute?report (reference §7.1): preflight, the
+// execution when there was one, and warnings derived from both.
 struct ExecutionReport {
   std::string service_name;  // preflight.service_name
   std::string timestamp;     // when the report was made, ISO-8601 UTC with milliseconds
