@@ -1,16 +1,16 @@
-"""The pytest plugin's ignite_engine fixture (loaded with -p ignite.pytest_plugin or the
+"""The pytest plugin's ignite_engine fixture (loaded with -p ignite_sandbox.pytest_plugin or the
 pytest11 entry point of the installed package)."""
 
 from __future__ import annotations
 
-import ignite
+import ignite_sandbox
 from conftest import EXAMPLES
 
 _seen_sessions: set[str] = set()
 
 
 def test_ignite_engine_fixture_runs_a_service(ignite_engine):
-    assert isinstance(ignite_engine, ignite.Engine)
+    assert isinstance(ignite_engine, ignite_sandbox.Engine)
     result = ignite_engine.execute(EXAMPLES / "hello-quickjs", input={"name": "fixture"})
     assert result.ok, result.stderr
     assert "Hello, fixture!" in result.stdout

@@ -16,24 +16,24 @@ from pathlib import Path
 
 import pytest
 
-import ignite
-import ignite.pytest_plugin
-from ignite import _core
+import ignite_sandbox
+import ignite_sandbox.pytest_plugin
+from ignite_sandbox import _core
 from conftest import REPO
 
 STUB = REPO / "bindings" / "python" / "ignite" / "_core.pyi"
 
 
 def test_all_is_curated_and_importable():
-    assert len(ignite.__all__) == len(set(ignite.__all__))
-    for name in ignite.__all__:
+    assert len(ignite_sandbox.__all__) == len(set(ignite_sandbox.__all__))
+    for name in ignite_sandbox.__all__:
         assert hasattr(ignite, name), name
     for name in ("Engine", "ExecutionResult", "Service", "IgniteError", "ConfigError", "StopSource"):
-        assert name in ignite.__all__
-    assert "_core" not in ignite.__all__
+        assert name in ignite_sandbox.__all__
+    assert "_core" not in ignite_sandbox.__all__
     star: dict = {}
     exec("from ignite import *", star)
-    assert "Engine" in star and "RuntimeError" not in ignite.__all__
+    assert "Engine" in star and "RuntimeError" not in ignite_sandbox.__all__
 
 
 def test_version_matches_header_and_pyproject():
@@ -41,7 +41,7 @@ def test_version_matches_header_and_pyproject():
     version = re.search(r'#define IGNITE_VERSION_STRING "([^"]+)"', header).group(1)
     pyproject = (REPO / "bindings" / "python" / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == version
-    assert ignite.__version__ == _core.__version__ == _core.version() == version
+    assert ignite_sandbox.__version__ == _core.__version__ == _core.version() == version
 
 
 def _stub_tree():
@@ -99,12 +99,12 @@ def test_stub_engine_signatures_match_core_keywords():
 
 
 def test_help_text_is_useful():
-    text = pydoc.render_doc(ignite.Engine.execute, renderer=pydoc.plaintext)
+    text = pydoc.render_doc(ignite_sandbox.Engine.execute, renderer=pydoc.plaintext)
     for word in ("input", "timeout_ms", "on_stdout", "KeyboardInterrupt", "ExecutionResult", "Raises"):
         assert word in text, word
-    for obj in (ignite, ignite.Engine, ignite.Engine.load, ignite.Engine.preflight,
-                ignite.Engine.report, ignite.Engine.from_env, ignite.ExecutionResult,
-                ignite.errors, ignite.IgniteError, ignite.models, ignite.pytest_plugin):
+    for obj in (ignite, ignite_sandbox.Engine, ignite_sandbox.Engine.load, ignite_sandbox.Engine.preflight,
+                ignite_sandbox.Engine.report, ignite_sandbox.Engine.from_env, ignite_sandbox.ExecutionResult,
+                ignite_sandbox.errors, ignite_sandbox.IgniteError, ignite_sandbox.models, ignite_sandbox.pytest_plugin):
         assert inspect.getdoc(obj), obj
     assert "ExecuteOptions" in _core.Engine.execute.__doc__
 
@@ -139,13 +139,13 @@ def test_pip_install_into_fresh_venv(tmp_path):
     script = textwrap.dedent(
         f"""
         import importlib.metadata, json, ignite
-        assert "site-packages" in ignite.__file__, ignite.__file__
-        assert ignite._core.__file__.endswith(".so") and "site-packages" in ignite._core.__file__
+        assert "site-packages" in ignite_sandbox.__file__, ignite_sandbox.__file__
+        assert ignite_sandbox._core.__file__.endswith(".so") and "site-packages" in ignite_sandbox._core.__file__
         eps = importlib.metadata.entry_points(group="pytest11")
-        assert any(ep.value == "ignite.pytest_plugin" for ep in eps), list(eps)
-        with ignite.Engine() as e:
+        assert any(ep.value == "ignite_sandbox.pytest_plugin" for ep in eps), list(eps)
+        with ignite_sandbox.Engine() as e:
             r = e.execute({str(REPO / "examples" / "services" / "hello-quickjs")!r}, input={{"name": "venv"}})
-        print(json.dumps({{"version": ignite.__version__, "ok": r.ok, "stdout": r.stdout}}))
+        print(json.dumps({{"version": ignite_sandbox.__version__, "ok": r.ok, "stdout": r.stdout}}))
         """
     )
     out = subprocess.run([str(_venv_python(venv)), "-c", script], check=True, env=env, cwd=tmp_path,
@@ -154,12 +154,12 @@ def test_pip_install_into_fresh_venv(tmp_path):
 
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["ok"] and "Hello, venv!" in info["stdout"]
-    assert info["version"] == ignite.__version__
+    assert info["version"] == ignite_sandbox.__version__
     # The installed package registers the fixture through the pytest11 entry point.
     (tmp_path / "test_uses_fixture.py").write_text(
         "def test_it(ignite_engine):\n    assert ignite_engine.ping()\n"
     )
-    for extra in ([], ["-p", "ignite.pytest_plugin"]):  # entry point alone, and both at once
+    for extra in ([], ["-p", "ignite_sandbox.pytest_plugin"]):  # entry point alone, and both at once
         res = subprocess.run([str(_venv_python(venv)), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                               *extra, "test_uses_fixture.py"],
                              env=env, cwd=tmp_path, capture_output=True, text=True)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import ignite
+import ignite_sandbox
 from conftest import session_containers
 
 
@@ -43,9 +43,9 @@ def frozen_daemon():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                ignite.Engine().ping()
+                ignite_sandbox.Engine().ping()
                 break
-            except ignite.DockerUnavailableError:
+            except ignite_sandbox.DockerUnavailableError:
                 time.sleep(0.1)
 
 
@@ -61,7 +61,7 @@ def test_stop_source_cancels_a_call_in_flight(engine, make_service):
     svc = engine.load(make_service("print('ran');"))
     engine.execute(svc)  # the image exists, the client is connected
     with frozen_daemon():
-        stop = ignite.StopSource()
+        stop = ignite_sandbox.StopSource()
         results = []
         t = threading.Thread(target=lambda: results.append(engine.execute(svc, stop=stop)))
         t.start()

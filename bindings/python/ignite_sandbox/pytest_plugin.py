@@ -7,9 +7,9 @@ suite can simply write::
         result = ignite_engine.execute("services/hello", input={"name": "CI"})
         assert result.ok, result.stderr
 
-In a source checkout, load it with ``pytest -p ignite.pytest_plugin``.
+In a source checkout, load it with ``pytest -p ignite_sandbox.pytest_plugin``.
 
-The engine is session-scoped (built once with :meth:`ignite.Engine.from_env`, so
+The engine is session-scoped (built once with :meth:`ignite_sandbox.Engine.from_env`, so
 ``DOCKER_HOST`` and the ``IGNITE_*`` variables apply) and, at the end of the session, removes
 every container it created that is still there. ``--ignite-docker-host`` overrides the
 daemon socket.
@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def ignite_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A session-wide :class:`ignite.Engine`; its leftover containers are removed at the end."""
+    """A session-wide :class:`ignite_sandbox.Engine`; its leftover containers are removed at the end."""
     host = request.config.getoption("ignite_docker_host")
     overrides = {"docker_host": host} if host else {}
     with Engine.from_env(**overrides) as engine:

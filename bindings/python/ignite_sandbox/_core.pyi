@@ -1,4 +1,4 @@
-# Type stubs for ignite._core, the one-to-one mirror of Ignite's C++ API
+# Type stubs for ignite_sandbox._core, the one-to-one mirror of Ignite's C++ API
 # (bindings/python/register_*.cpp). tests/python/test_stubs.py checks that the names here and
 # dir(_core) agree, class by class.
 import builtins
