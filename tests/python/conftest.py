@@ -111,8 +111,10 @@ def container_exists(container_id: str) -> bool:
 
 def session_containers(engine: ignite_sandbox.Engine) -> list[dict]:
     """The engine's containers still in the daemon once its queued removals are done
-    (``execute`` returns before the daemon has deleted the container)."""
-    engine.flush()
+    (``execute`` returns before the daemon has deleted the container; a closed engine has
+    finished them)."""
+    if not engine.closed:
+        engine.flush()
     return containers("dev.ignite.session=" + engine.session_id)
 
 

@@ -223,18 +223,17 @@ def test_from_env_reads_the_pool_variables(pool_engine):
         ignite_sandbox.Engine.from_env({"IGNITE_POOL_REUSE": "0"})
 
 
-def test_close_drains_the_pool_and_the_engine_stays_usable():
+def test_close_drains_the_pool_and_closes_the_engine():
     with ignite_sandbox.Engine(pool_size=2) as engine:
         svc = engine.load(EXAMPLES / "hello-quickjs")
         assert engine.prewarm(svc) == 2
         sid = engine.session_id
     assert containers("dev.ignite.session=" + sid) == []
-    assert engine.pool_stats().ready == 0
-    try:
-        assert engine.execute(svc).ok  # usable after close: the pool fills again on demand
-    finally:
-        engine.close()
-    assert containers("dev.ignite.session=" + sid) == []
+    assert engine.closed and engine.close() == 0  # idempotent
+    with pytest.raises(ignite_sandbox.InvalidArgumentError, match="closed"):
+        engine.execute(svc)
+    with pytest.raises(ignite_sandbox.InvalidArgumentError, match="closed"):
+        engine.pool_stats()
 
 
 def test_prewarm_releases_the_gil(pool_engine):

@@ -198,6 +198,7 @@ class Engine:
             pool_memory_budget_mb=float(pool_memory_budget_mb),
             keep_containers=self._keep,
         )
+        self._session_id: str = self._core.session_id
         self._closed = False
 
     @classmethod
@@ -298,8 +299,9 @@ class Engine:
 
     @property
     def session_id(self) -> str:
-        """The ``dev.ignite.session`` label value on every container this engine creates."""
-        return self._core.session_id
+        """The ``dev.ignite.session`` label value on every container this engine creates (also
+        after :meth:`close`)."""
+        return self._session_id
 
     def load(self, path: StrPath) -> Service:
         """Loads and validates the service directory ``path`` (str or :class:`pathlib.Path`).

@@ -1,4 +1,4 @@
-"""Bazel smoke test: the `ignite` py_library imports, finding _core.so in its runfiles."""
+"""Bazel smoke test: the `ignite_sandbox` py_library imports, finding _core.so in its runfiles."""
 import os
 import unittest
 
@@ -14,8 +14,8 @@ class ImportTest(unittest.TestCase):
         self.assertIn("Engine", ignite_sandbox.__all__)
         svc_error = ignite_sandbox.ERROR_CLASSES["service"]
         self.assertIs(svc_error, ignite_sandbox.ServiceError)
-        with self.assertRaises(ignite_sandbox.ServiceError):
-            ignite_sandbox.Engine().load("/nonexistent-ignite-service")
+        with ignite_sandbox.Engine() as engine, self.assertRaises(ignite_sandbox.ServiceError):
+            engine.load("/nonexistent-ignite-service")
 
 
 if __name__ == "__main__":
