@@ -409,7 +409,8 @@ def test_register_runtime_incomplete_is_config_error(engine):
 
 def test_session_id_ping_and_repr(engine):
     assert len(engine.session_id) >= 8
-    assert engine.session_id != ignite_sandbox.Engine().session_id
+    with ignite_sandbox.Engine() as other:
+        assert engine.session_id != other.session_id
     assert engine.ping() is True
     assert engine.session_id in repr(engine)
 
@@ -456,11 +457,11 @@ def test_gc(engine):
 def test_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("IGNITE_MAX_CONCURRENT", "2")
     monkeypatch.setenv("IGNITE_DELIVERY", "mount")
-    e = ignite_sandbox.Engine.from_env()
-    assert e.ping()
-    e2 = ignite_sandbox.Engine.from_env({"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    with pytest.raises(ignite_sandbox.DockerUnavailableError):
-        e2.ping()
+    with ignite_sandbox.Engine.from_env() as e:
+        assert e.ping()
+    with ignite_sandbox.Engine.from_env({"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}) as e2:
+        with pytest.raises(ignite_sandbox.DockerUnavailableError):
+            e2.ping()
     with pytest.raises(ignite_sandbox.ConfigError):
         ignite_sandbox.Engine.from_env({"IGNITE_MAX_CONCURRENT": "many"})
     with pytest.raises(ignite_sandbox.InvalidArgumentError):
@@ -479,8 +480,8 @@ def test_execute_rejects_non_service(engine):
 
 def test_docker_host_env_is_honoured(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
-    with pytest.raises(ignite_sandbox.DockerUnavailableError):
-        ignite_sandbox.Engine().ping()
+    with ignite_sandbox.Engine() as e, pytest.raises(ignite_sandbox.DockerUnavailableError):
+        e.ping()
     assert os.environ["DOCKER_HOST"].endswith("absent.sock")
 
 

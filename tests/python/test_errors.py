@@ -156,8 +156,9 @@ def test_invalid_argument(engine, kwargs):
     assert isinstance(info.value, ValueError)
 
 
-def test_docker_unavailable_bogus_socket(tmp_path, example):
+def test_docker_unavailable_bogus_socket(tmp_path, example, request):
     e = ignite_sandbox.Engine(docker_host=f"unix://{tmp_path}/bogus.sock")
+    request.addfinalizer(e.close)
     svc = e.load(example("hello-quickjs"))  # loading needs no daemon
     with pytest.raises(ignite_sandbox.DockerUnavailableError) as info:
         e.execute(svc)

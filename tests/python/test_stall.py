@@ -43,7 +43,8 @@ def frozen_daemon():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                ignite_sandbox.Engine().ping()
+                with ignite_sandbox.Engine() as probe:
+                    probe.ping()
                 break
             except ignite_sandbox.DockerUnavailableError:
                 time.sleep(0.1)

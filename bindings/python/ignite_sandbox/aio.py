@@ -269,15 +269,16 @@ class AsyncExecutionStream(AsyncIterator[OutputChunk]):
         loop = asyncio.get_running_loop()
         q: "asyncio.Queue[Any]" = asyncio.Queue()
         self._queue = q
+        stop = self._stop  # the worker must not keep `self` alive: dropping it cancels
 
         def put(item: Any) -> None:
             try:
                 loop.call_soon_threadsafe(q.put_nowait, item)
             except RuntimeError:  # the loop is closed: nobody reads any more
-                self._stop.request_stop()
+                stop.request_stop()
 
         self._cf = self._engine._executor.submit(
-            run_execution, self._engine._engine._core, self._args, self._stop, put)
+            run_execution, self._engine._engine._core, self._args, stop, put)
 
     def __aiter__(self) -> "AsyncExecutionStream":
         return self
