@@ -28,7 +28,7 @@ StopSource stopped a preflight or prewarm).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ._native import _core
 
@@ -60,19 +60,17 @@ class ExecutionFailed(IgniteError):  # type: ignore[misc, valid-type]
 
     code = "execution_failed"
 
-    def __init__(self, result: Any) -> None:
-        tail = (result.stderr or "").strip().splitlines()[-1:] if result is not None else []
-        message = (
-            f"{result.service_name}: {result.outcome} (exit code {result.exit_code})"
-            + (f": {tail[0][:200]}" if tail else "")
-            if result is not None
-            else "execution failed"
-        )
+    def __init__(self, result: Any, message: Optional[str] = None) -> None:
+        if message is None:
+            tail = (result.stderr or "").strip().splitlines()[-1:]
+            message = f"{result.service_name}: {result.outcome} (exit code {result.exit_code})" + (
+                f": {tail[0][:200]}" if tail else "")
         super().__init__(message)
         self.result = result
 
     def __reduce__(self) -> Any:
-        return (type(self), (self.result,))
+        # The result wraps a native object: a pickled copy keeps the message only.
+        return (type(self), (None, self.message))
 
 
 #: ``code`` string -> exception class, e.g. ``ERROR_CLASSES["config"] is ConfigError``.
