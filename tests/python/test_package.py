@@ -286,3 +286,17 @@ def test_readme_python_example_runs():
     assert "Hello, World!" in out.stdout and "success 0" in out.stdout
     assert "stdout Hello, stream!" in out.stdout
     print(f"\n[measure] README Python example: {elapsed:.2f} s (interpreter start to exit)")
+
+
+def test_docs_asyncio_example_runs():
+    """docs/python.md's asyncio example runs as written (from the checkout root)."""
+    doc = (REPO / "docs" / "python.md").read_text()
+    section = doc.split("\n## asyncio\n", 1)[1]
+    script = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "AsyncEngine" in script and "asyncio.run(main())" in script
+    env = dict(os.environ, PYTHONPATH=str(REPO / "bindings" / "python"),
+               IGNITE_CORE_SO=str(Path(_core.__file__)))
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "stdout Hello, again!" in out.stdout
