@@ -111,6 +111,7 @@ struct Engine::Impl {
   // sweep removes the session's other containers.
   std::mutex live_mu;
   std::set<std::string> live;
+  std::set<std::string> kept;  // EngineOptions::keep_containers; under live_mu
   // The process that made this Engine: its threads exist only there (see check_process()).
   pid_t owner_pid = ::getpid();
   std::mutex pool_mu;
@@ -168,6 +169,12 @@ struct Engine::Impl {
     std::lock_guard lock(live_mu);
     live.insert(id);
   }
+  // EngineOptions::keep_containers: the container ran its job and stays, untouched by the sweep.
+  void keep(const std::string& id) {
+    std::lock_guard lock(live_mu);
+    live.erase(id);
+    kept.insert(id);
+  }
   // The container leaves this Engine's hands: removed in the background.
   void retire(std::string id, bool exiting = false) {
     {
@@ -188,7 +195,7 @@ struct Engine::Impl {
       sweep.labels = {std::string(labels::kSession) + "=" + session};
       sweep.in_use = [this](const std::string& id) {
         std::lock_guard lock(live_mu);
-        return live.contains(id);
+        return live.contains(id) || kept.contains(id);
       };
       sweep.interval = options.cleanup.sweep_interval;
       sweep.grace = options.cleanup.sweep_grace;
@@ -326,12 +333,25 @@ std::size_t Engine::remove_containers() {
   auto& docker = impl_->docker();
   drain_pool();
   flush();
+  {
+    std::lock_guard lock(impl_->live_mu);
+    impl_->kept.clear();  // listed below with the rest of the session's containers
+  }
   std::size_t removed = 0;
   for (const auto& c : docker.containers_list(
            {std::string(labels::kSession) + "=" + impl_->session}, true)) {
     if (docker.container_remove(c.value("Id", ""), true)) ++removed;
   }
   return removed;
+}
+
+bool Engine::release_kept(const std::string& container_id) {
+  {
+    std::lock_guard lock(impl_->live_mu);
+    if (impl_->kept.erase(container_id) == 0) return false;
+  }
+  impl_->retire(container_id);
+  return true;
 }
 
 RuntimeRegistry Engine::runtimes() const {
@@ -447,6 +467,9 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   if (lease.kind() == detail::Lease::Kind::Reuse && end.in_band() && result.exit_code < 128) {
     // The job ended normally: the container serves the next job of this key.
     lease.give_back();
+  } else if (options.keep_containers) {
+    lease.keep();
+    keep(lease.id());
   } else {
     // Queued: the daemon deletes it after this call returns.
     lease.retire(/*exiting=*/end.in_band() && lease.kind() != detail::Lease::Kind::Reuse);
@@ -480,7 +503,13 @@ std::size_t Engine::prewarm(const Service& svc, const ExecuteOptions& opt, std::
       impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
   if (count == 0) count = std::max<std::size_t>(impl_->options.pool.size, 1);
   const std::string key = detail::want_pool(impl_->lease_context(), svc, opt, plan, image.ref, count);
-  return impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120));
+  const std::size_t ready =
+      impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120), opt.stop_token);
+  if (opt.stop_token.stop_requested()) {
+    // What is starting stays in the pool (drain_pool() and the destructor remove it).
+    throw Error(ErrorCode::Cancelled, "prewarm " + svc.config.name + ": cancelled");
+  }
+  return ready;
 }
 
 PoolStats Engine::pool_stats() const {

@@ -115,6 +115,10 @@ class Lease {
 
   // A reuse-mode job that ended normally: the container serves the next job of its key.
   void give_back();
+  // The container stays (EngineOptions::keep_containers): nothing queues its removal.
+  void keep() {
+    if (guard_) guard_->dismiss();
+  }
   // The container goes (removed in the background). `exiting`: its supervisor reported the
   // exit, so the removal need not kill it first.
   void retire(bool exiting);

@@ -134,6 +134,11 @@ struct EngineOptions {
   DockerTimeouts docker_timeouts;
   CleanupOptions cleanup;
   PoolOptions pool;
+  // For test harnesses (the Python pytest plugin's --ignite-keep): a container that ran a job
+  // is left stopped instead of removed, for `docker logs`/`inspect`, until release_kept() or
+  // remove_containers() (the sweep leaves it alone; the next Engine's reaper removes it once
+  // this process is gone). Unused pool containers and failed set-ups are removed as usual.
+  bool keep_containers = false;
 };
 
 // "key=value,key=value" (as $IGNITE_LABELS takes it) as a map. Throws Error(Config) naming
@@ -197,7 +202,8 @@ class Engine {
 
   // Fills the warm pool for what `options` would run (same key as execute()) up to `count`
   // ready containers (0: PoolOptions::size) and waits until they are ready. Returns how many
-  // are ready. Throws Error(Config) when the pool is disabled or cannot serve this service.
+  // are ready. Throws Error(Config) when the pool is disabled or cannot serve this service, and
+  // Error(Cancelled) when options.stop_token fires (an image build or the wait is cut short).
   std::size_t prewarm(const Service& service, const ExecuteOptions& options = {},
                       std::size_t count = 0);
   PoolStats pool_stats() const;
@@ -218,6 +224,11 @@ class Engine {
   // own; this is for hosts shutting down mid-run), after draining the warm pool and waiting for
   // queued removals (those are not counted). Returns how many were removed.
   std::size_t remove_containers();
+
+  // With EngineOptions::keep_containers: queues the removal of a kept container (one an
+  // execution of this Engine ran in, ExecutionResult::container_id); false when this Engine
+  // keeps no container of that id.
+  bool release_kept(const std::string& container_id);
 
   // A snapshot of the registry; changes go through the methods below.
   RuntimeRegistry runtimes() const;

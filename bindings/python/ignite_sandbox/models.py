@@ -324,6 +324,16 @@ class ExecutionResult(_JsonMixin):
         """True when the service exited with code 0 (outcome ``success``)."""
         return self.outcome is Outcome.SUCCESS
 
+    def check(self) -> "ExecutionResult":
+        """Returns this result when :attr:`ok`, else raises
+        :class:`~ignite_sandbox.ExecutionFailed` carrying it (``err.result``), as
+        ``CompletedProcess.check_returncode()`` does: ``engine.execute(svc).check()``."""
+        if not self.ok:
+            from .errors import ExecutionFailed
+
+            raise ExecutionFailed(self)
+        return self
+
     @classmethod
     def _from_core(cls, r: Any) -> "ExecutionResult":
         return cls(

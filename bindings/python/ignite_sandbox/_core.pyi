@@ -1,5 +1,5 @@
-# Type stubs for ignite._core, the one-to-one mirror of Ignite's C++ API
-# (bindings/python/register_*.cpp). tests/python/test_stubs.py checks that the names here and
+# Type stubs for ignite_sandbox._core, the one-to-one mirror of Ignite's C++ API
+# (bindings/python/register_*.cpp). tests/python/test_package.py checks that the names here and
 # dir(_core) agree, class by class.
 import builtins
 import os
@@ -13,6 +13,7 @@ __version__: str
 VERSION_MAJOR: int
 VERSION_MINOR: int
 VERSION_PATCH: int
+PYTHON_ABI: str  # "cpython-311": the ABI this module was compiled for
 DEFAULT_OUTPUT_LIMIT: int
 MAX_ENV_INPUT: int
 LOCK_FILE_NAME: str
@@ -497,6 +498,7 @@ class Engine:
         pool_idle_expiry_s: int = 300,
         pool_refill_concurrency: int = 2,
         pool_memory_budget_mb: float = 4096.0,
+        keep_containers: bool = False,
     ) -> None: ...
     def load(self, dir: _Path) -> Service: ...
     def execute(
@@ -525,6 +527,7 @@ class Engine:
         runtime: Optional[str] = None,
         delivery: Optional[CodeDelivery] = None,
         on_build_output: _BytesCallback = None,
+        stop: Optional[StopSource] = None,
     ) -> PreflightResult: ...
     def prewarm(
         self,
@@ -539,6 +542,7 @@ class Engine:
         delivery: Optional[CodeDelivery] = None,
         audit: bool = False,
         on_build_output: _BytesCallback = None,
+        stop: Optional[StopSource] = None,
     ) -> int: ...
     def pool_stats(self) -> PoolStats: ...
     def drain_pool(self) -> None: ...
@@ -555,6 +559,7 @@ class Engine:
     def ping(self) -> None: ...
     def gc(self, service_images: bool = False) -> GcResult: ...
     def remove_containers(self) -> int: ...
+    def release_kept(self, container_id: str) -> bool: ...
     def runtimes(self) -> RuntimeRegistry: ...
     def register_runtime(self, runtime: Runtime) -> None: ...
     def unregister_runtime(self, name: str) -> bool: ...
