@@ -185,6 +185,7 @@ void Session::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_.options.max_body);
   parser_->header_limit(kHeaderLimit);
+  read_started_ = std::chrono::steady_clock::now();
   // One deadline for the whole header (and for an idle keep-alive connection): a client
   // trickling bytes gains nothing, the timer is not reset per byte.
   stream_.expires_after(ctx_.options.header_timeout);
@@ -197,6 +198,7 @@ void Session::on_header(beast::error_code ec, std::size_t) {
   started_ = std::chrono::steady_clock::now();
   if (ec) return on_read_error(ec);
   in_request_ = true;
+  read_started_ = started_;
   const Request& req = parser_->get();
   version_ = req.version();
   keep_alive_ = req.keep_alive();
@@ -518,6 +520,8 @@ std::string Session::with_request_id(std::string body) const {
 
 void Session::log_timeout(std::string_view phase) {
   in_request_ = true;
+  // The duration is the time the client was given, from when the server began to read.
+  started_ = read_started_;
   status_ = static_cast<unsigned>(http::status::request_timeout);
   finish_request(phase);
 }

@@ -104,6 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool in_request_ = false;
   std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point read_started_;  // the header (or body) read began
   unsigned status_ = 0;
   std::uint64_t bytes_ = 0;
   std::shared_ptr<void> res_;
