@@ -205,7 +205,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
       }
       return fail(kExitUsage, "invalid_input",
                   "Execution failed: Invalid JSON input: " + truncate_for_message(*opt.input) +
-                      " (" + detail + ")");
+                      " (input is not valid JSON: " + detail + ")");
     }
   }
   const auto delivery = parse_delivery(a.delivery);
