@@ -944,7 +944,7 @@ TEST(Cli, ClosedStdoutStillRemovesTheContainer) {
                   "for (let i = 0; i < 30; i++) { print('line ' + i); std.out.flush(); "
                   "os.sleep(50); }",
                   20000);
-  const std::string label = "dev.ignite.test-pipe=" + std::to_string(::getpid()) + "-" +
+  const std::string label = "ignite-test-pipe=" + std::to_string(::getpid()) + "-" +
                             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   const auto r = run_command(
       "bash -c " +
