@@ -361,6 +361,8 @@ void Session::run_async(AsyncCall call) {
 void Session::run_execute(ExecuteJob job) {
   state_ = State::Working;
   stream_.expires_never();
+  // Made now, so a client that goes away while the readiness check runs is noticed.
+  cancel_ = std::make_shared<std::stop_source>();
   auto self = shared_from_this();
   // A daemon that does not answer would hold every worker and fill the queue with requests
   // that can only fail after their Docker bounds: while /ready says so, refuse at once. The
@@ -388,9 +390,15 @@ void Session::admit_execute(ExecuteJob job, Reply readiness) {
     r.headers.emplace_back(http::field::retry_after, "1");
     return reply(std::move(r));
   }
-  cancel_ = std::make_shared<std::stop_source>();
   auto self = shared_from_this();
   auto stop = cancel_;
+  if (stop->stop_requested()) {
+    // The client left during the readiness check: nothing to run for it.
+    watching_ = false;
+    keep_alive_ = false;
+    return reply(error_reply(http::status::service_unavailable, "CANCELLED",
+                             "The client closed the connection", who));
+  }
   const bool stream = job.stream;
   const bool accepted = ctx_.executions.try_submit([self, stop, job = std::move(job)] {
     ServerContext& ctx = self->ctx_;

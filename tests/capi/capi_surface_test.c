@@ -203,6 +203,8 @@ static void version1_callers(void) {
     CHECK(ignite_result_outcome(&outcome, res) == IGNITE_OK && outcome == IGNITE_OUTCOME_SUCCESS);
     CHECK(ignite_result_stdout(&out, &len, res) == IGNITE_OK && strstr(out, "fresh") != NULL);
   }
+  ignite_result_free(res);
+  res = NULL;
   /* A version the library does not know is refused, naming it. */
   x.o.version = 99;
   CHECK(ignite_execute(&res, engine, svc, (const ignite_execute_options *)(const void *)&x.o) ==
@@ -320,9 +322,11 @@ static void counterparts(void) {
     CHECK(ignite_service_path(&path, svc) == IGNITE_OK);
     CHECK(path != NULL && strstr(path, "caf\xe9-\xff") != NULL);
   }
-  /* A missing one still names itself. */
-  CHECK(ignite_service_load(&svc, engine, "/nonexistent/\xff") == IGNITE_ESERVICE);
   ignite_service_free(svc);
+  /* A missing one is reported as missing. */
+  svc = NULL;
+  CHECK(ignite_service_load(&svc, engine, "/nonexistent/\xff") == IGNITE_ESERVICE);
+  CHECK(svc == NULL);
   ignite_preflight_free(pf);
   ignite_engine_free(engine);
   remove_images(name);

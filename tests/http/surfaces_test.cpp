@@ -146,13 +146,20 @@ TEST(RequestId, KeptGeneratedEchoedLoggedAndInErrors) {
   // Success bodies are left alone.
   EXPECT_FALSE(fresh1.json().contains("requestId"));
 
-  std::set<std::string> logged;
-  for (const auto& line : s.access_log()) logged.insert(line.value("request_id", ""));
-  for (const std::string& id :
-       {std::string("client-id_1.2:3"), generated, fresh1.header("x-request-id"),
-        unauth.header("x-request-id")}) {
-    EXPECT_TRUE(logged.count(id)) << id << "\n" << s.log();
-  }
+  // A line is written once its answer was sent, which the client may see first.
+  const std::vector<std::string> ids = {"client-id_1.2:3", generated, fresh1.header("x-request-id"),
+                                        unauth.header("x-request-id")};
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::set<std::string> logged;
+        for (const auto& line : s.access_log()) logged.insert(line.value("request_id", ""));
+        for (const auto& id : ids) {
+          if (!logged.count(id)) return false;
+        }
+        return true;
+      },
+      5s))
+      << s.log();
 }
 
 // ---- the API key from a file, and no open server on a network address -----------------------
@@ -270,13 +277,19 @@ TEST(Timeouts, SlowHeaderAndBodyAreCountedAndLogged) {
   EXPECT_TRUE(header.wait_closed(5s));
   EXPECT_TRUE(body.wait_closed(5s));
   EXPECT_TRUE(idle.wait_closed(5s));
+  std::map<std::string, nlohmann::json> by_phase;
+  eventually(
+      [&] {
+        by_phase.clear();
+        for (const auto& line : s.access_log()) {
+          if (line.contains("timeout")) by_phase[line.value("timeout", "")] = line;
+        }
+        return by_phase.size() >= 2;
+      },
+      5s);
   const auto m = http(s.url() + "/metrics");
   EXPECT_EQ(metric(m.body, "ignite_http_request_timeouts_total{phase=\"header\"}"), 1) << m.body;
   EXPECT_EQ(metric(m.body, "ignite_http_request_timeouts_total{phase=\"body\"}"), 1) << m.body;
-  std::map<std::string, nlohmann::json> by_phase;
-  for (const auto& line : s.access_log()) {
-    if (line.contains("timeout")) by_phase[line.value("timeout", "")] = line;
-  }
   EXPECT_EQ(by_phase.size(), 2u) << s.log();  // nothing for the idle connection
   ASSERT_TRUE(by_phase.count("header")) << s.log();
   EXPECT_EQ(by_phase["header"].at("status"), 408);
