@@ -595,9 +595,7 @@ IGNITE_EXTERN(ignite_status) ignite_runtime_register(ignite_engine *engine, cons
 
 IGNITE_EXTERN(ignite_status) ignite_runtime_load_file(ignite_engine *engine, const char *path) {
   IGNITE_CHECK(engine, path);
-  return guard(__func__, [&] {
-    engine->engine.load_runtimes_file(std::string(path));
-  });
+  return guard(__func__, [&] { engine->engine.load_runtimes_file(std::string(path)); });
 }
 
 IGNITE_EXTERN(ignite_status)

@@ -1,4 +1,6 @@
 // service.yaml loading and validation (reference §1 plus Ignite's fixes).
+#include "ignite/service.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,7 +10,6 @@
 #include "ignite/json.hpp"
 #include "ignite/policy.hpp"
 #include "ignite/runtime.hpp"
-#include "ignite/service.hpp"
 #include "tests/test_util.hpp"
 
 namespace fs = std::filesystem;

@@ -403,10 +403,10 @@ typedef struct ignite_execute_options {
   void *build_log_payload;          /* passed to on_build_log */
 } ignite_execute_options;
 
-#define IGNITE_EXECUTE_OPTIONS_INIT                                                         \
-  {                                                                                         \
-    IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0,     \
-        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL, NULL, NULL                               \
+#define IGNITE_EXECUTE_OPTIONS_INIT                                                     \
+  {                                                                                     \
+    IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0, \
+        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL, NULL, NULL                           \
   }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_EXECUTE_OPTIONS_VERSION).

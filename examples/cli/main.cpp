@@ -8,10 +8,9 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "examples/cli/cli.hpp"
 
@@ -124,8 +123,7 @@ int fail(int status, std::string_view code, const std::string& message) {
 
 int fail(const Ignite::Error& e, const std::string& prefix) {
   const bool usage = e.code() == Ignite::ErrorCode::InvalidArgument;
-  return fail(usage ? kExitUsage : kExitFailure, Ignite::to_string(e.code()),
-              prefix + e.message());
+  return fail(usage ? kExitUsage : kExitFailure, Ignite::to_string(e.code()), prefix + e.message());
 }
 
 void write_text_file(const std::filesystem::path& path, const std::string& content) {

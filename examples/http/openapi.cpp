@@ -267,22 +267,22 @@ json build() {
          {"description", "Stream output as Server-Sent Events"}}}},
       {"requestBody", {{"required", false}, {"content", json_content(ref("ExecuteRequest"))}}},
       {"responses",
-       guarded({{"200",
-                 {{"description", "The service ran; success reflects its outcome"},
-                  {"content",
-                   {{"application/json", {{"schema", ref("ExecuteResponse")}}},
-                    {"text/event-stream", {{"schema", {{"type", "string"}}}}}}}}},
-                {"400",
-                 error_response("Invalid name or body, preflight failed (PREFLIGHT_FAILED, with "
-                                "preflight), or an env variable the service does not declare "
-                                "overridable (ENV_NOT_ALLOWED)")},
-                {"404", error_response("No such (valid) service")},
-                {"413", error_response("Body larger than the server's limit")},
-                {"500", error_response("Ignite could not run the service (e.g. build failed)")},
-                {"503",
-                 error_response("Execution queue full (QUEUE_FULL), Docker not ready (refused at "
-                                "once while /ready would answer 503), Docker unavailable or "
-                                "shutting down; with Retry-After")}})}};
+       guarded(
+           {{"200",
+             {{"description", "The service ran; success reflects its outcome"},
+              {"content",
+               {{"application/json", {{"schema", ref("ExecuteResponse")}}},
+                {"text/event-stream", {{"schema", {{"type", "string"}}}}}}}}},
+            {"400", error_response("Invalid name or body, preflight failed (PREFLIGHT_FAILED, with "
+                                   "preflight), or an env variable the service does not declare "
+                                   "overridable (ENV_NOT_ALLOWED)")},
+            {"404", error_response("No such (valid) service")},
+            {"413", error_response("Body larger than the server's limit")},
+            {"500", error_response("Ignite could not run the service (e.g. build failed)")},
+            {"503",
+             error_response("Execution queue full (QUEUE_FULL), Docker not ready (refused at "
+                            "once while /ready would answer 503), Docker unavailable or "
+                            "shutting down; with Retry-After")}})}};
   paths["/metrics"]["get"] = {
       {"summary", "Prometheus metrics"},
       {"operationId", "metrics"},
@@ -320,28 +320,27 @@ json build() {
     }
   }
 
-  return {
-      {"openapi", "3.0.3"},
-      {"info",
-       {{"title", "Ignite HTTP API"},
-        {"version", std::string(Ignite::version())},
-        {"description",
-         "Runs untrusted JavaScript/TypeScript services in Docker containers. A method a path "
-         "does not list is answered 405 with an Allow header naming those it does; an unknown "
-         "path 404. A request whose header or body does not arrive within the server's "
-         "deadlines is closed without an answer (logged as 408)."}}},
-      {"paths", paths},
-      {"components",
-       {{"schemas", schemas},
-        {"headers",
-         {{"RequestId",
-           {{"description",
-             "The request's X-Request-Id when it sent a valid one (1-128 of A-Z a-z 0-9 "
-             "- _ . : / + = @), else one generated for it; also in the access log and in every "
-             "error body (requestId)"},
-            {"schema", {{"type", "string"}}}}}}},
-        {"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
-      {"security", {{{"bearerAuth", json::array()}}}}};
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "Ignite HTTP API"},
+            {"version", std::string(Ignite::version())},
+            {"description",
+             "Runs untrusted JavaScript/TypeScript services in Docker containers. A method a path "
+             "does not list is answered 405 with an Allow header naming those it does; an unknown "
+             "path 404. A request whose header or body does not arrive within the server's "
+             "deadlines is closed without an answer (logged as 408)."}}},
+          {"paths", paths},
+          {"components",
+           {{"schemas", schemas},
+            {"headers",
+             {{"RequestId",
+               {{"description",
+                 "The request's X-Request-Id when it sent a valid one (1-128 of A-Z a-z 0-9 "
+                 "- _ . : / + = @), else one generated for it; also in the access log and in every "
+                 "error body (requestId)"},
+                {"schema", {{"type", "string"}}}}}}},
+            {"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+          {"security", {{{"bearerAuth", json::array()}}}}};
 }
 
 }  // namespace

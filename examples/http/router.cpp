@@ -273,19 +273,20 @@ std::optional<Reply> check_env_allowed(const Ignite::ServiceConfig& config,
         config.overridable_env.end()) {
       continue;
     }
-    return error_reply(
-        http::status::bad_request, "ENV_NOT_ALLOWED",
-        "env." + name + ": the service does not let clients set " + name +
-            (config.overridable_env.empty()
-                 ? std::string(" (its service.yaml declares no overridableEnv)")
-                 : " (service.yaml overridableEnv: " + [&] {
-                     std::string list;
-                     for (const auto& n : config.overridable_env) {
-                       list += (list.empty() ? "" : ", ") + n;
-                     }
-                     return list;
-                   }() + ")"),
-        {{"field", "env." + name}});
+    return error_reply(http::status::bad_request, "ENV_NOT_ALLOWED",
+                       "env." + name + ": the service does not let clients set " + name +
+                           (config.overridable_env.empty()
+                                ? std::string(" (its service.yaml declares no overridableEnv)")
+                                : " (service.yaml overridableEnv: " +
+                                      [&] {
+                                        std::string list;
+                                        for (const auto& n : config.overridable_env) {
+                                          list += (list.empty() ? "" : ", ") + n;
+                                        }
+                                        return list;
+                                      }() +
+                                      ")"),
+                       {{"field", "env." + name}});
   }
   return std::nullopt;
 }

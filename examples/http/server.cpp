@@ -105,7 +105,8 @@ std::string read_key_file(const fs::path& path) {
   const auto first = line.find_first_not_of(" \t\r");
   const auto last = line.find_last_not_of(" \t\r");
   if (first == std::string::npos) {
-    throw UsageError("--api-key-file: " + path.string() + " holds no key (its first line is empty)");
+    throw UsageError("--api-key-file: " + path.string() +
+                     " holds no key (its first line is empty)");
   }
   const auto perms = fs::status(path, ec).permissions();
   if (!ec && (perms & (fs::perms::group_read | fs::perms::others_read)) != fs::perms::none) {
@@ -366,9 +367,9 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
     // Counted as a second request (skip the grace period) even when it comes first.
     if (fast_stop) {
       on_fast_stop.emplace(*fast_stop, std::function<void()>([&] {
-                             request_stop(0);
-                             request_stop(0);
-                           }));
+        request_stop(0);
+        request_stop(0);
+      }));
     }
   } else {
     signals.emplace(*ioc, SIGINT, SIGTERM);

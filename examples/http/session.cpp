@@ -106,7 +106,6 @@ class Utf8Chunker {
   std::string carry_;
 };
 
-
 }  // namespace
 
 // ---- registry --------------------------------------------------------------------------------
@@ -263,8 +262,8 @@ void Session::on_read_error(beast::error_code ec) {
       if (parser_) {
         const Request& req = parser_->get();
         method_ = std::string(req.method_string());
-        route_ = match_route(req.method(),
-                             std::string_view(req.target().data(), req.target().size()));
+        route_ =
+            match_route(req.method(), std::string_view(req.target().data(), req.target().size()));
         if (request_id_.empty()) take_request_id(req);
       }
       if (client_.empty()) client_ = peer_text_;
@@ -513,9 +512,9 @@ void Session::on_write(bool close, bool drain, beast::error_code ec, std::size_t
 
 void Session::take_request_id(const http::fields& headers) {
   const auto it = headers.find("X-Request-Id");
-  const std::string_view given =
-      it == headers.end() ? std::string_view{}
-                          : std::string_view(it->value().data(), it->value().size());
+  const std::string_view given = it == headers.end()
+                                     ? std::string_view{}
+                                     : std::string_view(it->value().data(), it->value().size());
   request_id_ = valid_request_id(given) ? std::string(given) : new_request_id();
 }
 

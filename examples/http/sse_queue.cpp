@@ -18,7 +18,8 @@ std::string sse_frame(std::string_view event, std::string_view data) {
 
 void SseQueue::note_drops() {
   if (dropped_pending_ == 0) return;
-  items_.push_back({false, {},
+  items_.push_back({false,
+                    {},
                     ": " + std::to_string(dropped_pending_) +
                         " bytes of output not streamed (the client reads slower than the service "
                         "writes); the result event carries the captured output\n\n"});
@@ -54,8 +55,8 @@ std::string SseQueue::pop() {
   items_.pop_front();
   if (!item.output) return std::move(item.text);
   output_bytes_ -= item.text.size();
-  const std::string data = nlohmann::json(item.text).dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string data =
+      nlohmann::json(item.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return sse_frame(item.event, data);
 }
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "ignite/error.hpp"
-#include "ignite/src/format_util.hpp"
 #include "ignite/runtime.hpp"
+#include "ignite/src/format_util.hpp"
 #include "ignite/src/yaml_util.hpp"
 
 namespace fs = std::filesystem;

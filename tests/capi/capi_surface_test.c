@@ -105,8 +105,10 @@ static int fresh_service(const char *name, char *out) {
   if (!realpath(path, out)) return 0;
   snprintf(path, sizeof path, "%s/service.yaml", out);
   if (!(f = fopen(path, "w"))) return 0;
-  fprintf(f, "service:\n  name: %s\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n"
-             "  timeoutMs: 10000\n", name);
+  fprintf(f,
+          "service:\n  name: %s\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n"
+          "  timeoutMs: 10000\n",
+          name);
   fclose(f);
   snprintf(path, sizeof path, "%s/index.js", out);
   if (!(f = fopen(path, "w"))) return 0;
@@ -188,12 +190,11 @@ static void version1_callers(void) {
    * poison after the struct would be called, and crash. */
   snprintf(name, sizeof name, "capi-v1-%ld", (long)getpid());
   CHECK(fresh_service(name, dir));
-  CHECK(ignite_engine_new(&engine, (const ignite_engine_options *)(const void *)&e.o) ==
-        IGNITE_OK);
+  CHECK(ignite_engine_new(&engine, (const ignite_engine_options *)(const void *)&e.o) == IGNITE_OK);
   CHECK(ignite_service_load(&svc, engine, dir) == IGNITE_OK);
   p.o.build_image = 1;
-  CHECK(ignite_preflight_run(&pf, engine, svc, (const ignite_preflight_options *)(const void *)&p.o) ==
-        IGNITE_OK);
+  CHECK(ignite_preflight_run(&pf, engine, svc,
+                             (const ignite_preflight_options *)(const void *)&p.o) == IGNITE_OK);
   CHECK(untouched(p.guard));
   x.o.input_json = "{}";
   CHECK(ignite_execute(&res, engine, svc, (const ignite_execute_options *)(const void *)&x.o) ==
@@ -297,7 +298,8 @@ static void counterparts(void) {
   svc = NULL;
 
   /* Paths are bytes: a directory whose name is not UTF-8 loads, and reads back the same. */
-  snprintf(bytes_dir, sizeof bytes_dir, "%s/caf\xe9-\xff", getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp");
+  snprintf(bytes_dir, sizeof bytes_dir, "%s/caf\xe9-\xff",
+           getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp");
   mkdir(bytes_dir, 0755);
   {
     char file[PATH_MAX + 32];
@@ -306,8 +308,10 @@ static void counterparts(void) {
     f = fopen(file, "w");
     CHECK(f != NULL);
     if (f) {
-      fputs("service:\n  name: latin1\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n"
-            "  timeoutMs: 5000\n", f);
+      fputs(
+          "service:\n  name: latin1\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n"
+          "  timeoutMs: 5000\n",
+          f);
       fclose(f);
     }
     snprintf(file, sizeof file, "%s/index.js", bytes_dir);

@@ -110,8 +110,8 @@ TEST_F(Execute, EnvOverrides) {
 // service declares overridable pass, anything else is a 400 naming the variable, before any
 // container exists.
 TEST_F(Execute, EnvOutsideTheAllowlistIs400NamingTheVariable) {
-  const auto r = run("hello-node",
-                     R"({"env":{"GREETING":"Hi","NODE_OPTIONS":"--require /app/evil.js"}})");
+  const auto r =
+      run("hello-node", R"({"env":{"GREETING":"Hi","NODE_OPTIONS":"--require /app/evil.js"}})");
   ASSERT_EQ(r.status, 400) << r.body;
   const auto j = r.json();
   EXPECT_EQ(j.at("code"), "ENV_NOT_ALLOWED");

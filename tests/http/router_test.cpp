@@ -13,14 +13,14 @@
 
 #include "examples/http/auth.hpp"
 #include "examples/http/connection_limit.hpp"
-#include "examples/http/sse_queue.hpp"
-#include "ignite/service.hpp"
 #include "examples/http/metrics.hpp"
 #include "examples/http/openapi.hpp"
 #include "examples/http/rate_limit.hpp"
 #include "examples/http/readiness.hpp"
+#include "examples/http/sse_queue.hpp"
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
+#include "ignite/service.hpp"
 #include "tests/test_util.hpp"
 
 using namespace ignite_http;
@@ -144,8 +144,8 @@ TEST(MatchRoute, UnknownAndWrongMethod) {
 
 // HEAD wherever GET is (a load balancer's HEAD /health must not get a 405 with a body).
 TEST(MatchRoute, HeadOnEveryGetRoute) {
-  for (const char* path : {"/health", "/ready", "/services", "/services/x",
-                           "/services/x/preflight", "/metrics", "/openapi.json"}) {
+  for (const char* path : {"/health", "/ready", "/services", "/services/x", "/services/x/preflight",
+                           "/metrics", "/openapi.json"}) {
     const RouteMatch head = match_route(http::verb::head, path);
     EXPECT_TRUE(head.method_allowed) << path;
     EXPECT_EQ(head.id, match_route(http::verb::get, path).id) << path;
@@ -164,8 +164,7 @@ TEST(EnvAllowlist, OnlyDeclaredNamesPass) {
   EXPECT_EQ(body_of(*none).at("field"), "env.NODE_OPTIONS");
   EXPECT_THAT(body_of(*none).at("error").get<std::string>(), HasSubstr("NODE_OPTIONS"));
   config.overridable_env = {"GREETING", "LOG_LEVEL"};
-  EXPECT_EQ(check_env_allowed(config, {{"GREETING", "hi"}, {"LOG_LEVEL", "debug"}}),
-            std::nullopt);
+  EXPECT_EQ(check_env_allowed(config, {{"GREETING", "hi"}, {"LOG_LEVEL", "debug"}}), std::nullopt);
   const auto other = check_env_allowed(config, {{"GREETING", "hi"}, {"NODE_OPTIONS", "x"}});
   ASSERT_TRUE(other);
   EXPECT_EQ(body_of(*other).at("field"), "env.NODE_OPTIONS");

@@ -451,15 +451,14 @@ TEST_F(Routes, OpenApiListsEveryRoute) {
   const auto doc = r.json();
   EXPECT_EQ(doc.at("openapi").get<std::string>().substr(0, 2), "3.");
   EXPECT_EQ(doc.at("info").at("version"), std::string(Ignite::version()));
-  std::vector<std::pair<std::string, std::string>> routes = {
-      {"/health", "get"},
-      {"/ready", "get"},
-      {"/services", "get"},
-      {"/services/{name}", "get"},
-      {"/services/{name}/preflight", "get"},
-      {"/services/{name}/execute", "post"},
-      {"/metrics", "get"},
-      {"/openapi.json", "get"}};
+  std::vector<std::pair<std::string, std::string>> routes = {{"/health", "get"},
+                                                             {"/ready", "get"},
+                                                             {"/services", "get"},
+                                                             {"/services/{name}", "get"},
+                                                             {"/services/{name}/preflight", "get"},
+                                                             {"/services/{name}/execute", "post"},
+                                                             {"/metrics", "get"},
+                                                             {"/openapi.json", "get"}};
   for (std::size_t i = 0, n = routes.size(); i < n; ++i) {
     if (routes[i].second == "get") routes.emplace_back(routes[i].first, "head");
   }

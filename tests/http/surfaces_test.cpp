@@ -85,9 +85,9 @@ TEST(Head, EveryGetRouteAnswersHeadWithoutABody) {
                                  "/openapi.json", "/services/nope"}) {
     const auto get = http(s.url() + path, authed());
     // HEAD then GET on one connection.
-    const std::string got =
-        exchange(s.port(), "HEAD " + path + " HTTP/1.1\r\nHost: x\r\n" + kAuth +
-                               "\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const std::string got = exchange(
+        s.port(), "HEAD " + path + " HTTP/1.1\r\nHost: x\r\n" + kAuth +
+                      "\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     const auto end = got.find("\r\n\r\n");
     ASSERT_NE(end, std::string::npos) << path << ": " << got;
     const std::string head = got.substr(0, end + 2);
@@ -103,7 +103,8 @@ TEST(Head, EveryGetRouteAnswersHeadWithoutABody) {
     EXPECT_THAT(got.substr(end + 4), ::testing::StartsWith("HTTP/1.1 200")) << path << ": " << got;
   }
   // HEAD /health needs no key, like GET.
-  const std::string open = exchange(s.port(), "HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string open =
+      exchange(s.port(), "HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_THAT(open, ::testing::StartsWith("HTTP/1.1 200")) << open;
   EXPECT_EQ(open.substr(open.find("\r\n\r\n") + 4), "");
   // POST stays the only method of execute.
@@ -218,9 +219,8 @@ TEST(OpenBind, NonLoopbackWithoutAKeyIsRefusedWithStatus2) {
   // A key, or the explicit flag, lets it listen on every address. Run in a network namespace of
   // its own (only a loopback, down), so nothing outside this test can reach it.
   const std::string server = server_binary().string();
-  for (const auto& [env, extra] :
-       std::vector<std::pair<std::string, std::string>>{{"IGNITE_API_KEY=k ", ""},
-                                                        {"", " --allow-unauthenticated"}}) {
+  for (const auto& [env, extra] : std::vector<std::pair<std::string, std::string>>{
+           {"IGNITE_API_KEY=k ", ""}, {"", " --allow-unauthenticated"}}) {
     const auto r = Ignite::testing::run_command(
         "env " + env + "timeout -s TERM 3 unshare --net " + server +
         join_args(with({"--host", "0.0.0.0", "--port", "0"})) + extra + " 2>&1");
@@ -253,8 +253,7 @@ TEST(ConnectionLimit, OneClientCannotTakeEveryConnection) {
   EXPECT_EQ(http(s.url() + "/health", other).status, 200);
   other.source_ip = "127.0.0.3";
   const auto m = http(s.url() + "/metrics", other);
-  EXPECT_EQ(metric(m.body, "ignite_http_connections_refused_total{reason=\"per_client_limit\"}"),
-            1)
+  EXPECT_EQ(metric(m.body, "ignite_http_connections_refused_total{reason=\"per_client_limit\"}"), 1)
       << m.body;
   // A place given back is a place the client can use again.
   ASSERT_TRUE(a.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
@@ -264,7 +263,8 @@ TEST(ConnectionLimit, OneClientCannotTakeEveryConnection) {
   EXPECT_TRUE(eventually([&] { return http(s.url() + "/health", again).status == 200; }, 5s));
 }
 
-// ---- request timeouts: counted and logged --------------------------------------------------------
+// ---- request timeouts: counted and logged
+// --------------------------------------------------------
 
 TEST(Timeouts, SlowHeaderAndBodyAreCountedAndLogged) {
   ServerProcess s(with({"--header-timeout-ms", "300", "--read-timeout-ms", "300"}));
@@ -272,8 +272,9 @@ TEST(Timeouts, SlowHeaderAndBodyAreCountedAndLogged) {
   RawConnection header(s.port());
   ASSERT_TRUE(header.send("GET /health HTTP/1.1\r\nX-Request-Id: slow-header\r\n"));
   RawConnection body(s.port());
-  ASSERT_TRUE(body.send("POST /services/hello-node/execute HTTP/1.1\r\nHost: x\r\n"
-                        "X-Request-Id: slow-body\r\nContent-Length: 100\r\n\r\n{\"input\":"));
+  ASSERT_TRUE(
+      body.send("POST /services/hello-node/execute HTTP/1.1\r\nHost: x\r\n"
+                "X-Request-Id: slow-body\r\nContent-Length: 100\r\n\r\n{\"input\":"));
   EXPECT_TRUE(header.wait_closed(5s));
   EXPECT_TRUE(body.wait_closed(5s));
   EXPECT_TRUE(idle.wait_closed(5s));
@@ -302,7 +303,8 @@ TEST(Timeouts, SlowHeaderAndBodyAreCountedAndLogged) {
   EXPECT_EQ(by_phase["body"].at("route"), "/services/{name}/execute");
 }
 
-// ---- SSE: heartbeats, also while the image builds -------------------------------------------------
+// ---- SSE: heartbeats, also while the image builds
+// -------------------------------------------------
 
 TEST(Sse, HeartbeatsWhileBuildingAndRunning) {
   // A service whose image does not exist yet: the request builds it, then runs ~1.5 s quietly.
@@ -316,8 +318,9 @@ TEST(Sse, HeartbeatsWhileBuildingAndRunning) {
   struct RemoveImages {
     std::string repo;
     ~RemoveImages() {
-      std::system(("docker images -q 'ignite-svc/" + repo + "' | xargs -r docker rmi -f >/dev/null 2>&1")
-                      .c_str());
+      std::system(
+          ("docker images -q 'ignite-svc/" + repo + "' | xargs -r docker rmi -f >/dev/null 2>&1")
+              .c_str());
     }
   } cleanup{name};
   ServerProcess s({"--services", dir.path().string(), "--sse-heartbeat-ms", "200"});
@@ -352,10 +355,9 @@ TEST(Sse, HeartbeatsWhileBuildingAndRunning) {
   long long max_gap = ms_since(t0) - ms_since(pieces.front().first);  // time to first byte
   const long long first_byte = max_gap;
   for (std::size_t i = 1; i < pieces.size(); ++i) {
-    max_gap = std::max<long long>(
-        max_gap, std::chrono::duration_cast<std::chrono::milliseconds>(pieces[i].first -
-                                                                       pieces[i - 1].first)
-                     .count());
+    max_gap = std::max<long long>(max_gap, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               pieces[i].first - pieces[i - 1].first)
+                                               .count());
   }
   std::cout << "[measure] first byte after " << first_byte << " ms, " << beats_before
             << " heartbeat(s) before the first output, longest silence " << max_gap
@@ -366,7 +368,8 @@ TEST(Sse, HeartbeatsWhileBuildingAndRunning) {
   EXPECT_EQ(events.back().first, "result") << r.body;
 }
 
-// ---- executions refused at once while Docker is not ready ------------------------------------------
+// ---- executions refused at once while Docker is not ready
+// ------------------------------------------
 
 TEST(NotReady, ExecutionsAreRefusedFastAndHealthStaysUp) {
   HangingDaemon daemon;
@@ -403,7 +406,8 @@ TEST(NotReady, ExecutionsAreRefusedFastAndHealthStaysUp) {
   EXPECT_EQ(s.stop(SIGTERM), 0) << s.log();
 }
 
-// ---- the OpenAPI document against the server -------------------------------------------------------
+// ---- the OpenAPI document against the server
+// -------------------------------------------------------
 
 namespace {
 
@@ -497,20 +501,20 @@ TEST(OpenApi, DocumentsEverythingTheServerAnswers) {
   ask(u, "/services/{name}/execute", "/services/hello-quickjs/execute",
       post(R"({"input":{"name":"doc"},"audit":true})"));
   ask(u, "/services/{name}/execute", "/services/fail/execute", post(R"({"skipPreflight":true})"));
-  const auto streamed = ask(u, "/services/{name}/execute", "/services/hello-quickjs/execute?stream=1",
-                            post("{}"));
+  const auto streamed =
+      ask(u, "/services/{name}/execute", "/services/hello-quickjs/execute?stream=1", post("{}"));
   const auto streamed_error =
       ask(u, "/services/{name}/execute", "/services/tiny/execute?stream=1", post("{}"));
-  ask(u, "/services/{name}/execute", "/services/tiny/execute", post("{}"));        // 400
+  ask(u, "/services/{name}/execute", "/services/tiny/execute", post("{}"));  // 400
   ask(u, "/services/{name}/execute", "/services/hello-node/execute",
-      post(R"({"env":{"NODE_OPTIONS":"x"}})"));                                      // 400
-  ask(u, "/services/{name}/execute", "/services/nope/execute", post("{}"));        // 404
+      post(R"({"env":{"NODE_OPTIONS":"x"}})"));                              // 400
+  ask(u, "/services/{name}/execute", "/services/nope/execute", post("{}"));  // 404
   ask(u, "/services/{name}/execute", "/services/ghost/execute",
-      post(R"({"skipPreflight":true})"));                                            // 500
+      post(R"({"skipPreflight":true})"));  // 500
   ask(u, "/services/{name}/execute", "/services/hello-node/execute",
-      post(std::string(4096, ' ')));                                                 // 413
+      post(std::string(4096, ' ')));  // 413
   ask(stalled.url(), "/services/{name}/execute", "/services/hello-quickjs/execute",
-      post("{}"));                                                                   // 503
+      post("{}"));  // 503
   Request big = authed();
   big.headers.push_back("X-Big: " + std::string(20000, 'x'));
   ask(u, "/metrics", "/metrics", big);  // 431
@@ -557,13 +561,13 @@ TEST(OpenApi, DocumentsEverythingTheServerAnswers) {
     EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
   }
   // The variants this test set out to see were seen (so the checks above covered them).
-  for (const auto& [what, status] : std::vector<std::pair<std::string, long>>{
-           {"get /ready", 503},
-           {"get /services", 429},
-           {"post /services/{name}/execute", 413},
-           {"post /services/{name}/execute", 500},
-           {"post /services/{name}/execute", 503},
-           {"get /metrics", 431}}) {
+  for (const auto& [what, status] :
+       std::vector<std::pair<std::string, long>>{{"get /ready", 503},
+                                                 {"get /services", 429},
+                                                 {"post /services/{name}/execute", 413},
+                                                 {"post /services/{name}/execute", 500},
+                                                 {"post /services/{name}/execute", 503},
+                                                 {"get /metrics", 431}}) {
     EXPECT_TRUE(seen.count({what, status})) << what << " " << status;
   }
   EXPECT_THAT(streamed.header("content-type"), HasSubstr("text/event-stream"));
@@ -613,7 +617,8 @@ TEST(OpenApi, DocumentsEverythingTheServerAnswers) {
   daemon.close();
 }
 
-// ---- `ignite serve`: the second signal is the server's fast shutdown ---------------------------------
+// ---- `ignite serve`: the second signal is the server's fast shutdown
+// ---------------------------------
 
 TEST(CliServe, SecondSignalCancelsAndRemovesNeverExitsWithContainersLeft) {
   const fs::path cli = Ignite::testing::runfile("examples/cli/ignite");

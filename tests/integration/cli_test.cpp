@@ -870,9 +870,9 @@ TEST(Cli, ExitStatusTable) {
 TEST(Cli, JsonFailuresAreOneErrorDocument) {
   for (const std::string& args : std::vector<std::string>{
            "run /nonexistent/svc --json", "preflight /nonexistent/svc --json",
-        "report /nonexistent/svc --json", "lock /nonexistent/svc --check --json",
-        "env /nonexistent/svc --json", "run --json --no-such-flag x",
-        "run " + quote(example_service("hello-node").string()) + " --json --input '{oops'"}) {
+           "report /nonexistent/svc --json", "lock /nonexistent/svc --check --json",
+           "env /nonexistent/svc --json", "run --json --no-such-flag x",
+           "run " + quote(example_service("hello-node").string()) + " --json --input '{oops'"}) {
     const auto r = ignite(args);
     EXPECT_NE(r.status, 0) << args;
     nlohmann::json doc;
@@ -944,13 +944,13 @@ TEST(Cli, ClosedStdoutStillRemovesTheContainer) {
                   "for (let i = 0; i < 30; i++) { print('line ' + i); std.out.flush(); "
                   "os.sleep(50); }",
                   20000);
-  const std::string label = "ignite-test-pipe=" + std::to_string(::getpid()) + "-" +
-                            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const std::string label =
+      "ignite-test-pipe=" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   const auto r = run_command(
-      "bash -c " +
-      quote("set -o pipefail; IGNITE_LABELS=\"${IGNITE_LABELS:+$IGNITE_LABELS,}" + label + "\" " +
-            cli() + " run " + quote(dir.path().string()) +
-            " --stream | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"));
+      "bash -c " + quote("set -o pipefail; IGNITE_LABELS=\"${IGNITE_LABELS:+$IGNITE_LABELS,}" +
+                         label + "\" " + cli() + " run " + quote(dir.path().string()) +
+                         " --stream | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"));
   EXPECT_EQ(r.out, "line 0\n");
   EXPECT_THAT(r.err, HasSubstr("status=0")) << r.err;  // not 141 (SIGPIPE)
   const auto left = run_command("docker ps -aq --filter label=" + label);

@@ -17,7 +17,8 @@ nlohmann::json runtimes_json(const Ignite::RuntimeRegistry& registry) {
   nlohmann::json out = nlohmann::json::array();
   for (const Ignite::Runtime& rt : registry.all()) {
     nlohmann::json versions = nlohmann::json::array();
-    for (const auto& v : rt.versions) versions.push_back({{"version", v.version}, {"image", v.image}});
+    for (const auto& v : rt.versions)
+      versions.push_back({{"version", v.version}, {"image", v.image}});
     out.push_back({{"name", rt.name},
                    {"versions", versions},
                    {"defaultVersion", rt.default_version},

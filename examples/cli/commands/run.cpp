@@ -227,8 +227,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
   const auto build_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - t_build);
   if (stop_source().stop_requested()) {
-    return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled",
-                "Execution cancelled");
+    return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled", "Execution cancelled");
   }
 
   if (pf.overall == Ignite::CheckStatus::Fail) {
