@@ -49,7 +49,16 @@
  *     else is IGNITE_EINVALID with a message naming the argument.
  *   - Option structs start with `unsigned int version`; initialise them with their
  *     IGNITE_<X>_OPTIONS_INIT macro or ignite_<x>_options_init() so that later versions of the
- *     library can add fields without breaking callers.
+ *     library can add fields without breaking callers. New fields are only ever appended, and
+ *     the version constant grows with them. The library reads, and (for *_init and the
+ *     functions that fill a caller's struct, like ignite_engine_pool_stats) writes, only the
+ *     fields of the version the caller set: a program built against an older ignite.h keeps
+ *     working with a newer libignite.so, and nothing is written past the end of its struct.
+ *   - File paths (ignite_service_load, ignite_runtime_load_file, state_dir) are bytes, as the
+ *     kernel takes them: they need not be UTF-8 and are never re-encoded. Other text must be
+ *     UTF-8.
+ *   - Error codes have fixed values: a new code is appended (-14, -15, ...) and no value ever
+ *     changes, so a caller may store them or switch on them.
  *
  * Threading
  *   - One engine may be used from many threads at once: executions run concurrently, up to
@@ -62,6 +71,22 @@
  *     ignite_execute runs with that token on another thread.
  *   - ignite_error_last() is per thread: read it on the thread whose call failed.
  *   - Output callbacks run on the thread that called ignite_execute, one call at a time.
+ *
+ * Reentrancy
+ *   - A callback (on_output, on_build_log) may read its own arguments and payload, log, and
+ *     cancel a token; it must not call back into the same engine (ignite_execute,
+ *     ignite_engine_free ...) from inside the callback: the engine is in the middle of that
+ *     call. Return non-zero to stop instead (IGNITE_EUSER).
+ *   - ignite_error_last() and the *_str functions may be called anywhere, callbacks included.
+ *
+ * fork()
+ *   - An engine owns threads (container removal, the warm pool's refills, the periodic sweep)
+ *     and open sockets. After fork() only the calling thread exists in the child: a child must
+ *     not use an engine made before the fork, nor free it (it would wait for threads that do
+ *     not exist there). Make a new engine in the child, or exec. The parent's engine is not
+ *     affected by the fork.
+ *   - Objects that own no threads (services, results, preflights, reports, strings) may be
+ *     read and freed in the child.
  */
 #ifndef IGNITE_H
 #define IGNITE_H
@@ -115,7 +140,9 @@ IGNITE_EXTERN(int) ignite_version_number(void);
 /* IGNITE_OK or one of the negative codes below. */
 typedef int ignite_status;
 
-/* Codes -1 .. -13 mirror the C++ Ignite::ErrorCode one to one (ignite/error.hpp). */
+/* Codes -1 .. -13 mirror the C++ Ignite::ErrorCode one to one (ignite/error.hpp). The values
+ * are fixed: a code added later gets the next free value (-14, -15, ...), never a value in use,
+ * so IGNITE_EINTERNAL stays -13 whatever is added. */
 enum {
   IGNITE_OK = 0,
   IGNITE_ECONFIG = -1,             /* service.yaml, runtimes.yaml, policy or option invalid */
@@ -345,7 +372,12 @@ enum { IGNITE_STREAM_STDOUT = 1, IGNITE_STREAM_STDERR = 2 };
  * ignite_execute returns IGNITE_EUSER without a result. */
 typedef int (*ignite_output_cb)(const char *data, size_t len, int stream, void *payload);
 
-#define IGNITE_EXECUTE_OPTIONS_VERSION 1
+/* Receives the per-service image build's output, one line at a time (`len` bytes, not
+ * NUL-terminated, valid only during the call), when a build happens. Runs on the calling thread.
+ * Return 0 to continue; any other value stops the build (and the call: IGNITE_EUSER). */
+typedef int (*ignite_build_log_cb)(const char *line, size_t len, void *payload);
+
+#define IGNITE_EXECUTE_OPTIONS_VERSION 2
 
 typedef struct ignite_execute_options {
   unsigned int version;            /* IGNITE_EXECUTE_OPTIONS_VERSION */
@@ -366,15 +398,19 @@ typedef struct ignite_execute_options {
   ignite_output_cb on_output;      /* NULL: no streaming */
   void *payload;                   /* passed to on_output */
   ignite_cancel_token *cancel;     /* NULL: not cancellable; borrowed for the call */
+  /* Version 2. A version 1 struct ends above. */
+  ignite_build_log_cb on_build_log; /* NULL: build output is not reported */
+  void *build_log_payload;          /* passed to on_build_log */
 } ignite_execute_options;
 
-#define IGNITE_EXECUTE_OPTIONS_INIT                                                         \
-  {                                                                                         \
-    IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0,     \
-        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL                                           \
+#define IGNITE_EXECUTE_OPTIONS_INIT                                                     \
+  {                                                                                     \
+    IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0, \
+        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL, NULL, NULL                           \
   }
 
-/* Fills `opts` with the defaults of the given version (pass IGNITE_EXECUTE_OPTIONS_VERSION). */
+/* Fills `opts` with the defaults of the given version (pass IGNITE_EXECUTE_OPTIONS_VERSION).
+ * Only the fields of that version are written (a version 1 struct is shorter). */
 IGNITE_EXTERN(ignite_status)
 ignite_execute_options_init(ignite_execute_options *opts, unsigned int version);
 
@@ -382,7 +418,8 @@ ignite_execute_options_init(ignite_execute_options *opts, unsigned int version);
  * the container is removed in the background (ignite_engine_flush).
  * *out is owned by the caller: release it with ignite_result_free.
  * IGNITE_EINVALID: bad options (invalid JSON input, env name, non-positive timeout ...);
- * IGNITE_EUSER: on_output returned non-zero; IGNITE_ERUNTIME, IGNITE_EDOCKER_UNAVAILABLE,
+ * IGNITE_EUSER: on_output or on_build_log returned non-zero; IGNITE_ERUNTIME,
+ * IGNITE_EDOCKER_UNAVAILABLE,
  * IGNITE_EDOCKER, IGNITE_EBUILD, IGNITE_EEXECUTION: Ignite could not run it. */
 IGNITE_EXTERN(ignite_status)
 ignite_execute(ignite_result **out, ignite_engine *engine, const ignite_service *service,
@@ -464,9 +501,11 @@ typedef struct ignite_pool_stats {
 
 /* Fills the warm pool for what `opts` would run (the same pool key as ignite_execute with these
  * options; NULL: the defaults) up to `count` ready containers (0: pool_size, at least 1) and
- * waits until they are ready (building the service's image first when needed). Only the fields
- * that shape the container matter: runtime, memory_mb, cpus, audit, delivery (the others are
- * checked, then ignored). *out, when `out` is not NULL, receives how many are ready.
+ * waits until they are ready (building the service's image first when needed). The fields
+ * that shape the container matter (runtime, memory_mb, cpus, audit, delivery), and so do
+ * `cancel` (cancelling it ends the wait within a second: IGNITE_ECANCELLED, and what was being
+ * started is removed) and `on_build_log`; on_output is ignored (nothing runs yet).
+ * *out, when `out` is not NULL, receives how many are ready.
  * IGNITE_ECONFIG when the pool is off or cannot serve this service (the message says why:
  * allowSpawn: false, a runtime without a runner); IGNITE_EINVALID for bad options; the Docker
  * and runtime errors of ignite_execute. */
@@ -486,6 +525,19 @@ IGNITE_EXTERN(ignite_status) ignite_engine_drain_pool(ignite_engine *engine);
  * done, so that the containers no longer exist in the daemon. */
 IGNITE_EXTERN(ignite_status) ignite_engine_flush(ignite_engine *engine);
 
+/* Removes every container this engine created that still exists (executions remove their own;
+ * this is for hosts shutting down mid-run), after draining the warm pool and waiting for
+ * queued removals. *out, when not NULL, receives how many were removed. */
+IGNITE_EXTERN(ignite_status) ignite_engine_remove_containers(size_t *out, ignite_engine *engine);
+
+/* Removes containers that dead Ignite processes left on this daemon and, when
+ * `service_images` is non-zero, every per-service image no container uses (a cache: the next
+ * run rebuilds it), as `ignite gc` does. The counts go to *out_containers / *out_images when
+ * those are not NULL. */
+IGNITE_EXTERN(ignite_status)
+ignite_engine_gc(size_t *out_containers, size_t *out_images, ignite_engine *engine,
+                 int service_images);
+
 /* ---------------------------------------------------------------------------------------------
  * Preflight
  *
@@ -501,18 +553,24 @@ typedef enum ignite_check_status {
 /* "pass", "warn", "fail" (static text; "unknown" for other values). */
 IGNITE_EXTERN(const char *) ignite_check_status_str(ignite_check_status status);
 
-#define IGNITE_PREFLIGHT_OPTIONS_VERSION 1
+#define IGNITE_PREFLIGHT_OPTIONS_VERSION 2
 
 typedef struct ignite_preflight_options {
   unsigned int version;     /* IGNITE_PREFLIGHT_OPTIONS_VERSION */
   int build_image;          /* non-zero: build the per-service image first if it is missing */
   const char *runtime;      /* runtime override, as in ignite_execute_options; NULL: none */
   ignite_delivery delivery; /* DEFAULT: the engine's setting */
+  /* Version 2. A version 1 struct ends above. */
+  ignite_build_log_cb on_build_log; /* the image build's output; NULL: not reported */
+  void *build_log_payload;          /* passed to on_build_log */
+  ignite_cancel_token *cancel;      /* stops a build or Docker call in flight
+                                       (IGNITE_ECANCELLED); NULL: not cancellable */
 } ignite_preflight_options;
 
 #define IGNITE_PREFLIGHT_OPTIONS_INIT \
-  { IGNITE_PREFLIGHT_OPTIONS_VERSION, 0, NULL, IGNITE_DELIVERY_DEFAULT }
+  { IGNITE_PREFLIGHT_OPTIONS_VERSION, 0, NULL, IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL }
 
+/* Fills `opts` with the defaults of the given version; only that version's fields are written. */
 IGNITE_EXTERN(ignite_status)
 ignite_preflight_options_init(ignite_preflight_options *opts, unsigned int version);
 

@@ -128,16 +128,19 @@ RouteMatch match_route(http::verb method, std::string_view target) {
     m.label = std::move(label);
     m.method_allowed = method == allowed;
     m.allow = std::string(http::to_string(allowed));
+    // HEAD wherever GET is (RFC 9110 9.3.2): load balancers probe with it, and the answer is
+    // the GET's status and headers without a body.
+    if (allowed == http::verb::get) {
+      m.method_allowed = method == http::verb::get || method == http::verb::head;
+      m.allow = "GET, HEAD";
+    }
   };
   if (m.path.empty() || m.path.front() != '/') return m;
   if (parts.size() == 1) {
     if (parts[0] == "health") {
       want(RouteId::Health, "/health", http::verb::get);
     } else if (parts[0] == "ready") {
-      // HEAD too: some load balancers probe with it.
       want(RouteId::Ready, "/ready", http::verb::get);
-      m.method_allowed = method == http::verb::get || method == http::verb::head;
-      m.allow = "GET, HEAD";
     } else if (parts[0] == "services") {
       want(RouteId::Services, "/services", http::verb::get);
     } else if (parts[0] == "metrics") {
@@ -260,6 +263,32 @@ std::variant<ExecuteBody, Reply> parse_execute_body(std::string_view text) {
     }
   }
   return body;
+}
+
+std::optional<Reply> check_env_allowed(const Ignite::ServiceConfig& config,
+                                       const std::map<std::string, std::string>& env) {
+  for (const auto& [name, value] : env) {
+    (void)value;
+    if (std::find(config.overridable_env.begin(), config.overridable_env.end(), name) !=
+        config.overridable_env.end()) {
+      continue;
+    }
+    return error_reply(http::status::bad_request, "ENV_NOT_ALLOWED",
+                       "env." + name + ": the service does not let clients set " + name +
+                           (config.overridable_env.empty()
+                                ? std::string(" (its service.yaml declares no overridableEnv)")
+                                : " (service.yaml overridableEnv: " +
+                                      [&] {
+                                        std::string list;
+                                        for (const auto& n : config.overridable_env) {
+                                          list += (list.empty() ? "" : ", ") + n;
+                                        }
+                                        return list;
+                                      }() +
+                                      ")"),
+                       {{"field", "env." + name}});
+  }
+  return std::nullopt;
 }
 
 // ---- router ----------------------------------------------------------------------------------
@@ -456,6 +485,13 @@ ExecuteReply Router::execute(const ExecuteJob& job, std::stop_token stop,
     svc = engine_.load(job.dir);
   } catch (const Ignite::Error&) {
     out.reply = service_not_found(job.name, who);
+    return out;
+  }
+  if (auto refused = check_env_allowed(svc.config, job.body.env)) {
+    json body = json::parse(refused->body);
+    body.update(who);
+    metrics_.record_execution("rejected");
+    out.reply = json_reply(refused->status, body);
     return out;
   }
   try {

@@ -53,6 +53,7 @@ void to_json(nlohmann::json& j, const ServiceConfig& c) {
   if (c.cpu_limit) j["cpuLimit"] = number(*c.cpu_limit);
   if (c.network) j["network"] = true;
   if (!c.env.empty()) j["env"] = c.env;
+  if (!c.overridable_env.empty()) j["overridableEnv"] = c.overridable_env;
 }
 
 namespace {

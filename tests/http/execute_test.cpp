@@ -100,9 +100,30 @@ TEST_F(Execute, SkipPreflightLeavesItOut) {
 }
 
 TEST_F(Execute, EnvOverrides) {
+  // hello-node's service.yaml: overridableEnv: [GREETING].
   const auto r = run("hello-node", R"({"env":{"GREETING":"Howdy"},"skipPreflight":true})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.json().at("metrics").at("stdout").get<std::string>(), HasSubstr("Howdy, World!"));
+}
+
+// A client must not be able to set what changes how the runtime starts: only the names the
+// service declares overridable pass, anything else is a 400 naming the variable, before any
+// container exists.
+TEST_F(Execute, EnvOutsideTheAllowlistIs400NamingTheVariable) {
+  const auto r =
+      run("hello-node", R"({"env":{"GREETING":"Hi","NODE_OPTIONS":"--require /app/evil.js"}})");
+  ASSERT_EQ(r.status, 400) << r.body;
+  const auto j = r.json();
+  EXPECT_EQ(j.at("code"), "ENV_NOT_ALLOWED");
+  EXPECT_EQ(j.at("field"), "env.NODE_OPTIONS");
+  EXPECT_THAT(j.at("error").get<std::string>(), HasSubstr("NODE_OPTIONS"));
+  EXPECT_EQ(j.at("success"), false);
+  EXPECT_EQ(j.at("serviceName"), "hello-node");
+  // A service that declares nothing accepts no env at all.
+  const auto none = run("slow", R"({"env":{"ANYTHING":"x"},"skipPreflight":true})");
+  ASSERT_EQ(none.status, 400) << none.body;
+  EXPECT_EQ(none.json().at("field"), "env.ANYTHING");
+  EXPECT_THAT(none.json().at("error").get<std::string>(), HasSubstr("overridableEnv"));
 }
 
 TEST_F(Execute, NonZeroExitIsNotSuccess) {
@@ -203,11 +224,22 @@ TEST_F(Execute, StreamingOverHttp10IsCloseDelimited) {
   EXPECT_EQ(events.back().first, "result");
 }
 
-TEST_F(Execute, StreamPreflightFailureIsPlain400) {
+// A streamed request is answered as soon as it has a queue place (so heartbeats cover the wait
+// and the image build); a failed preflight then ends the stream with an `error` event that
+// says which status the plain answer would have had.
+TEST_F(Execute, StreamPreflightFailureIsAnErrorEvent) {
   const auto r = run("tiny", "{}", "?stream=1");
-  ASSERT_EQ(r.status, 400) << r.body;
-  EXPECT_THAT(r.header("content-type"), HasSubstr("application/json"));
-  EXPECT_EQ(r.json().at("code"), "PREFLIGHT_FAILED");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.header("content-type"), HasSubstr("text/event-stream"));
+  EXPECT_THAT(r.body, HasSubstr("retry: "));
+  const auto events = parse_sse(r.body);
+  ASSERT_FALSE(events.empty()) << r.body;
+  EXPECT_EQ(events.back().first, "error");
+  const auto e = nlohmann::json::parse(events.back().second);
+  EXPECT_EQ(e.at("code"), "PREFLIGHT_FAILED");
+  EXPECT_EQ(e.at("status"), 400);
+  EXPECT_EQ(e.at("requestId"), r.header("x-request-id"));
+  EXPECT_TRUE(e.contains("preflight"));
 }
 
 TEST_F(Execute, StreamEndsWithErrorEventOnInternalFault) {

@@ -50,23 +50,26 @@ std::string read_input_file(const std::string& path) {
   return ss.str();
 }
 
-// The exit status a shell user expects: the service's code, 124 for a timeout (as timeout(1)),
-// 137 for the memory limit (SIGKILL by the OOM killer), 130 when cancelled by Ctrl+C.
+// The exit status a shell user expects (cli.hpp's table): the service's code, 124 for a timeout
+// (as timeout(1)), 137 for the memory limit (SIGKILL by the OOM killer), 123 for the output
+// limit, 130 when cancelled by Ctrl+C.
 int exit_status(const Ignite::ExecutionResult& r) {
   switch (r.outcome) {
     case Ignite::Outcome::Success:
       return 0;
     case Ignite::Outcome::Timeout:
-      return 124;
+      return kExitTimeout;
     case Ignite::Outcome::MemoryLimit:
-      return 137;
+      return kExitMemoryLimit;
     case Ignite::Outcome::Cancelled:
       return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
     case Ignite::Outcome::OutputLimit:
+      return kExitOutputLimit;
     case Ignite::Outcome::Error:
-      return r.exit_code != 0 ? r.exit_code : 1;
+      // A code that reads as 0 to the shell (256) must not look like success.
+      return (r.exit_code & 0xff) != 0 ? r.exit_code & 0xff : 1;
   }
-  return 1;
+  return kExitFailure;
 }
 
 // ---- audit ---------------------------------------------------------------------------------
@@ -200,9 +203,9 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
           detail.rfind("[json.exception", 0) == 0 && close != std::string::npos) {
         detail = detail.substr(close + 2);
       }
-      error("Execution failed: Invalid JSON input: " + truncate_for_message(*opt.input));
-      info("  input is not valid JSON: " + detail);
-      return 1;
+      return fail(kExitUsage, "invalid_input",
+                  "Execution failed: Invalid JSON input: " + truncate_for_message(*opt.input) +
+                      " (input is not valid JSON: " + detail + ")");
     }
   }
   const auto delivery = parse_delivery(a.delivery);
@@ -224,8 +227,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
   const auto build_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - t_build);
   if (stop_source().stop_requested()) {
-    error("Execution cancelled");
-    return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
+    return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled", "Execution cancelled");
   }
 
   if (pf.overall == Ignite::CheckStatus::Fail) {
@@ -244,7 +246,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
       } else {
         std::cout << Ignite::format_preflight_text(pf, stdout_color()) << "\n";
       }
-      return 1;
+      return kExitCheckFailed;
     }
     warn("Preflight checks failed; executing anyway (--skip-preflight)");
   }
@@ -334,14 +336,13 @@ int run_run(Ignite::Engine& engine, const RunArgs& a) {
     return execute_flow(engine, a);
   } catch (const Ignite::Error& e) {
     if (e.code() == Ignite::ErrorCode::Cancelled && stop_source().stop_requested()) {
-      error("Execution cancelled");
-      return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
+      return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled",
+                  "Execution cancelled");
     }
-    error("Execution failed: " + e.message());
+    return fail(e, "Execution failed: ");
   } catch (const RunFailure& e) {
-    error(std::string("Execution failed: ") + e.what());
+    return fail(kExitUsage, "invalid_argument", std::string("Execution failed: ") + e.what());
   }
-  return 1;
 }
 
 }  // namespace
