@@ -1,12 +1,15 @@
 #include "ignite/src/docker/curl_transport.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -15,6 +18,8 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/detail.hpp"
+#include "ignite/src/docker/ssh.hpp"
+#include "ignite/src/docker/tls.hpp"
 
 namespace Ignite::docker {
 namespace {
@@ -40,6 +45,10 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 constexpr long kConnectTimeoutMs = 10000;
+// TCP connect plus TLS handshake to a tcp:// endpoint. A TLS client on a plain-HTTP port gets
+// no handshake reply at all (the server waits for a request line): this bound is how long that
+// takes to fail.
+constexpr long kTcpConnectTimeoutMs = 5000;
 
 void global_init() {
   static std::once_flag once;
@@ -140,6 +149,8 @@ struct Transfer {
   std::exception_ptr consumer_error;
   std::FILE* upload = nullptr;
   int upload_errno = 0;
+  const std::function<std::size_t(char*, std::size_t)>* source = nullptr;
+  std::exception_ptr source_error;
 };
 
 std::size_t write_callback(char* ptr, std::size_t size, std::size_t nmemb, void* userdata) {
@@ -167,6 +178,14 @@ std::size_t write_callback(char* ptr, std::size_t size, std::size_t nmemb, void*
 
 std::size_t read_callback(char* buffer, std::size_t size, std::size_t nitems, void* userdata) {
   auto& transfer = *static_cast<Transfer*>(userdata);
+  if (transfer.source != nullptr) {
+    try {
+      return (*transfer.source)(buffer, size * nitems);
+    } catch (...) {
+      transfer.source_error = std::current_exception();
+      return CURL_READFUNC_ABORT;
+    }
+  }
   const std::size_t n = std::fread(buffer, 1, size * nitems, transfer.upload);
   if (n == 0 && std::ferror(transfer.upload)) {
     transfer.upload_errno = errno;
@@ -196,10 +215,182 @@ bool is_unreachable(CURLcode rc) {
          rc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
+bool is_tls_code(CURLcode rc) {
+  switch (rc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
-CurlTransport::CurlTransport(std::string socket_path) : socket_path_(std::move(socket_path)) {
+// The ssh connections of one ssh:// transport. libcurl owns the sockets (it keeps them alive
+// between requests, per thread, and closes them whenever it likes, possibly after the transport
+// is gone), so the processes behind them live in a process-wide registry keyed by socket.
+struct CurlTransport::SshState {
+  Endpoint endpoint;
+  std::mutex mu;
+  std::string last_failure;  // what the last ssh connection that failed said
+
+  void note_failure(std::string text) {
+    if (text.empty()) return;
+    std::lock_guard lock(mu);
+    last_failure = std::move(text);
+  }
+  std::string take_failure() {
+    std::lock_guard lock(mu);
+    return std::exchange(last_failure, {});
+  }
+};
+
+namespace {
+
+struct SshRegistry {
+  struct Entry {
+    std::shared_ptr<CurlTransport::SshState> state;
+    std::unique_ptr<SshProcess> process;
+  };
+  std::mutex mu;
+  std::map<curl_socket_t, Entry> by_socket;
+
+  static SshRegistry& get() {
+    // Never destroyed: threads' cached connections are closed at thread exit, which may come
+    // after static destruction.
+    static SshRegistry* registry = new SshRegistry();
+    return *registry;
+  }
+};
+
+curl_socket_t open_ssh_socket(void* clientp, curlsocktype, curl_sockaddr*) {
+  auto& state = *static_cast<std::shared_ptr<CurlTransport::SshState>*>(clientp);
+  try {
+    int fd = -1;
+    auto process = SshProcess::spawn(state->endpoint, &fd);
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    auto& registry = SshRegistry::get();
+    std::lock_guard lock(registry.mu);
+    registry.by_socket[fd] = {state, std::move(process)};
+    return fd;
+  } catch (const std::exception& e) {
+    state->note_failure(e.what());
+    return CURL_SOCKET_BAD;
+  }
+}
+
+int ssh_socket_connected(void*, curl_socket_t, curlsocktype) { return CURL_SOCKOPT_ALREADY_CONNECTED; }
+
+int close_ssh_socket(void*, curl_socket_t fd) {
+  SshRegistry::Entry entry;
+  {
+    auto& registry = SshRegistry::get();
+    std::lock_guard lock(registry.mu);
+    if (auto it = registry.by_socket.find(fd); it != registry.by_socket.end()) {
+      entry = std::move(it->second);
+      registry.by_socket.erase(it);
+    }
+  }
+  ::close(fd);
+  if (entry.process && entry.state) entry.state->note_failure(entry.process->diagnostics());
+  return 0;  // `entry` going out of scope ends and reaps the process
+}
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport(std::string socket_path)
+    : CurlTransport(parse_host("unix://" + socket_path, "socket path")) {}
+
+CurlTransport::CurlTransport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
   global_init();
+  switch (endpoint_.kind) {
+    case Endpoint::Kind::Unix: base_url_ = "http://localhost"; break;
+    case Endpoint::Kind::Tcp:
+      base_url_ = std::string(endpoint_.tls ? "https://" : "http://") + url_host(endpoint_.host) +
+                  ":" + std::to_string(endpoint_.port);
+      break;
+    case Endpoint::Kind::Ssh: {
+      // A name of its own per transport: libcurl reuses a kept-alive connection by host name,
+      // and connections of two ssh endpoints must never be mixed up.
+      static std::atomic<unsigned long> next{1};
+      const std::string name = "ignite-ssh-" + std::to_string(next++);
+      base_url_ = "http://" + name;
+      resolve_.reset(curl_slist_append(nullptr, (name + ":80:127.0.0.1").c_str()));
+      if (!resolve_) throw Error(ErrorCode::Internal, "curl_slist_append failed");
+      ssh_ = std::make_shared<SshState>();
+      ssh_->endpoint = endpoint_;
+      break;
+    }
+  }
+}
+
+CurlTransport::~CurlTransport() {
+  if (!ssh_) return;
+  // Connections still cached by threads' handles would keep their ssh processes until those
+  // threads end: end them now (libcurl notices the closed socket and drops the connection).
+  std::vector<std::unique_ptr<SshProcess>> ending;
+  {
+    auto& registry = SshRegistry::get();
+    std::lock_guard lock(registry.mu);
+    for (auto& [fd, entry] : registry.by_socket) {
+      if (entry.state == ssh_ && entry.process) ending.push_back(std::move(entry.process));
+    }
+  }
+}
+
+void CurlTransport::configure(CURL* h) const {
+  switch (endpoint_.kind) {
+    case Endpoint::Kind::Unix:
+      set(h, CURLOPT_UNIX_SOCKET_PATH, endpoint_.socket_path.c_str());
+      set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+      break;
+    case Endpoint::Kind::Tcp:
+      set(h, CURLOPT_CONNECTTIMEOUT_MS, kTcpConnectTimeoutMs);
+      if (endpoint_.tls) {
+        const TlsFiles& tls = *endpoint_.tls;
+        set(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+        set(h, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
+        set(h, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
+        if (tls.verify) {
+          // Only the endpoint's CA: the system's bundle must not vouch for a Docker daemon.
+          set(h, CURLOPT_CAINFO, tls.ca.c_str());
+          set(h, CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+        }
+        if (!tls.cert.empty()) {
+          set(h, CURLOPT_SSLCERT, tls.cert.c_str());
+          set(h, CURLOPT_SSLKEY, tls.key.c_str());
+        }
+      }
+      break;
+    case Endpoint::Kind::Ssh:
+      set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+      set(h, CURLOPT_RESOLVE, resolve_.get());
+      set(h, CURLOPT_OPENSOCKETFUNCTION, &open_ssh_socket);
+      set(h, CURLOPT_OPENSOCKETDATA,
+          static_cast<void*>(const_cast<std::shared_ptr<SshState>*>(&ssh_)));
+      set(h, CURLOPT_SOCKOPTFUNCTION, &ssh_socket_connected);
+      set(h, CURLOPT_CLOSESOCKETFUNCTION, &close_ssh_socket);
+      set(h, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(nullptr));
+      break;
+  }
 }
 
 HttpResponse CurlTransport::request(const HttpRequest& req) { return perform(req, nullptr); }
@@ -212,8 +403,8 @@ HttpResponse CurlTransport::stream(const HttpRequest& req,
 HttpResponse CurlTransport::perform(const HttpRequest& req,
                                     const std::function<bool(std::string_view)>* on_data) {
   const std::string target = req.method + " " + req.path;
-  if (!req.body.empty() && !req.body_file.empty()) {
-    throw Error(ErrorCode::Internal, target + ": request has both a body and a body file");
+  if ((!req.body.empty()) + (!req.body_file.empty()) + static_cast<bool>(req.body_source) > 1) {
+    throw Error(ErrorCode::Internal, target + ": request has more than one body");
   }
 
   HandleLease lease;
@@ -221,6 +412,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   Transfer transfer;
   transfer.handle = h;
   transfer.on_data = on_data;
+  if (req.body_source) transfer.source = &req.body_source;
 
   File upload;
   curl_off_t upload_size = 0;
@@ -238,27 +430,30 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   }
 
   char error_buffer[CURL_ERROR_SIZE] = {};
-  const std::string url = "http://localhost" + req.path;
+  const std::string url = base_url_ + req.path;
   set(h, CURLOPT_URL, url.c_str());
-  set(h, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
-  // Signals would be the only way for curl to time out name lookups; a unix socket needs none,
-  // and signals are unsafe with several threads.
+  configure(h);
+  // Signals are unsafe with several threads (name lookups of tcp:// hosts then cannot be
+  // interrupted; the connect bound still holds for the connection itself).
   set(h, CURLOPT_NOSIGNAL, 1L);
   set(h, CURLOPT_ERRORBUFFER, error_buffer);
   set(h, CURLOPT_USERAGENT, "ignite");
-  set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
   if (req.timeout.count() > 0) set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
   set(h, CURLOPT_WRITEFUNCTION, &write_callback);
   set(h, CURLOPT_WRITEDATA, static_cast<void*>(&transfer));
 
-  const bool has_body = !req.body.empty() || transfer.upload != nullptr;
+  const bool has_body = !req.body.empty() || transfer.upload != nullptr || transfer.source != nullptr;
   if (req.method == "GET" && !has_body) {
     set(h, CURLOPT_HTTPGET, 1L);
   } else if (req.method == "HEAD") {
     set(h, CURLOPT_NOBODY, 1L);
   } else if (req.method == "POST" || has_body) {
     set(h, CURLOPT_POST, 1L);
-    if (transfer.upload != nullptr) {
+    if (transfer.source != nullptr) {
+      // No size: libcurl sends the body chunked.
+      set(h, CURLOPT_READFUNCTION, &read_callback);
+      set(h, CURLOPT_READDATA, static_cast<void*>(&transfer));
+    } else if (transfer.upload != nullptr) {
       set(h, CURLOPT_READFUNCTION, &read_callback);
       set(h, CURLOPT_READDATA, static_cast<void*>(&transfer));
       set(h, CURLOPT_SEEKFUNCTION, &seek_callback);
@@ -281,6 +476,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
     if (!headers) headers.reset(head);  // otherwise appended behind the same head
   };
   if (has_body || req.method == "POST") add_header("Content-Type: " + req.content_type);
+  if (transfer.source != nullptr) add_header("Transfer-Encoding: chunked");
   // The daemon would answer 100-continue anyway; asking costs a round trip per upload.
   add_header("Expect:");
   set(h, CURLOPT_HTTPHEADER, headers.get());
@@ -296,30 +492,64 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 
   if (transfer.consumer_error) std::rethrow_exception(transfer.consumer_error);
+  if (transfer.source_error) std::rethrow_exception(transfer.source_error);
   if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && transfer.aborted_by_consumer)) {
+    if (status == 400 && endpoint_.kind == Endpoint::Kind::Tcp && !endpoint_.tls) {
+      detail::throw_plain_on_tls(endpoint_, status, transfer.body);
+    }
     return HttpResponse{status, std::move(transfer.body)};
   }
 
-  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-  if (is_unreachable(rc)) {
-    throw Error(ErrorCode::DockerUnavailable,
-                detail::unreachable_message(socket_path_, curl_message));
-  }
   if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.upload_errno != 0) {
     throw Error(ErrorCode::Docker, target + ": reading " + req.body_file.string() + ": " +
                                        std::strerror(transfer.upload_errno));
   }
+  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  fail(h, rc, curl_message, target, req);
+}
+
+void CurlTransport::fail(CURL* h, CURLcode rc, const std::string& curl_message,
+                         const std::string& target, const HttpRequest& req) const {
+  // What ssh said when its connection failed (authentication, host key, no docker there).
+  std::string ssh_said = ssh_ ? ssh_->take_failure() : std::string();
+  const std::string ssh_suffix = ssh_said.empty() ? "" : " (ssh: " + ssh_said + ")";
+  if (is_unreachable(rc)) {
+    throw Error(ErrorCode::DockerUnavailable,
+                detail::unreachable_message(endpoint_, curl_message + ssh_suffix));
+  }
+  if (endpoint_.tls && (is_tls_code(rc) || rc == CURLE_OPERATION_TIMEDOUT)) {
+    double connected = 0;
+    double tls_done = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connected);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &tls_done);
+    if (rc == CURLE_OPERATION_TIMEDOUT && connected > 0 && tls_done == 0) {
+      throw Error(ErrorCode::DockerUnavailable,
+                  "TLS with the Docker daemon at " + endpoint_.url +
+                      " failed: no TLS handshake reply within " +
+                      std::to_string(kTcpConnectTimeoutMs) +
+                      " ms (is this a TLS port of a Docker daemon, or a plain-HTTP one?) (" +
+                      curl_message + ")");
+    }
+    if (rc != CURLE_OPERATION_TIMEDOUT && is_tls_failure(curl_message)) {
+      throw Error(ErrorCode::DockerUnavailable, explain_tls_failure(curl_message, endpoint_));
+    }
+  }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     // A daemon that accepts connections but does not answer (stopped, overloaded, a stuck
     // storage driver) is unavailable for this call: named as such, with the bound it missed.
-    const long limit_ms =
-        req.timeout.count() > 0 ? static_cast<long>(req.timeout.count()) : kConnectTimeoutMs;
+    const long limit_ms = req.timeout.count() > 0 ? static_cast<long>(req.timeout.count())
+                                                  : kConnectTimeoutMs;
     throw Error(ErrorCode::DockerUnavailable,
-                "the Docker daemon at unix://" + socket_path_ + " did not answer " + target +
-                    " within " + std::to_string(limit_ms) + " ms (" + curl_message + ")");
+                "the Docker daemon at " + endpoint_.url + " did not answer " + target + " within " +
+                    std::to_string(limit_ms) + " ms (" + curl_message + ")" + ssh_suffix);
+  }
+  if (!ssh_said.empty()) {
+    throw Error(ErrorCode::DockerUnavailable,
+                target + ": the ssh connection to the Docker daemon at " + endpoint_.url +
+                    " failed: " + curl_message + ssh_suffix);
   }
   throw Error(ErrorCode::Docker,
-              target + ": talking to the Docker daemon at " + socket_path_ + ": " + curl_message);
+              target + ": talking to the Docker daemon at " + endpoint_.url + ": " + curl_message);
 }
 
 }  // namespace Ignite::docker
