@@ -309,7 +309,14 @@ Attachment open_attachment(const Endpoint& endpoint, const std::string& target, 
                               "Connection: Upgrade\r\n"
                               "Upgrade: tcp\r\n"
                               "\r\n";
-  send_all(*conn, request, deadline, what);
+  try {
+    send_all(*conn, request, deadline, what);
+  } catch (const Error& e) {
+    if (const std::string why = tls_refusal(endpoint, std::chrono::milliseconds(1000)); !why.empty()) {
+      throw Error(ErrorCode::DockerUnavailable, std::string(what) + ": " + why);
+    }
+    throw;
+  }
 
   std::string reply;
   std::size_t header_end = std::string::npos;
@@ -319,6 +326,10 @@ Attachment open_attachment(const Endpoint& endpoint, const std::string& target, 
                                          std::to_string(kMaxHeaderBytes) + " bytes");
     }
     if (!receive_some(*conn, reply, deadline, what)) {
+      if (const std::string refusal = tls_refusal(endpoint, std::chrono::milliseconds(1000));
+          !refusal.empty()) {
+        throw Error(ErrorCode::DockerUnavailable, std::string(what) + ": " + refusal);
+      }
       const std::string why = conn->diagnostics();
       throw Error(endpoint.kind == Endpoint::Kind::Ssh ? ErrorCode::DockerUnavailable
                                                        : ErrorCode::Docker,

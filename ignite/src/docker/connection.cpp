@@ -135,7 +135,7 @@ class TlsConnection final : public Connection {
         throw Error(ErrorCode::DockerUnavailable,
                     "TLS with the Docker daemon at " + endpoint_.url +
                         " failed: no TLS handshake reply in time (is this a TLS port of a Docker "
-                        "daemon?)");
+                        "daemon, or a plain-HTTP one?)");
       }
     }
   }
@@ -249,6 +249,28 @@ UniqueFd connect_tcp(const Endpoint& endpoint, Clock::time_point deadline, std::
 }
 
 }  // namespace
+
+std::string tls_refusal(const Endpoint& endpoint, std::chrono::milliseconds wait) {
+  if (endpoint.kind != Endpoint::Kind::Tcp || !endpoint.tls) return {};
+  try {
+    const auto deadline = Clock::now() + wait;
+    auto conn = dial(endpoint, deadline, "TLS check");
+    char buffer[512];
+    while (Clock::now() < deadline) {
+      const long n = conn->read(buffer, sizeof buffer);
+      if (n == 0) return {};
+      if (n > 0) continue;
+      pollfd p{conn->fd(), static_cast<short>(POLLIN | conn->wants()), 0};
+      ::poll(&p, 1, poll_ms(deadline));
+    }
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::DockerUnavailable &&
+        e.message().find("TLS with the Docker daemon") != std::string::npos) {
+      return e.message();
+    }
+  }
+  return {};
+}
 
 std::unique_ptr<Connection> dial(const Endpoint& endpoint, Clock::time_point deadline,
                                  std::string_view what) {

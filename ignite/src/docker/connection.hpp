@@ -42,4 +42,11 @@ std::unique_ptr<Connection> dial(const Endpoint& endpoint,
                                  std::chrono::steady_clock::time_point deadline,
                                  std::string_view what);
 
+// Why a TLS daemon dropped a connection right after the handshake (TLS 1.3 clients finish
+// before the daemon judges their certificate, so the refusal arrives later, as an alert that a
+// request in flight may never read): connects afresh, sends nothing, and waits up to `wait`
+// for that alert. The explained refusal (explain_tls_failure), or "" when the daemon kept the
+// connection open, or on any other failure.
+std::string tls_refusal(const Endpoint& endpoint, std::chrono::milliseconds wait);
+
 }  // namespace Ignite::docker

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <atomic>
 #include <exception>
 #include <map>
 #include <memory>
@@ -17,6 +16,7 @@
 
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
+#include "ignite/src/docker/connection.hpp"
 #include "ignite/src/docker/detail.hpp"
 #include "ignite/src/docker/ssh.hpp"
 #include "ignite/src/docker/tls.hpp"
@@ -240,75 +240,7 @@ bool is_tls_code(CURLcode rc) {
 
 }  // namespace
 
-// The ssh connections of one ssh:// transport. libcurl owns the sockets (it keeps them alive
-// between requests, per thread, and closes them whenever it likes, possibly after the transport
-// is gone), so the processes behind them live in a process-wide registry keyed by socket.
-struct CurlTransport::SshState {
-  Endpoint endpoint;
-  std::mutex mu;
-  std::string last_failure;  // what the last ssh connection that failed said
-
-  void note_failure(std::string text) {
-    if (text.empty()) return;
-    std::lock_guard lock(mu);
-    last_failure = std::move(text);
-  }
-  std::string take_failure() {
-    std::lock_guard lock(mu);
-    return std::exchange(last_failure, {});
-  }
-};
-
 namespace {
-
-struct SshRegistry {
-  struct Entry {
-    std::shared_ptr<CurlTransport::SshState> state;
-    std::unique_ptr<SshProcess> process;
-  };
-  std::mutex mu;
-  std::map<curl_socket_t, Entry> by_socket;
-
-  static SshRegistry& get() {
-    // Never destroyed: threads' cached connections are closed at thread exit, which may come
-    // after static destruction.
-    static SshRegistry* registry = new SshRegistry();
-    return *registry;
-  }
-};
-
-curl_socket_t open_ssh_socket(void* clientp, curlsocktype, curl_sockaddr*) {
-  auto& state = *static_cast<std::shared_ptr<CurlTransport::SshState>*>(clientp);
-  try {
-    int fd = -1;
-    auto process = SshProcess::spawn(state->endpoint, &fd);
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    auto& registry = SshRegistry::get();
-    std::lock_guard lock(registry.mu);
-    registry.by_socket[fd] = {state, std::move(process)};
-    return fd;
-  } catch (const std::exception& e) {
-    state->note_failure(e.what());
-    return CURL_SOCKET_BAD;
-  }
-}
-
-int ssh_socket_connected(void*, curl_socket_t, curlsocktype) { return CURL_SOCKOPT_ALREADY_CONNECTED; }
-
-int close_ssh_socket(void*, curl_socket_t fd) {
-  SshRegistry::Entry entry;
-  {
-    auto& registry = SshRegistry::get();
-    std::lock_guard lock(registry.mu);
-    if (auto it = registry.by_socket.find(fd); it != registry.by_socket.end()) {
-      entry = std::move(it->second);
-      registry.by_socket.erase(it);
-    }
-  }
-  ::close(fd);
-  if (entry.process && entry.state) entry.state->note_failure(entry.process->diagnostics());
-  return 0;  // `entry` going out of scope ends and reaps the process
-}
 
 std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -327,34 +259,16 @@ CurlTransport::CurlTransport(Endpoint endpoint) : endpoint_(std::move(endpoint))
       base_url_ = std::string(endpoint_.tls ? "https://" : "http://") + url_host(endpoint_.host) +
                   ":" + std::to_string(endpoint_.port);
       break;
-    case Endpoint::Kind::Ssh: {
-      // A name of its own per transport: libcurl reuses a kept-alive connection by host name,
-      // and connections of two ssh endpoints must never be mixed up.
-      static std::atomic<unsigned long> next{1};
-      const std::string name = "ignite-ssh-" + std::to_string(next++);
-      base_url_ = "http://" + name;
-      resolve_.reset(curl_slist_append(nullptr, (name + ":80:127.0.0.1").c_str()));
-      if (!resolve_) throw Error(ErrorCode::Internal, "curl_slist_append failed");
-      ssh_ = std::make_shared<SshState>();
-      ssh_->endpoint = endpoint_;
+    case Endpoint::Kind::Ssh:
+      // libcurl (7.88) cannot take an already connected socket: it talks to a private unix
+      // socket whose every connection is handed to an ssh process (ssh.hpp, SshRelay).
+      base_url_ = "http://localhost";
+      relay_ = std::make_unique<SshRelay>(endpoint_);
       break;
-    }
   }
 }
 
-CurlTransport::~CurlTransport() {
-  if (!ssh_) return;
-  // Connections still cached by threads' handles would keep their ssh processes until those
-  // threads end: end them now (libcurl notices the closed socket and drops the connection).
-  std::vector<std::unique_ptr<SshProcess>> ending;
-  {
-    auto& registry = SshRegistry::get();
-    std::lock_guard lock(registry.mu);
-    for (auto& [fd, entry] : registry.by_socket) {
-      if (entry.state == ssh_ && entry.process) ending.push_back(std::move(entry.process));
-    }
-  }
-}
+CurlTransport::~CurlTransport() = default;
 
 void CurlTransport::configure(CURL* h) const {
   switch (endpoint_.kind) {
@@ -381,14 +295,8 @@ void CurlTransport::configure(CURL* h) const {
       }
       break;
     case Endpoint::Kind::Ssh:
+      set(h, CURLOPT_UNIX_SOCKET_PATH, relay_->socket_path().c_str());
       set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
-      set(h, CURLOPT_RESOLVE, resolve_.get());
-      set(h, CURLOPT_OPENSOCKETFUNCTION, &open_ssh_socket);
-      set(h, CURLOPT_OPENSOCKETDATA,
-          static_cast<void*>(const_cast<std::shared_ptr<SshState>*>(&ssh_)));
-      set(h, CURLOPT_SOCKOPTFUNCTION, &ssh_socket_connected);
-      set(h, CURLOPT_CLOSESOCKETFUNCTION, &close_ssh_socket);
-      set(h, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(nullptr));
       break;
   }
 }
@@ -511,7 +419,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
 void CurlTransport::fail(CURL* h, CURLcode rc, const std::string& curl_message,
                          const std::string& target, const HttpRequest& req) const {
   // What ssh said when its connection failed (authentication, host key, no docker there).
-  std::string ssh_said = ssh_ ? ssh_->take_failure() : std::string();
+  std::string ssh_said = relay_ ? relay_->take_failure(std::chrono::milliseconds(500)) : std::string();
   const std::string ssh_suffix = ssh_said.empty() ? "" : " (ssh: " + ssh_said + ")";
   if (is_unreachable(rc)) {
     throw Error(ErrorCode::DockerUnavailable,
@@ -522,7 +430,9 @@ void CurlTransport::fail(CURL* h, CURLcode rc, const std::string& curl_message,
     double tls_done = 0;
     curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connected);
     curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &tls_done);
-    if (rc == CURLE_OPERATION_TIMEDOUT && connected > 0 && tls_done == 0) {
+    if (rc == CURLE_OPERATION_TIMEDOUT &&
+        ((connected > 0 && tls_done == 0) ||
+         curl_message.find("SSL connection timeout") != std::string::npos)) {
       throw Error(ErrorCode::DockerUnavailable,
                   "TLS with the Docker daemon at " + endpoint_.url +
                       " failed: no TLS handshake reply within " +
@@ -532,6 +442,13 @@ void CurlTransport::fail(CURL* h, CURLcode rc, const std::string& curl_message,
     }
     if (rc != CURLE_OPERATION_TIMEDOUT && is_tls_failure(curl_message)) {
       throw Error(ErrorCode::DockerUnavailable, explain_tls_failure(curl_message, endpoint_));
+    }
+  }
+  if (endpoint_.tls && rc != CURLE_OPERATION_TIMEDOUT) {
+    // The daemon dropped the connection without a TLS error libcurl could see (its refusal of
+    // our certificate came as an alert after the request was sent): ask once more, listening.
+    if (std::string why = tls_refusal(endpoint_, std::chrono::milliseconds(1000)); !why.empty()) {
+      throw Error(ErrorCode::DockerUnavailable, why);
     }
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {

@@ -1,6 +1,6 @@
 // Transport over libcurl, speaking HTTP/1.1 to the daemon's Endpoint: its unix socket, TCP
 // (HTTPS with the endpoint's CA and client certificate), or ssh (each connection an `ssh ...
-// docker system dial-stdio` process, handed to libcurl as an already connected socket).
+// docker system dial-stdio` process behind a private unix socket, see SshRelay).
 #pragma once
 
 #include <curl/curl.h>
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ignite/src/docker/endpoint.hpp"
+#include "ignite/src/docker/ssh.hpp"
 #include "ignite/src/docker/transport.hpp"
 
 namespace Ignite::docker {
@@ -32,8 +33,6 @@ class CurlTransport final : public Transport {
   const std::string& socket_path() const noexcept { return endpoint_.socket_path; }
   const Endpoint& endpoint() const noexcept { return endpoint_; }
 
-  struct SshState;
-
  private:
   // `on_data` null: buffer the whole body.
   HttpResponse perform(const HttpRequest& req,
@@ -45,11 +44,7 @@ class CurlTransport final : public Transport {
 
   Endpoint endpoint_;
   std::string base_url_;  // "http://localhost", "https://127.0.0.1:2376" ...
-  std::shared_ptr<SshState> ssh_;
-  struct SlistFree {
-    void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-  };
-  std::unique_ptr<curl_slist, SlistFree> resolve_;  // ssh: the made-up host name -> 127.0.0.1
+  std::unique_ptr<SshRelay> relay_;  // ssh
 };
 
 }  // namespace Ignite::docker

@@ -1,17 +1,22 @@
 #include "ignite/src/docker/ssh.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "ignite/error.hpp"
 
@@ -70,29 +75,41 @@ std::vector<std::string> SshProcess::argv(const Endpoint& endpoint) {
   return args;
 }
 
+namespace {
+
+Error spawn_error(const Endpoint& endpoint, const std::string& what, int err) {
+  return Error(ErrorCode::DockerUnavailable, "Docker daemon not reachable at " + endpoint.url +
+                                                 ": " + what + ": " + std::strerror(err));
+}
+
+}  // namespace
+
 std::unique_ptr<SshProcess> SshProcess::spawn(const Endpoint& endpoint, int* fd) {
-  const auto fail = [&](const std::string& what, int err) {
-    return Error(ErrorCode::DockerUnavailable,
-                 "Docker daemon not reachable at " + endpoint.url + ": " + what + ": " +
-                     std::strerror(err));
-  };
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    throw fail("socketpair()", errno);
+    throw spawn_error(endpoint, "socketpair()", errno);
   }
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    const int e = errno;
+  try {
+    auto process = spawn_on(endpoint, pair[1]);
+    ::close(pair[1]);
+    *fd = pair[0];
+    return process;
+  } catch (...) {
     ::close(pair[0]);
     ::close(pair[1]);
-    throw fail("pipe()", e);
+    throw;
   }
+}
+
+std::unique_ptr<SshProcess> SshProcess::spawn_on(const Endpoint& endpoint, int stdio_fd) {
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw spawn_error(endpoint, "pipe()", errno);
   ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pair[1], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, pair[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, stdio_fd, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, stdio_fd, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -117,16 +134,13 @@ std::unique_ptr<SshProcess> SshProcess::spawn(const Endpoint& endpoint, int* fd)
   const int rc = ::posix_spawnp(&pid, "ssh", &actions, &attr, c_args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  ::close(pair[1]);
   ::close(err_pipe[1]);
   if (rc != 0) {
-    ::close(pair[0]);
     ::close(err_pipe[0]);
-    throw fail("cannot run ssh (install openssh-client)", rc);
+    throw spawn_error(endpoint, "cannot run ssh (install openssh-client)", rc);
   }
   std::unique_ptr<SshProcess> process(new SshProcess(pid, err_pipe[0]));
   process->owner_ = ::getpid();
-  *fd = pair[0];
   return process;
 }
 
@@ -178,6 +192,18 @@ void SshProcess::reap(bool block) noexcept {
   }
 }
 
+bool SshProcess::exited() {
+  collect_stderr();
+  if (owner_ == ::getpid()) reap(/*block=*/false);
+  return reaped_;
+}
+
+bool SshProcess::failed() const noexcept {
+  if (!reaped_) return false;
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_) != 0;
+  return WIFSIGNALED(status_) && WTERMSIG(status_) != SIGTERM;
+}
+
 std::string SshProcess::diagnostics() {
   collect_stderr();
   if (owner_ == ::getpid()) reap(/*block=*/false);
@@ -190,6 +216,88 @@ std::string SshProcess::diagnostics() {
             std::to_string(WEXITSTATUS(status_));
   }
   return text;
+}
+
+SshRelay::SshRelay(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  std::string base = runtime != nullptr && *runtime != '\0' ? runtime : "/tmp";
+  std::string templ = base + "/ignite-ssh-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    throw spawn_error(endpoint_, "cannot make a private directory in " + base, errno);
+  }
+  dir_ = templ;  // mkdtemp makes it 0700: only this user may connect through our ssh login
+  socket_path_ = dir_ + "/docker.sock";
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, socket_path_.c_str(),
+              std::min(socket_path_.size() + 1, sizeof(address.sun_path) - 1));
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listen_fd_, 64) != 0) {
+    const int e = errno;
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    ::unlink(socket_path_.c_str());
+    ::rmdir(dir_.c_str());
+    throw spawn_error(endpoint_, "cannot listen on " + socket_path_, e);
+  }
+  owner_ = ::getpid();
+  thread_ = std::thread([this] { run(); });
+}
+
+SshRelay::~SshRelay() {
+  if (owner_ != ::getpid()) return;  // a forked child's copy: the parent's relay
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  ::close(listen_fd_);
+  ::unlink(socket_path_.c_str());
+  ::rmdir(dir_.c_str());
+  std::lock_guard lock(mu_);
+  processes_.clear();  // ends and reaps them
+}
+
+void SshRelay::run() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    std::lock_guard lock(mu_);
+    if (ready > 0) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        try {
+          processes_.push_back(SshProcess::spawn_on(endpoint_, fd));
+        } catch (const std::exception& e) {
+          last_failure_ = e.what();
+        }
+        ::close(fd);  // ssh has it now (or nobody: libcurl sees the connection closed)
+      }
+    }
+    reap_exited();
+  }
+}
+
+void SshRelay::reap_exited() {
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    if ((*it)->exited()) {
+      if ((*it)->failed()) last_failure_ = (*it)->diagnostics();
+      it = processes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::string SshRelay::take_failure(std::chrono::milliseconds wait) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      reap_exited();
+      if (!last_failure_.empty() || std::chrono::steady_clock::now() >= until) {
+        return std::exchange(last_failure_, {});
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace Ignite::docker
