@@ -328,6 +328,44 @@ TEST(RemoteTls, DockerContextAndEnvironmentNameTheSameDaemon) {
   EXPECT_THAT(message, HasSubstr("docker context \"no-such-context\" does not exist"));
 }
 
+// ---- the CLI: --host for every command, images copy --------------------------------------
+
+std::string cli() { return Ignite::testing::runfile("examples/cli/ignite").string(); }
+
+TEST(RemoteTlsCli, ImagesCopyAndRunWithHost) {
+  REQUIRE_TLS_DAEMON();
+  ensure_quickjs_on_tls_daemon();
+  // Untag the runtime image there, so the CLI has something to copy.
+  Ignite::docker::DockerClient direct((env().tls_dir / "docker.sock").string());
+  direct.image_remove(kQuickjsImage, /*force=*/true);
+  ASSERT_FALSE(direct.image_inspect(kQuickjsImage).has_value());
+
+  const std::string certs = (env().tls_dir / "client").string();
+  const auto copy = run_command(cli() + " images copy --to " + env().tls_url() +
+                                " --to-cert-path " + certs + " quickjs --json");
+  ASSERT_EQ(copy.status, 0) << copy.err;
+  const auto copied = nlohmann::json::parse(copy.out);
+  EXPECT_EQ(copied["copied"], nlohmann::json::array({kQuickjsImage}));
+  EXPECT_EQ(copied["to"], env().tls_url());
+  EXPECT_GT(copied["bytes"].get<long long>(), 1'000'000);
+  EXPECT_TRUE(direct.image_inspect(kQuickjsImage).has_value());
+
+  const auto run = run_command(cli() + " --host " + env().tls_url() + " --cert-path " + certs +
+                               " run " + example_service("hello-quickjs").string() +
+                               " --input '{\"name\":\"cli\"}' --json");
+  ASSERT_EQ(run.status, 0) << run.err << run.out;
+  const auto report = nlohmann::json::parse(run.out);
+  const auto execution = report.contains("execution") ? report["execution"] : report;
+  EXPECT_THAT(execution.dump(), HasSubstr("Hello, cli!"));
+  EXPECT_THAT(execution.dump(), HasSubstr("\"mode\":\"baked\""));
+
+  // A bad target is named, with the problem.
+  const auto bad = run_command(cli() + " images copy --to " + env().tls_url() +
+                               " --to-cert-path " + (env().tls_dir / "wrong-ca").string() + " quickjs");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.err, HasSubstr("not signed by the CA"));
+}
+
 // ---- bad TLS: fails within seconds, naming the endpoint and the problem ---------------------
 
 TEST(RemoteTlsRefused, WrongCaForTheDaemonsCertificate) {
