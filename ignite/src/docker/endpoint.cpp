@@ -230,7 +230,8 @@ Endpoint parse_host(std::string_view url, std::string_view source) {
 Endpoint resolve_endpoint(const EndpointSettings& settings) {
   std::string host = settings.host;
   std::string host_source = "docker_host";
-  std::string context = settings.context;
+  // An explicit host wins over an explicit context.
+  std::string context = settings.host.empty() ? settings.context : std::string();
   std::string context_source = "docker_context";
   if (host.empty() && context.empty()) {
     if (std::string value = env("DOCKER_HOST"); !value.empty()) {
