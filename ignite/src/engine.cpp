@@ -306,7 +306,8 @@ ImageCopyResult Engine::copy_images(Engine& target, const ImageCopyOptions& opti
   auto& from = impl_->docker();
   if (options.images.empty()) {
     // Every runtime image the source has (a custom runtime's too).
-    for (const Runtime& rt : runtimes().all()) {
+    const RuntimeRegistry registry = runtimes();
+    for (const Runtime& rt : registry.all()) {
       for (const RuntimeVersion& v : rt.versions) {
         if (std::find(images.begin(), images.end(), v.image) == images.end() &&
             from.image_inspect(v.image)) {
