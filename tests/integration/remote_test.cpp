@@ -1,5 +1,6 @@
-// Remote Docker hosts on real daemons: a second dockerd with TLS on a loopback port
-// (tests/remote/tls_dockerd: its own data-root, certificates made by openssl) and the host's
+// Remote Docker hosts on real daemons: a second dockerd with TLS in a network namespace of its
+// own (tests/remote/tls_dockerd: a 198.19.x.2 address, its own data-root, certificates made by
+// openssl) and the host's
 // daemon through a local sshd (tests/remote/sshd, its own keys and config). Both are started
 // once for this binary and always stopped (a global test environment), also when tests fail.
 #include <arpa/inet.h>
@@ -57,7 +58,7 @@ class RemoteEnvironment : public ::testing::Environment {
   static RemoteEnvironment* instance;
 
   fs::path tls_dir;
-  int tls_port = 0;
+  std::string tls_address;  // "198.19.k.2:2376"
   std::string tls_error;
   fs::path ssh_dir;
   int ssh_port = 0;
@@ -72,14 +73,14 @@ class RemoteEnvironment : public ::testing::Environment {
     const auto t0 = Clock::now();
     auto tls = run_command(script("tls_dockerd") + " start " + tls_dir.string() + " 2>&1");
     if (tls.status == 0) {
-      tls_port = std::stoi(trim(tls.out));
+      tls_address = trim(tls.out);
       Ignite::testing::write_file(tls_dir / "owner", std::to_string(::getpid()));
     } else {
       tls_error = "tests/remote/tls_dockerd start failed: " + tls.out + tls.err;
     }
     std::cerr << "[remote] TLS dockerd up in "
               << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
-              << " ms on 127.0.0.1:" << tls_port << "\n";
+              << " ms on " << tls_address << "\n";
     auto ssh = run_command(script("sshd") + " start " + ssh_dir.string() + " 2>&1");
     if (ssh.status == 0) {
       ssh_port = std::stoi(trim(ssh.out));
@@ -112,7 +113,7 @@ class RemoteEnvironment : public ::testing::Environment {
     }
   }
 
-  std::string tls_url() const { return "tcp://127.0.0.1:" + std::to_string(tls_port); }
+  std::string tls_url() const { return "tcp://" + tls_address; }
 
   Ignite::EngineOptions tls_options(const std::string& certs = "client") const {
     Ignite::EngineOptions o;
@@ -428,7 +429,8 @@ TEST(RemoteTlsRefused, ClientCertificateFromAnotherCa) {
 TEST(RemoteTlsRefused, PlainClientOnTheTlsPort) {
   REQUIRE_TLS_DAEMON();
   auto options = env().tls_options();
-  options.docker_tls_verify = false;  // loopback: plain TCP is allowed, and wrong here
+  options.docker_tls_verify = false;
+  options.allow_plain_tcp = true;  // not loopback: plain TCP must be asked for (and is wrong here)
   Ignite::Engine e(options);
   const auto [message, ms] = expect_failure([&] { e.ping(); }, ErrorCode::DockerUnavailable);
   EXPECT_THAT(message, HasSubstr(env().tls_url()));

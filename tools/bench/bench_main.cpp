@@ -17,8 +17,9 @@
 //                as the pool does (supervisor + runner) -> attach -> start -> runner ready ->
 //                remove. Its exec/s is the floor of ignite-pool-sustained;
 //   ignite-reuse execute() in reuse mode (PoolOptions::reuse = 50 jobs per container).
-//   ignite-remote-tls  Ignite's cold path against a second dockerd over TCP with TLS on a
-//                loopback port (tests/remote/tls_dockerd, started and stopped by this run; the
+//   ignite-remote-tls  Ignite's cold path against a second dockerd over TCP with TLS in a
+//                network namespace of its own (tests/remote/tls_dockerd, a veth pair with
+//                198.19.x addresses, started and stopped by this run; the
 //                runtime images copied there with Engine::copy_images): delivery is baked, every
 //                call and the attach stream go through TLS. Compare with ignite-cold.
 // The pooled methods use an Engine of their own per runtime x concurrency, so pools do not
@@ -1263,9 +1264,9 @@ void Bench::start_remote() {
     throw std::runtime_error("starting the TLS daemon: " +
                              (started.error.empty() ? first_line(started.err) : started.error));
   }
-  const std::string port = first_line(started.out);
+  const std::string address = first_line(started.out);  // "198.19.k.2:2376", its own netns
   Ignite::EngineOptions o = engine_options_;
-  o.docker_host = "tcp://127.0.0.1:" + port;
+  o.docker_host = "tcp://" + address;
   o.docker_tls_verify = true;
   o.docker_cert_path = tls_dir_ / "client";
   remote_ = std::make_unique<Ignite::Engine>(o);
@@ -1273,16 +1274,17 @@ void Bench::start_remote() {
   Ignite::ImageCopyOptions copy;
   copy.images = opt_.runtimes;
   const auto copied = engine_->copy_images(*remote_, copy);
-  say(fmt("remote TLS daemon on 127.0.0.1:%s up; runtime images copied: %.1f MB in %lld ms (%.0f ms in all)",
-          port.c_str(), static_cast<double>(copied.bytes) / 1e6,
+  say(fmt("remote TLS daemon on %s up; runtime images copied: %.1f MB in %lld ms (%.0f ms in all)",
+          address.c_str(), static_cast<double>(copied.bytes) / 1e6,
           static_cast<long long>(copied.duration.count()), ms_between(t0, Clock::now())));
   remote_info_ = {{"endpoint", o.docker_host},
                   {"images_copy", {{"bytes", copied.bytes},
                                    {"ms", copied.duration.count()},
                                    {"images", copied.copied}}}};
-  notes_.push_back(fmt("ignite-remote-tls: a second dockerd with TLS on 127.0.0.1:%s; the runtime images "
+  notes_.push_back(fmt("ignite-remote-tls: a second dockerd with TLS at %s (a network namespace of its own, "
+                       "over a veth pair); the runtime images "
                        "(%s) were copied there first: %.1f MB in %lld ms (Engine::copy_images)",
-                       port.c_str(), [&] {
+                       address.c_str(), [&] {
                          std::string list;
                          for (const auto& i : copied.copied) list += (list.empty() ? "" : ", ") + i;
                          return list;
