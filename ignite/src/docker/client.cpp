@@ -205,8 +205,18 @@ std::string socket_from_env() {
   return std::string(host.substr(kScheme.size()));
 }
 
+namespace {
+Endpoint unix_endpoint(std::string socket_path) {
+  Endpoint ep;
+  ep.url = "unix://" + socket_path;
+  ep.source = "socket path";
+  ep.socket_path = std::move(socket_path);
+  return ep;
+}
+}  // namespace
+
 DockerClient::DockerClient(std::string socket_path)
-    : DockerClient(parse_host("unix://" + socket_path, "socket path")) {}
+    : DockerClient(unix_endpoint(std::move(socket_path))) {}
 
 DockerClient::DockerClient(Endpoint endpoint)
     : transport_(std::make_unique<CurlTransport>(endpoint)), endpoint_(std::move(endpoint)) {}

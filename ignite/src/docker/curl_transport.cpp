@@ -249,7 +249,13 @@ std::string url_host(const std::string& host) {
 }  // namespace
 
 CurlTransport::CurlTransport(std::string socket_path)
-    : CurlTransport(parse_host("unix://" + socket_path, "socket path")) {}
+    : CurlTransport([&] {
+        Endpoint ep;
+        ep.url = "unix://" + socket_path;
+        ep.source = "socket path";
+        ep.socket_path = std::move(socket_path);
+        return ep;
+      }()) {}
 
 CurlTransport::CurlTransport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
   global_init();

@@ -228,6 +228,10 @@ SshRelay::SshRelay(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
   dir_ = templ;  // mkdtemp makes it 0700: only this user may connect through our ssh login
   socket_path_ = dir_ + "/docker.sock";
   sockaddr_un address{};
+  if (socket_path_.size() >= sizeof(address.sun_path)) {
+    ::rmdir(dir_.c_str());
+    throw spawn_error(endpoint_, "the relay socket path " + socket_path_ + " is too long for a unix socket (set XDG_RUNTIME_DIR shorter)", ENAMETOOLONG);
+  }
   address.sun_family = AF_UNIX;
   std::memcpy(address.sun_path, socket_path_.c_str(),
               std::min(socket_path_.size() + 1, sizeof(address.sun_path) - 1));
