@@ -87,7 +87,8 @@ class Pipe {
 }  // namespace
 
 ImageCopyResult copy_images(docker::DockerClient& from, docker::DockerClient& to,
-                            const std::vector<std::string>& images, const ImageCopyOptions& options) {
+                            const std::vector<std::string>& images,
+                            const ImageCopyOptions& options) {
   const auto t0 = steady_clock::now();
   docker::CancelScope scope(options.stop_token);
   ImageCopyResult result;
@@ -101,12 +102,12 @@ ImageCopyResult copy_images(docker::DockerClient& from, docker::DockerClient& to
     }
     const auto source = from.image_inspect(image);
     if (!source) {
-      throw Error(ErrorCode::NotFound, "copy images: " + image +
-                                           " is not on the source Docker daemon at " +
-                                           from.endpoint().url +
-                                           (from.endpoint().local()
-                                                ? " (run tools/bootstrap to build the runtime images)"
-                                                : ""));
+      throw Error(
+          ErrorCode::NotFound,
+          "copy images: " + image + " is not on the source Docker daemon at " +
+              from.endpoint().url +
+              (from.endpoint().local() ? " (run tools/bootstrap to build the runtime images)"
+                                       : ""));
     }
     const std::string id = source->value("Id", "");
     const auto there = to.image_inspect(image);

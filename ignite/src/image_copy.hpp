@@ -18,6 +18,7 @@ namespace Ignite::detail {
 // for an image `from` does not have, Error(Cancelled) on a stop request, and either daemon's
 // error (the other transfer is stopped).
 ImageCopyResult copy_images(docker::DockerClient& from, docker::DockerClient& to,
-                            const std::vector<std::string>& images, const ImageCopyOptions& options);
+                            const std::vector<std::string>& images,
+                            const ImageCopyOptions& options);
 
 }  // namespace Ignite::detail

@@ -38,8 +38,9 @@ class CleanEnv : public ::testing::Test {
     for (const auto& [name, value] : saved_) ::setenv(name.c_str(), value.c_str(), 1);
     fs::remove_all(dir_);
   }
-  static constexpr const char* kNames[] = {"DOCKER_HOST",     "DOCKER_CONTEXT",   "DOCKER_CONFIG",
-                                           "DOCKER_TLS_VERIFY", "DOCKER_TLS",     "DOCKER_CERT_PATH"};
+  static constexpr const char* kNames[] = {"DOCKER_HOST",   "DOCKER_CONTEXT",
+                                           "DOCKER_CONFIG", "DOCKER_TLS_VERIFY",
+                                           "DOCKER_TLS",    "DOCKER_CERT_PATH"};
   std::vector<std::pair<std::string, std::string>> saved_;
   fs::path dir_;
 };
@@ -107,8 +108,8 @@ TEST_F(CleanEnv, BadUrlsNameTheSetting) {
 }
 
 TEST_F(CleanEnv, PlainTcpOnlyToLoopbackUnlessAllowed) {
-  for (const char* host : {"tcp://127.0.0.1:2375", "tcp://localhost:2375", "tcp://[::1]:2375",
-                           "tcp://127.8.9.10:1"}) {
+  for (const char* host :
+       {"tcp://127.0.0.1:2375", "tcp://localhost:2375", "tcp://[::1]:2375", "tcp://127.8.9.10:1"}) {
     EXPECT_NO_THROW(resolve_endpoint({.host = host})) << host;
   }
   const std::string message = config_error({.host = "tcp://docker.example:2375"});
@@ -134,7 +135,8 @@ TEST_F(CleanEnv, TlsFilesComeFromTheCertPathAndAreChecked) {
                         (dir_ / "certs/ca.pem").string()));
   fs::create_directories(dir_ / "certs");
   std::ofstream(dir_ / "certs/ca.pem") << "not a certificate";
-  EXPECT_THAT(config_error({.host = "tcp://docker.example:2376"}), HasSubstr("not a PEM certificate"));
+  EXPECT_THAT(config_error({.host = "tcp://docker.example:2376"}),
+              HasSubstr("not a PEM certificate"));
   // A setting beats the environment; TLS is only for tcp://.
   EXPECT_THAT(config_error({.host = "tcp://docker.example:2376", .cert_path = dir_ / "other"}),
               HasSubstr("docker_cert_path=" + (dir_ / "other").string()));
@@ -166,11 +168,11 @@ TEST_F(CleanEnv, PrecedenceHostThenContextThenEnvironment) {
   write_context("near", "unix:///run/near.sock");
   std::ofstream(config / "config.json") << R"({"currentContext": "far"})";
 
-  EXPECT_EQ(resolve_endpoint().url, "ssh://me@far-host");          // currentContext
+  EXPECT_EQ(resolve_endpoint().url, "ssh://me@far-host");  // currentContext
   ::setenv("DOCKER_CONTEXT", "near", 1);
-  EXPECT_EQ(resolve_endpoint().socket_path, "/run/near.sock");     // DOCKER_CONTEXT wins
+  EXPECT_EQ(resolve_endpoint().socket_path, "/run/near.sock");  // DOCKER_CONTEXT wins
   ::setenv("DOCKER_HOST", "unix:///run/env.sock", 1);
-  EXPECT_EQ(resolve_endpoint().socket_path, "/run/env.sock");      // DOCKER_HOST wins
+  EXPECT_EQ(resolve_endpoint().socket_path, "/run/env.sock");                // DOCKER_HOST wins
   EXPECT_EQ(resolve_endpoint({.context = "far"}).url, "ssh://me@far-host");  // a setting wins
   EXPECT_EQ(resolve_endpoint({.host = "unix:///run/set.sock", .context = "far"}).socket_path,
             "/run/set.sock");
@@ -181,7 +183,8 @@ TEST_F(CleanEnv, PrecedenceHostThenContextThenEnvironment) {
   std::ofstream(config / "config.json") << "{broken";
   ::unsetenv("DOCKER_HOST");
   ::unsetenv("DOCKER_CONTEXT");
-  EXPECT_THAT(config_error({}), HasSubstr("config.json: docker configuration is not a JSON object"));
+  EXPECT_THAT(config_error({}),
+              HasSubstr("config.json: docker configuration is not a JSON object"));
 }
 
 }  // namespace

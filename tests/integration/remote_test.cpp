@@ -48,9 +48,7 @@ std::string read_or_empty(const fs::path& file) {
   return trim(text);
 }
 
-bool pid_alive(const std::string& pid) {
-  return !pid.empty() && ::kill(std::stoi(pid), 0) == 0;
-}
+bool pid_alive(const std::string& pid) { return !pid.empty() && ::kill(std::stoi(pid), 0) == 0; }
 
 // The two far ends, started by SetUp and stopped by TearDown.
 class RemoteEnvironment : public ::testing::Environment {
@@ -261,16 +259,18 @@ TEST(RemoteTls, DockerContextAndEnvironmentNameTheSameDaemon) {
   Ignite::testing::TempDir config;
   // As `docker context create tls-test --docker host=...,ca=...,cert=...,key=...` stores it.
   const std::string name = "ignite-tls-test";
-  const std::string digest = trim(run_command("printf %s " + name + " | sha256sum | cut -d' ' -f1").out);
+  const std::string digest =
+      trim(run_command("printf %s " + name + " | sha256sum | cut -d' ' -f1").out);
   const fs::path meta = config.path() / "contexts/meta" / digest;
   const fs::path tls = config.path() / "contexts/tls" / digest / "docker";
   fs::create_directories(meta);
   fs::create_directories(tls);
   Ignite::testing::write_file(
       meta / "meta.json",
-      nlohmann::json{{"Name", name},
-                     {"Metadata", nlohmann::json::object()},
-                     {"Endpoints", {{"docker", {{"Host", env().tls_url()}, {"SkipTLSVerify", false}}}}}}
+      nlohmann::json{
+          {"Name", name},
+          {"Metadata", nlohmann::json::object()},
+          {"Endpoints", {{"docker", {{"Host", env().tls_url()}, {"SkipTLSVerify", false}}}}}}
           .dump());
   for (const char* f : {"ca.pem", "cert.pem", "key.pem"}) {
     fs::copy_file(env().tls_dir / "client" / f, tls / f);
@@ -361,8 +361,8 @@ TEST(RemoteTlsCli, ImagesCopyAndRunWithHost) {
   EXPECT_THAT(execution.dump(), HasSubstr("\"mode\":\"baked\""));
 
   // A bad target is named, with the problem.
-  const auto bad = run_command(cli() + " images copy --to " + env().tls_url() +
-                               " --to-cert-path " + (env().tls_dir / "wrong-ca").string() + " quickjs");
+  const auto bad = run_command(cli() + " images copy --to " + env().tls_url() + " --to-cert-path " +
+                               (env().tls_dir / "wrong-ca").string() + " quickjs");
   EXPECT_EQ(bad.status, 1);
   EXPECT_THAT(bad.err, HasSubstr("not signed by the CA"));
 }
@@ -374,15 +374,16 @@ TEST(RemoteTlsRefused, WrongCaForTheDaemonsCertificate) {
   Ignite::Engine e(env().tls_options("wrong-ca"));
   const auto [message, ms] = expect_failure([&] { e.ping(); }, ErrorCode::DockerUnavailable);
   EXPECT_THAT(message, HasSubstr(env().tls_url()));
-  EXPECT_THAT(message, HasSubstr("not signed by the CA in " + (env().tls_dir / "wrong-ca/ca.pem").string()));
+  EXPECT_THAT(message,
+              HasSubstr("not signed by the CA in " + (env().tls_dir / "wrong-ca/ca.pem").string()));
   EXPECT_LT(ms, 3000);
   std::cerr << "[remote] wrong CA: " << ms << " ms: " << message << "\n";
 
   // The attach stream's own TLS connection says the same.
   Ignite::docker::DockerClient client(Ignite::docker::resolve_endpoint(
       {.host = env().tls_url(), .tls_verify = true, .cert_path = env().tls_dir / "wrong-ca"}));
-  const auto [attach_message, attach_ms] =
-      expect_failure([&] { client.container_attach("0123456789ab", true); }, ErrorCode::DockerUnavailable);
+  const auto [attach_message, attach_ms] = expect_failure(
+      [&] { client.container_attach("0123456789ab", true); }, ErrorCode::DockerUnavailable);
   EXPECT_THAT(attach_message, HasSubstr("not signed by the CA"));
   EXPECT_THAT(attach_message, HasSubstr(env().tls_url()));
   EXPECT_LT(attach_ms, 3000);
@@ -390,8 +391,8 @@ TEST(RemoteTlsRefused, WrongCaForTheDaemonsCertificate) {
 
 TEST(RemoteTlsRefused, ExpiredClientCertificateIsNamedBeforeConnecting) {
   REQUIRE_TLS_DAEMON();
-  const auto [message, ms] = expect_failure(
-      [&] { Ignite::Engine e(env().tls_options("expired")); }, ErrorCode::Config);
+  const auto [message, ms] =
+      expect_failure([&] { Ignite::Engine e(env().tls_options("expired")); }, ErrorCode::Config);
   EXPECT_THAT(message, HasSubstr((env().tls_dir / "expired/cert.pem").string()));
   EXPECT_THAT(message, HasSubstr("expired on"));
   EXPECT_THAT(message, HasSubstr(env().tls_url()));
@@ -418,10 +419,12 @@ TEST(RemoteTlsRefused, ClientCertificateFromAnotherCa) {
   EXPECT_LT(ms, 3000);
   std::cerr << "[remote] foreign client cert: " << ms << " ms: " << message << "\n";
 
-  Ignite::docker::DockerClient client(Ignite::docker::resolve_endpoint(
-      {.host = env().tls_url(), .tls_verify = true, .cert_path = env().tls_dir / "foreign-client"}));
-  const auto [attach_message, attach_ms] =
-      expect_failure([&] { client.container_attach("0123456789ab", true); }, ErrorCode::DockerUnavailable);
+  Ignite::docker::DockerClient client(
+      Ignite::docker::resolve_endpoint({.host = env().tls_url(),
+                                        .tls_verify = true,
+                                        .cert_path = env().tls_dir / "foreign-client"}));
+  const auto [attach_message, attach_ms] = expect_failure(
+      [&] { client.container_attach("0123456789ab", true); }, ErrorCode::DockerUnavailable);
   EXPECT_THAT(attach_message, HasSubstr("refused the client certificate"));
   EXPECT_LT(attach_ms, 3000);
 }
@@ -500,7 +503,8 @@ TEST(RemoteTlsRefused, TlsClientOnAPlainPort) {
     EXPECT_THAT(message, HasSubstr(plain.url()));
     EXPECT_THAT(message, HasSubstr("does not speak TLS"));
     EXPECT_LT(ms, 3000);
-    std::cerr << "[remote] TLS client on plain port (answers): " << ms << " ms: " << message << "\n";
+    std::cerr << "[remote] TLS client on plain port (answers): " << ms << " ms: " << message
+              << "\n";
   }
   {
     PlainServer silent("");
@@ -516,8 +520,8 @@ TEST(RemoteTlsRefused, TlsClientOnAPlainPort) {
     Ignite::docker::DockerClient client(Ignite::docker::resolve_endpoint(
         {.host = silent.url(), .tls_verify = true, .cert_path = env().tls_dir / "client"}));
     client.set_timeouts({.metadata = 2000ms, .lifecycle = 2000ms, .build = 2000ms});
-    const auto [attach_message, attach_ms] =
-        expect_failure([&] { client.container_attach("0123456789ab", true); }, ErrorCode::DockerUnavailable);
+    const auto [attach_message, attach_ms] = expect_failure(
+        [&] { client.container_attach("0123456789ab", true); }, ErrorCode::DockerUnavailable);
     EXPECT_THAT(attach_message, HasSubstr("no TLS handshake reply in time"));
     EXPECT_LT(attach_ms, 5000);
   }

@@ -95,8 +95,8 @@ class SocketConnection final : public Connection {
       // The daemon closed while unread stdin was still queued on its side: the output before
       // it has been read in full, so this is an end of stream like any other.
       if (errno == ECONNRESET) return 0;
-      throw Error(ErrorCode::Docker, std::string("reading from the Docker daemon: ") +
-                                         std::strerror(errno));
+      throw Error(ErrorCode::Docker,
+                  std::string("reading from the Docker daemon: ") + std::strerror(errno));
     }
   }
 
@@ -107,8 +107,8 @@ class SocketConnection final : public Connection {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) return -1;
-      throw Error(ErrorCode::Docker, std::string("writing to the Docker daemon: ") +
-                                         std::strerror(errno));
+      throw Error(ErrorCode::Docker,
+                  std::string("writing to the Docker daemon: ") + std::strerror(errno));
     }
   }
 
@@ -145,10 +145,17 @@ class TlsConnection final : public Connection {
   long read(char* buf, std::size_t size) override {
     std::size_t n = 0;
     switch (tls_.read(buf, size, &n)) {
-      case TlsStream::Io::Done: wants_ = 0; return static_cast<long>(n);
-      case TlsStream::Io::Closed: wants_ = 0; return 0;
-      case TlsStream::Io::WantWrite: wants_ = POLLOUT; return -1;
-      case TlsStream::Io::WantRead: break;
+      case TlsStream::Io::Done:
+        wants_ = 0;
+        return static_cast<long>(n);
+      case TlsStream::Io::Closed:
+        wants_ = 0;
+        return 0;
+      case TlsStream::Io::WantWrite:
+        wants_ = POLLOUT;
+        return -1;
+      case TlsStream::Io::WantRead:
+        break;
     }
     wants_ = POLLIN;
     return -1;
@@ -157,10 +164,17 @@ class TlsConnection final : public Connection {
   long write(const char* buf, std::size_t size) override {
     std::size_t n = 0;
     switch (tls_.write(buf, size, &n)) {
-      case TlsStream::Io::Done: wants_ = 0; return static_cast<long>(n);
-      case TlsStream::Io::Closed: wants_ = 0; return -1;
-      case TlsStream::Io::WantRead: wants_ = POLLIN; return 0;
-      case TlsStream::Io::WantWrite: break;
+      case TlsStream::Io::Done:
+        wants_ = 0;
+        return static_cast<long>(n);
+      case TlsStream::Io::Closed:
+        wants_ = 0;
+        return -1;
+      case TlsStream::Io::WantRead:
+        wants_ = POLLIN;
+        return 0;
+      case TlsStream::Io::WantWrite:
+        break;
     }
     wants_ = POLLOUT;
     return 0;
@@ -183,10 +197,11 @@ std::unique_ptr<Connection> dial_unix(const Endpoint& endpoint, std::string_view
   address.sun_family = AF_UNIX;
   // Reported like any other unreachable socket, as libcurl does for the other endpoints.
   if (path.size() >= sizeof(address.sun_path)) {
-    throw Error(ErrorCode::DockerUnavailable,
-                detail::unreachable_message(endpoint, "the path is longer than the " +
-                                                          std::to_string(sizeof(address.sun_path) - 1) +
-                                                          " bytes a unix socket address can hold"));
+    throw Error(
+        ErrorCode::DockerUnavailable,
+        detail::unreachable_message(endpoint, "the path is longer than the " +
+                                                  std::to_string(sizeof(address.sun_path) - 1) +
+                                                  " bytes a unix socket address can hold"));
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -198,8 +213,9 @@ std::unique_ptr<Connection> dial_unix(const Endpoint& endpoint, std::string_view
     rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
   } while (rc < 0 && errno == EINTR);
   if (rc < 0) {
-    throw Error(ErrorCode::DockerUnavailable,
-                detail::unreachable_message(endpoint, std::string("connect(): ") + std::strerror(errno)));
+    throw Error(
+        ErrorCode::DockerUnavailable,
+        detail::unreachable_message(endpoint, std::string("connect(): ") + std::strerror(errno)));
   }
   return std::make_unique<SocketConnection>(fd.release());
 }
@@ -211,14 +227,16 @@ UniqueFd connect_tcp(const Endpoint& endpoint, Clock::time_point deadline, std::
   addrinfo* found = nullptr;
   const std::string port = std::to_string(endpoint.port);
   if (const int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    throw Error(ErrorCode::DockerUnavailable,
-                detail::unreachable_message(endpoint, std::string("cannot resolve ") +
-                                                          endpoint.host + ": " + ::gai_strerror(rc)));
+    throw Error(
+        ErrorCode::DockerUnavailable,
+        detail::unreachable_message(
+            endpoint, std::string("cannot resolve ") + endpoint.host + ": " + ::gai_strerror(rc)));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
   std::string last_error = "no address";
   for (const addrinfo* a = list.get(); a != nullptr; a = a->ai_next) {
-    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol));
+    UniqueFd fd(
+        ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol));
     if (fd.get() < 0) {
       last_error = std::string("socket(): ") + std::strerror(errno);
       continue;
@@ -276,7 +294,8 @@ std::unique_ptr<Connection> dial(const Endpoint& endpoint, Clock::time_point dea
                                  std::string_view what) {
   throw_if_cancelled(what);
   switch (endpoint.kind) {
-    case Endpoint::Kind::Unix: return dial_unix(endpoint, what);
+    case Endpoint::Kind::Unix:
+      return dial_unix(endpoint, what);
     case Endpoint::Kind::Tcp: {
       UniqueFd fd = connect_tcp(endpoint, deadline, what);
       if (!endpoint.tls) return std::make_unique<SocketConnection>(fd.release());

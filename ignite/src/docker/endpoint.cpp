@@ -26,8 +26,7 @@ std::string env(const char* name) {
 }
 
 Error config(std::string_view source, std::string_view value, const std::string& what) {
-  return Error(ErrorCode::Config,
-               std::string(source) + "=" + std::string(value) + ": " + what);
+  return Error(ErrorCode::Config, std::string(source) + "=" + std::string(value) + ": " + what);
 }
 
 std::string sha256_hex(std::string_view text) {
@@ -59,7 +58,8 @@ std::optional<json> read_json(const fs::path& file, std::string_view what) {
   text << in.rdbuf();
   json value = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded() || !value.is_object()) {
-    throw Error(ErrorCode::Config, file.string() + ": " + std::string(what) + " is not a JSON object");
+    throw Error(ErrorCode::Config,
+                file.string() + ": " + std::string(what) + " is not a JSON object");
   }
   return value;
 }
@@ -171,8 +171,7 @@ Endpoint parse_host(std::string_view url, std::string_view source) {
   }
   const std::size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
-    throw config(source, url,
-                 "expected unix:///path, tcp://host:port or ssh://[user@]host[:port]");
+    throw config(source, url, "expected unix:///path, tcp://host:port or ssh://[user@]host[:port]");
   }
   const std::string_view scheme = url.substr(0, sep);
   std::string_view rest = url.substr(sep + 3);
@@ -222,9 +221,9 @@ Endpoint parse_host(std::string_view url, std::string_view source) {
     ep.url = std::string(url);
     return ep;
   }
-  throw config(source, url,
-               "unsupported scheme \"" + std::string(scheme) +
-                   "://\" (expected unix://, tcp:// or ssh://)");
+  throw config(
+      source, url,
+      "unsupported scheme \"" + std::string(scheme) + "://\" (expected unix://, tcp:// or ssh://)");
 }
 
 Endpoint resolve_endpoint(const EndpointSettings& settings) {
@@ -262,7 +261,8 @@ Endpoint resolve_endpoint(const EndpointSettings& settings) {
     const std::string named_by = context_source + "=" + context;
     const ContextEndpoint ctx = load_context(context, named_by);
     ep = parse_host(ctx.host, "docker context \"" + context + "\"");
-    const bool has_tls_files = file_exists(ctx.tls_dir / "ca.pem") || file_exists(ctx.tls_dir / "cert.pem");
+    const bool has_tls_files =
+        file_exists(ctx.tls_dir / "ca.pem") || file_exists(ctx.tls_dir / "cert.pem");
     if (ep.kind == Endpoint::Kind::Tcp && (has_tls_files || ctx.skip_tls_verify)) {
       TlsFiles files;
       files.verify = !ctx.skip_tls_verify;
@@ -273,8 +273,7 @@ Endpoint resolve_endpoint(const EndpointSettings& settings) {
       tls_setting = "docker context \"" + context + "\" TLS files";
     }
   } else {
-    ep = host.empty() ? parse_host(kDefaultSocketUrl, "default")
-                      : parse_host(host, host_source);
+    ep = host.empty() ? parse_host(kDefaultSocketUrl, "default") : parse_host(host, host_source);
     const bool verify = settings.tls_verify.value_or(!env("DOCKER_TLS_VERIFY").empty());
     const bool use_tls = verify || (!settings.tls_verify && !env("DOCKER_TLS").empty());
     if (ep.kind == Endpoint::Kind::Tcp && use_tls) {
@@ -304,15 +303,15 @@ Endpoint resolve_endpoint(const EndpointSettings& settings) {
   if (ep.kind == Endpoint::Kind::Tcp) {
     ep.tls = tls;
     if (ep.port == 0) ep.port = tls ? 2376 : 2375;
-    const std::string bracketed = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
+    const std::string bracketed =
+        ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
     ep.url = "tcp://" + bracketed + ":" + std::to_string(ep.port);
     const bool verified = tls && tls->verify;
     if (!verified && !is_loopback(ep.host) && !settings.allow_plain_tcp) {
       throw Error(
           ErrorCode::Config,
           ep.source + "=" + ep.url + ": " +
-              (tls ? "TLS without verifying the daemon's certificate"
-                   : "plain TCP (no TLS)") +
+              (tls ? "TLS without verifying the daemon's certificate" : "plain TCP (no TLS)") +
               " to a non-loopback address: anyone on the path can read the services' input and "
               "output, and anyone who reaches the port can run containers as root there. Set "
               "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), use "

@@ -34,9 +34,9 @@ struct Endpoint {
   Kind kind = Kind::Unix;
   std::string url;     // canonical form, used in every message: "tcp://127.0.0.1:2376"
   std::string source;  // what named it: "DOCKER_HOST", "docker_host", "docker context \"x\"" ...
-  std::string socket_path;  // Unix
-  std::string host;         // Tcp, Ssh (IPv6 without brackets)
-  int port = 0;             // Tcp; Ssh (0: ssh's own default)
+  std::string socket_path;      // Unix
+  std::string host;             // Tcp, Ssh (IPv6 without brackets)
+  int port = 0;                 // Tcp; Ssh (0: ssh's own default)
   std::optional<TlsFiles> tls;  // Tcp
   std::string ssh_user;         // Ssh ("" : ssh's own default)
   std::string ssh_socket;       // Ssh: the daemon socket on the far side ("" : its default)
@@ -51,11 +51,11 @@ struct Endpoint {
 
 // What a caller may set; every empty field falls back to the environment, as the docker CLI's.
 struct EndpointSettings {
-  std::string host;     // DOCKER_HOST syntax, or a socket path
-  std::string context;  // a docker context name ("default": the environment's endpoint)
-  std::optional<bool> tls_verify;      // nullopt: DOCKER_TLS_VERIFY is non-empty
-  std::filesystem::path cert_path;     // empty: DOCKER_CERT_PATH, else the docker config dir
-  bool allow_plain_tcp = false;        // plain tcp:// to a non-loopback address
+  std::string host;                 // DOCKER_HOST syntax, or a socket path
+  std::string context;              // a docker context name ("default": the environment's endpoint)
+  std::optional<bool> tls_verify;   // nullopt: DOCKER_TLS_VERIFY is non-empty
+  std::filesystem::path cert_path;  // empty: DOCKER_CERT_PATH, else the docker config dir
+  bool allow_plain_tcp = false;     // plain tcp:// to a non-loopback address
   std::vector<std::string> ssh_options;
 };
 

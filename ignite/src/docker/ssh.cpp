@@ -41,9 +41,8 @@ std::string shell_quote(std::string_view word) {
 }
 
 bool has_option(const std::vector<std::string>& options, std::string_view name) {
-  return std::any_of(options.begin(), options.end(), [&](const std::string& o) {
-    return o.find(name) != std::string::npos;
-  });
+  return std::any_of(options.begin(), options.end(),
+                     [&](const std::string& o) { return o.find(name) != std::string::npos; });
 }
 
 void close_fd(int& fd) noexcept {
@@ -123,8 +122,8 @@ std::unique_ptr<SshProcess> SshProcess::spawn_on(const Endpoint& endpoint, int s
   for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   const std::vector<std::string> args = argv(endpoint);
   std::vector<char*> c_args;
@@ -230,13 +229,17 @@ SshRelay::SshRelay(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
   sockaddr_un address{};
   if (socket_path_.size() >= sizeof(address.sun_path)) {
     ::rmdir(dir_.c_str());
-    throw spawn_error(endpoint_, "the relay socket path " + socket_path_ + " is too long for a unix socket (set XDG_RUNTIME_DIR shorter)", ENAMETOOLONG);
+    throw spawn_error(endpoint_,
+                      "the relay socket path " + socket_path_ +
+                          " is too long for a unix socket (set XDG_RUNTIME_DIR shorter)",
+                      ENAMETOOLONG);
   }
   address.sun_family = AF_UNIX;
   std::memcpy(address.sun_path, socket_path_.c_str(),
               std::min(socket_path_.size() + 1, sizeof(address.sun_path) - 1));
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+  if (listen_fd_ < 0 ||
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
       ::listen(listen_fd_, 64) != 0) {
     const int e = errno;
     if (listen_fd_ >= 0) ::close(listen_fd_);

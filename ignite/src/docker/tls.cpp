@@ -97,12 +97,14 @@ std::unique_ptr<X509, X509Free> read_cert(std::string_view setting,
 
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 }  // namespace
 
-void check_tls_files(const TlsFiles& files, std::string_view endpoint_url, std::string_view setting) {
+void check_tls_files(const TlsFiles& files, std::string_view endpoint_url,
+                     std::string_view setting) {
   if (files.verify) {
     if (files.ca.empty()) {
       throw Error(ErrorCode::Config, std::string(setting) + ": no CA file to verify " +
@@ -114,7 +116,8 @@ void check_tls_files(const TlsFiles& files, std::string_view endpoint_url, std::
     const auto& present = files.cert.empty() ? files.key : files.cert;
     throw config_error(setting, present, endpoint_url,
                        std::string("a client ") + (files.cert.empty() ? "key" : "certificate") +
-                           " without its " + (files.cert.empty() ? "certificate (cert.pem)" : "key (key.pem)"));
+                           " without its " +
+                           (files.cert.empty() ? "certificate (cert.pem)" : "key (key.pem)"));
   }
   if (files.cert.empty()) return;
   const auto cert = read_cert(setting, files.cert, endpoint_url);
@@ -159,13 +162,15 @@ std::string explain_tls_failure(std::string_view detail, const Endpoint& endpoin
   const TlsFiles files = endpoint.tls.value_or(TlsFiles{});
   if (contains(d, "wrong version number") || contains(d, "packet length too long") ||
       contains(d, "unknown protocol") || contains(d, "record layer failure")) {
-    problem = "it does not speak TLS on this port (a plain-HTTP daemon? then it must be loopback "
-              "and TLS off, or use its TLS port)";
+    problem =
+        "it does not speak TLS on this port (a plain-HTTP daemon? then it must be loopback "
+        "and TLS off, or use its TLS port)";
   } else if (contains(d, "certificate required") ||
-             (files.cert.empty() && (contains(d, "alert bad certificate") ||
-                                     contains(d, "handshake failure")))) {
-    problem = "the daemon requires a client certificate and none was presented (put cert.pem and "
-              "key.pem next to ca.pem in DOCKER_CERT_PATH)";
+             (files.cert.empty() &&
+              (contains(d, "alert bad certificate") || contains(d, "handshake failure")))) {
+    problem =
+        "the daemon requires a client certificate and none was presented (put cert.pem and "
+        "key.pem next to ca.pem in DOCKER_CERT_PATH)";
   } else if (contains(d, "alert bad certificate") || contains(d, "alert unknown ca") ||
              contains(d, "certificate expired") || contains(d, "certificate unknown") ||
              contains(d, "certificate revoked") || contains(d, "alert decrypt error")) {
@@ -201,9 +206,12 @@ struct TlsStream::Impl {
     }
     const int err = SSL_get_error(ssl.get(), rc);
     switch (err) {
-      case SSL_ERROR_WANT_READ: return Io::WantRead;
-      case SSL_ERROR_WANT_WRITE: return Io::WantWrite;
-      case SSL_ERROR_ZERO_RETURN: return Io::Closed;
+      case SSL_ERROR_WANT_READ:
+        return Io::WantRead;
+      case SSL_ERROR_WANT_WRITE:
+        return Io::WantWrite;
+      case SSL_ERROR_ZERO_RETURN:
+        return Io::Closed;
       case SSL_ERROR_SYSCALL:
         if (errno == EPIPE || errno == ECONNRESET || errno == 0) {
           ERR_clear_error();
@@ -224,7 +232,8 @@ TlsStream::TlsStream(int fd, const Endpoint& endpoint) : impl_(std::make_unique<
   impl_->endpoint = &endpoint;
   const TlsFiles files = endpoint.tls.value_or(TlsFiles{});
   const auto fail = [&](const std::string& what) {
-    return Error(ErrorCode::Config, "TLS for " + endpoint.url + ": " + what + ": " + openssl_errors());
+    return Error(ErrorCode::Config,
+                 "TLS for " + endpoint.url + ": " + what + ": " + openssl_errors());
   };
   impl_->ctx.reset(SSL_CTX_new(TLS_client_method()));
   if (!impl_->ctx) throw fail("SSL_CTX_new");
@@ -276,8 +285,8 @@ TlsStream::Io TlsStream::handshake() {
   std::string detail = openssl_errors();
   const long verify = SSL_get_verify_result(impl_->ssl.get());
   if (verify != X509_V_OK) {
-    detail += std::string(detail.empty() ? "" : "; ") + "certificate verify failed: " +
-              X509_verify_cert_error_string(verify);
+    detail += std::string(detail.empty() ? "" : "; ") +
+              "certificate verify failed: " + X509_verify_cert_error_string(verify);
   }
   if (detail.empty()) {
     detail = err == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno)
@@ -288,7 +297,8 @@ TlsStream::Io TlsStream::handshake() {
 
 TlsStream::Io TlsStream::read(char* buf, std::size_t size, std::size_t* n) {
   ERR_clear_error();
-  const int rc = SSL_read(impl_->ssl.get(), buf, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+  const int rc =
+      SSL_read(impl_->ssl.get(), buf, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
   return impl_->result(rc, n, true);
 }
 

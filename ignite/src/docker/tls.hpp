@@ -14,7 +14,8 @@ namespace Ignite::docker {
 // Throws Error(Config) naming `setting` (what pointed at the files) and the file when a file is
 // missing or unreadable, a certificate or key does not parse, the client certificate is not
 // valid now (expired, not yet valid) or the key does not belong to it.
-void check_tls_files(const TlsFiles& files, std::string_view endpoint_url, std::string_view setting);
+void check_tls_files(const TlsFiles& files, std::string_view endpoint_url,
+                     std::string_view setting);
 
 // "the daemon's certificate is not signed by the CA in /x/ca.pem" ... for an OpenSSL or libcurl
 // error text seen while talking TLS to `endpoint`; `detail` is appended in parentheses.
