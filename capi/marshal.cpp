@@ -182,7 +182,12 @@ constexpr std::size_t kEngineOptionsV2Size = offsetof(ignite_engine_options, met
 static_assert(kEngineOptionsV2Size ==
                   offsetof(ignite_engine_options, pool_memory_budget_mb) + sizeof(double),
               "version 2 of ignite_engine_options must stay a prefix of the current struct");
-static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 3, "engine_options_size knows versions 1 to 3");
+// A version 3 struct ends with shutdown_grace_ms.
+constexpr std::size_t kEngineOptionsV3Size = offsetof(ignite_engine_options, docker_context);
+static_assert(kEngineOptionsV3Size ==
+                  offsetof(ignite_engine_options, shutdown_grace_ms) + sizeof(int64_t),
+              "version 3 of ignite_engine_options must stay a prefix of the current struct");
+static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 4, "engine_options_size knows versions 1 to 4");
 
 // Version 1 of ignite_execute_options ends with `cancel`; of ignite_preflight_options with
 // `delivery`.
@@ -204,7 +209,8 @@ std::size_t preflight_options_size(unsigned int version) noexcept {
 }
 
 std::size_t engine_options_size(unsigned int version) noexcept {
-  return version >= 3   ? sizeof(ignite_engine_options)
+  return version >= 4   ? sizeof(ignite_engine_options)
+         : version == 3 ? kEngineOptionsV3Size
          : version == 2 ? kEngineOptionsV2Size
                         : kEngineOptionsV1Size;
 }
@@ -263,6 +269,25 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
   }
   opt.cleanup.shutdown_grace = positive_ms(fn, "opts->shutdown_grace_ms", o->shutdown_grace_ms,
                                            opt.cleanup.shutdown_grace);
+  if (o->version < 4) return opt;
+  if (auto context = optional_text(fn, "opts->docker_context", o->docker_context)) {
+    opt.docker_context = *context;
+  }
+  if (o->docker_tls_verify < -1 || o->docker_tls_verify > 1) {
+    throw invalid(fn, "opts->docker_tls_verify must be 1 (TLS), -1 (no TLS) or 0 "
+                      "($DOCKER_TLS_VERIFY) (got " + std::to_string(o->docker_tls_verify) + ")");
+  }
+  if (o->docker_tls_verify != 0) opt.docker_tls_verify = o->docker_tls_verify == 1;
+  if (auto dir = optional_text(fn, "opts->docker_cert_path", o->docker_cert_path)) {
+    opt.docker_cert_path = *dir;
+  }
+  opt.allow_plain_tcp = o->allow_plain_tcp != 0;
+  if (o->ssh_options != nullptr) {
+    for (std::size_t i = 0; o->ssh_options[i] != nullptr; ++i) {
+      opt.ssh_options.push_back(utf8_arg(
+          fn, ("opts->ssh_options[" + std::to_string(i) + "]").c_str(), o->ssh_options[i]));
+    }
+  }
   return opt;
 }
 

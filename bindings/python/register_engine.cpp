@@ -22,6 +22,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <vector>
 #include <stop_token>
 #include <thread>
 
@@ -204,7 +205,10 @@ Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids
                    std::optional<std::filesystem::path> state_dir, std::size_t pool_size,
                    std::size_t pool_reuse, std::int64_t pool_idle_expiry_s,
                    std::size_t pool_refill_concurrency, double pool_memory_budget_mb,
-                   bool keep_containers) {
+                   bool keep_containers, std::string docker_context,
+                   std::optional<bool> docker_tls_verify,
+                   std::optional<std::filesystem::path> docker_cert_path, bool allow_plain_tcp,
+                   std::vector<std::string> ssh_options) {
   EngineOptions options;
   options.docker_host = std::move(docker_host);
   options.max_concurrent = max_concurrent;
@@ -219,6 +223,11 @@ Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids
   options.pool.refill_concurrency = pool_refill_concurrency;
   options.pool.memory_budget_mb = pool_memory_budget_mb;
   options.keep_containers = keep_containers;
+  options.docker_context = std::move(docker_context);
+  options.docker_tls_verify = docker_tls_verify;
+  if (docker_cert_path) options.docker_cert_path = *docker_cert_path;
+  options.allow_plain_tcp = allow_plain_tcp;
+  options.ssh_options = std::move(ssh_options);
   return Engine(std::move(options));
 }
 
@@ -264,8 +273,15 @@ void register_engine(py::module_& m) {
            py::arg("pool_refill_concurrency") = PoolOptions{}.refill_concurrency,
            py::arg("pool_memory_budget_mb") = PoolOptions{}.memory_budget_mb,
            py::arg("keep_containers") = EngineOptions{}.keep_containers,
+           py::arg("docker_context") = "", py::arg("docker_tls_verify") = py::none(),
+           py::arg("docker_cert_path") = py::none(), py::arg("allow_plain_tcp") = false,
+           py::arg("ssh_options") = std::vector<std::string>{},
            "EngineOptions as keywords (EngineOptions::pool as pool_*; keep_containers: "
            "EngineOptions::keep_containers). Does not contact the daemon.")
+      .def_property_readonly("docker_endpoint", &Engine::docker_endpoint,
+                             "The daemon's URL (unix://, tcp://, ssh://).")
+      .def_property_readonly("docker_is_local", &Engine::docker_is_local,
+                             "Whether the daemon is on this host's unix socket.")
       .def("load", &Engine::load, py::arg("dir"), release(),
            "Loads and validates a service directory. Raises ConfigError, ServiceError.")
       .def("execute", &execute, py::arg("service"), py::kw_only(), py::arg("input") = py::none(),

@@ -221,7 +221,9 @@ void register_execution(py::module_& m) {
       .def_readonly("audit", &ExecutionResult::audit)
       .def_property_readonly("duration_ms",
                              [](const ExecutionResult& r) { return r.duration.count(); })
-      .def_readonly("phases", &ExecutionResult::phases);
+      .def_readonly("phases", &ExecutionResult::phases)
+      .def_readonly("delivery", &ExecutionResult::delivery)
+      .def_readonly("delivery_note", &ExecutionResult::delivery_note);
   def_to_json<ExecutionResult>(result);
 }
 

@@ -214,12 +214,14 @@ typedef enum ignite_delivery {
  * contact Docker; the first execution (or ignite_engine_ping) does.
  * ------------------------------------------------------------------------------------------- */
 
-#define IGNITE_ENGINE_OPTIONS_VERSION 3
+#define IGNITE_ENGINE_OPTIONS_VERSION 4
 
 typedef struct ignite_engine_options {
   unsigned int version;      /* IGNITE_ENGINE_OPTIONS_VERSION */
-  const char *docker_host;   /* "unix:///path" or a socket path; NULL/"": $DOCKER_HOST, else
-                                /var/run/docker.sock */
+  const char *docker_host;   /* "unix:///path" (or a socket path), "tcp://HOST:PORT" or
+                                "ssh://[USER@]HOST[:PORT]"; NULL/"": docker_context,
+                                $DOCKER_HOST, $DOCKER_CONTEXT, the docker config's
+                                currentContext, else /var/run/docker.sock */
   size_t max_concurrent;     /* executions running at once; 0: the default (8) */
   const char *state_dir;     /* execution history; NULL/"": $IGNITE_STATE_DIR, else
                                 $XDG_STATE_HOME/ignite, else ~/.local/state/ignite */
@@ -250,12 +252,23 @@ typedef struct ignite_engine_options {
                                      for and removed; 0: 60000; -1: never */
   int64_t shutdown_grace_ms;      /* the most ignite_engine_free waits for queued removals
                                      (the rest: the next engine's reaper); 0: 15000 */
+  /* Version 4: remote Docker hosts, as the docker CLI reaches them (docs/scale-out.md). A
+   * daemon that is not on a unix socket cannot see this host's files: AUTO delivery bakes. */
+  const char *docker_context;     /* a docker context name; NULL/"": see docker_host */
+  int docker_tls_verify;          /* tcp:// hosts: 1: TLS, verifying the daemon; -1: no TLS;
+                                     0: $DOCKER_TLS_VERIFY */
+  const char *docker_cert_path;   /* ca.pem, cert.pem, key.pem; NULL/"": $DOCKER_CERT_PATH,
+                                     else ~/.docker */
+  int allow_plain_tcp;            /* non-zero: allow plain TCP to a non-loopback address
+                                     (refused with IGNITE_ECONFIG otherwise) */
+  const char *const *ssh_options; /* extra `ssh` arguments for ssh:// hosts, NULL-terminated
+                                     (e.g. {"-F", "/path/ssh_config", NULL}); NULL: none */
 } ignite_engine_options;
 
 #define IGNITE_ENGINE_OPTIONS_INIT                                                  \
   {                                                                                 \
     IGNITE_ENGINE_OPTIONS_VERSION, NULL, 0, NULL, IGNITE_DELIVERY_DEFAULT, 0, NULL, \
-        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0                                        \
+        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL                \
   }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_ENGINE_OPTIONS_VERSION).
@@ -265,7 +278,9 @@ IGNITE_EXTERN(ignite_status)
 ignite_engine_options_init(ignite_engine_options *opts, unsigned int version);
 
 /* Creates an engine; `opts` may be NULL for the defaults. *out is owned by the caller:
- * release it with ignite_engine_free. IGNITE_ECONFIG for an unsupported docker_host;
+ * release it with ignite_engine_free. IGNITE_ECONFIG for an unsupported docker_host, a
+ * docker context that does not exist, TLS files that are missing or an expired client
+ * certificate, or plain TCP to a non-loopback address without allow_plain_tcp;
  * IGNITE_EINVALID for a negative pool_idle_expiry_ms or a pool_memory_budget_mb that is
  * negative or not finite. */
 IGNITE_EXTERN(ignite_status)

@@ -156,5 +156,6 @@ Command add_validate(CLI::App& app);
 Command add_list(CLI::App& app);
 Command add_gc(CLI::App& app);
 Command add_serve(CLI::App& app);
+Command add_images(CLI::App& app);
 
 }  // namespace ignite_cli

@@ -178,9 +178,32 @@ int main(int argc, char** argv) {
                  "Load custom runtimes from a runtimes.yaml file first")
       ->envname("IGNITE_RUNTIMES_FILE");
 
+  // The Docker daemon, as the docker CLI names it (docs/scale-out.md). `serve` has its own
+  // -h/--host (the address it listens on): give the daemon before the command there
+  // (`ignite --host URL serve ...`) or as --docker-host.
+  Ignite::EngineOptions daemon;
+  app.add_option("-H,--host,--docker-host", daemon.docker_host,
+                 "Docker daemon: unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] "
+                 "(default: DOCKER_HOST, the docker context, /var/run/docker.sock)")
+      ->type_name("URL");
+  app.add_option("--context", daemon.docker_context, "Docker context to use (docker context ls)")
+      ->type_name("NAME");
+  app.add_option_function<std::string>(
+         "--cert-path",
+         [&daemon](const std::string& dir) {
+           daemon.docker_tls_verify = true;
+           daemon.docker_cert_path = resolve_path(dir);
+         },
+         "TLS for a tcp:// daemon: ca.pem, cert.pem, key.pem in DIR (as DOCKER_TLS_VERIFY=1 "
+         "DOCKER_CERT_PATH=DIR)")
+      ->type_name("DIR");
+  app.add_flag("--allow-plain-tcp", daemon.allow_plain_tcp,
+               "Allow plain TCP to a non-loopback daemon (unencrypted, unauthenticated)");
+
   const std::vector<Command> commands = {
-      add_init(app), add_run(app), add_preflight(app), add_report(app),
-      add_lock(app), add_env(app), add_validate(app),  add_list(app), add_gc(app), add_serve(app),
+      add_init(app),     add_run(app),  add_preflight(app), add_report(app),
+      add_lock(app),     add_env(app),  add_validate(app),  add_list(app),
+      add_gc(app),       add_serve(app), add_images(app),
   };
 
   try {
@@ -208,6 +231,11 @@ int main(int argc, char** argv) {
     // `serve` bounds concurrency itself (--max-concurrent); the engine must not be the tighter cap.
     Ignite::EngineOptions engine_options;
     engine_options.max_concurrent = 256;
+    engine_options.docker_host = daemon.docker_host;
+    engine_options.docker_context = daemon.docker_context;
+    engine_options.docker_tls_verify = daemon.docker_tls_verify;
+    engine_options.docker_cert_path = daemon.docker_cert_path;
+    engine_options.allow_plain_tcp = daemon.allow_plain_tcp;
     for (const Command& c : commands) {
       if (c.app->parsed() && c.configure) c.configure(engine_options);
     }

@@ -57,14 +57,6 @@ void add_ms_option(CLI::App& app, const std::string& name, milliseconds& target,
       ->check(CLI::Range(min, 24LL * 3600 * 1000));
 }
 
-// The daemon an Engine talks to when EngineOptions::docker_host is empty, as every Engine the
-// server and the CLI make does; named in /ready's message for a ping past its bound (the
-// engine's own errors name its socket themselves).
-std::string default_docker_endpoint() {
-  const char* host = std::getenv("DOCKER_HOST");
-  return host != nullptr && *host != '\0' ? host : "unix:///var/run/docker.sock";
-}
-
 std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
 }
@@ -298,7 +290,7 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
     services = fs::absolute(options.services_dir).lexically_normal();
     auth.emplace(key);
     limiter.emplace(options.rate_limit, options.rate_limit_window);
-    readiness.emplace([&engine] { engine.ping(); }, default_docker_endpoint());
+    readiness.emplace([&engine] { engine.ping(); }, engine.docker_endpoint());
     router.emplace(services, engine, *auth, *limiter, metrics, *readiness, [&] {
       Gauges g;
       g.queue_depth = executions.queued();

@@ -33,6 +33,7 @@
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/history.hpp"
 #include "ignite/src/image_builder.hpp"
+#include "ignite/src/image_copy.hpp"
 #include "ignite/src/job_channel.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/lease.hpp"
@@ -98,7 +99,7 @@ std::string_view to_string(Outcome outcome) noexcept {
 
 struct Engine::Impl {
   EngineOptions options;
-  std::string socket_path;
+  docker::Endpoint endpoint;
   std::string session = detail::random_hex(16);
   mutable std::shared_mutex registry_mu;
   RuntimeRegistry registry = RuntimeRegistry::builtins();
@@ -141,17 +142,12 @@ struct Engine::Impl {
                                            "\" is reserved for Ignite's own labels (dev.ignite.*)");
       }
     }
-    std::string host = options.docker_host;
-    if (host.empty()) {
-      socket_path = docker::socket_from_env();
-    } else if (host.rfind("unix://", 0) == 0) {
-      socket_path = host.substr(7);
-    } else if (!host.empty() && host.front() == '/') {
-      socket_path = host;
-    } else {
-      throw Error(ErrorCode::Config,
-                  "docker_host \"" + host + "\": only unix:// sockets are supported");
-    }
+    endpoint = docker::resolve_endpoint({.host = options.docker_host,
+                                         .context = options.docker_context,
+                                         .tls_verify = options.docker_tls_verify,
+                                         .cert_path = options.docker_cert_path,
+                                         .allow_plain_tcp = options.allow_plain_tcp,
+                                         .ssh_options = options.ssh_options});
   }
 
   // An Engine's threads (pool, remover) exist only in the process that made it: in a forked
@@ -187,7 +183,7 @@ struct Engine::Impl {
   docker::DockerClient& docker() {
     check_process();
     std::call_once(client_once, [&] {
-      client = std::make_unique<docker::DockerClient>(socket_path);
+      client = std::make_unique<docker::DockerClient>(endpoint);
       client->set_timeouts({options.docker_timeouts.metadata, options.docker_timeouts.lifecycle,
                             options.docker_timeouts.build});
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
@@ -259,7 +255,8 @@ struct Engine::Impl {
          .require_runtime = [this](const std::string& name,
                                    const SecurityPolicy& policy) { require_runtime(name, policy); },
          .delivery = options.delivery,
-         .pool = options.pool});
+         .pool = options.pool,
+         .daemon = daemon_place()});
   }
 
   // What every container of this Engine carries (labels, default limits).
@@ -299,8 +296,11 @@ struct Engine::Impl {
 
 
   CodeDelivery delivery(const std::optional<CodeDelivery>& requested) const {
-    return detail::resolve_delivery(requested, options.delivery);
+    return detail::resolve_delivery(requested, options.delivery, daemon_place()).delivery;
   }
+
+  // Whether the daemon sees this host's files, for the delivery mode.
+  detail::DaemonPlace daemon_place() const { return {endpoint.local(), endpoint.url}; }
 
   ResolvedRuntime resolve(const std::string& spec) const {
     std::shared_lock lock(registry_mu);
@@ -321,6 +321,38 @@ Service Engine::load(const fs::path& dir) const {
 }
 
 void Engine::ping() { impl_->docker().ping(); }
+
+std::string Engine::docker_endpoint() const { return impl_->endpoint.url; }
+
+bool Engine::docker_is_local() const noexcept { return impl_->endpoint.local(); }
+
+ImageCopyResult Engine::copy_images(Engine& target, const ImageCopyOptions& options) {
+  std::vector<std::string> images;
+  auto& from = impl_->docker();
+  if (options.images.empty()) {
+    // Every runtime image the source has (a custom runtime's too).
+    const RuntimeRegistry registry = runtimes();
+    for (const Runtime& rt : registry.all()) {
+      for (const RuntimeVersion& v : rt.versions) {
+        if (std::find(images.begin(), images.end(), v.image) == images.end() &&
+            from.image_inspect(v.image)) {
+          images.push_back(v.image);
+        }
+      }
+    }
+    if (images.empty()) {
+      throw Error(ErrorCode::NotFound, "copy images: the Docker daemon at " +
+                                           impl_->endpoint.url +
+                                           " has none of the runtime images (run tools/bootstrap)");
+    }
+  } else {
+    for (const std::string& item : options.images) {
+      // "ignite-runtime/node:20" names an image; "node", "node@20" a runtime.
+      images.push_back(item.find(':') != std::string::npos ? item : impl_->resolve(item).image);
+    }
+  }
+  return detail::copy_images(from, target.impl_->docker(), images, options);
+}
 
 GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
@@ -420,6 +452,8 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
+  result.delivery = plan.delivery;
+  result.delivery_note = plan.delivery_note;
 
   // ---- the image ----------------------------------------------------------------------------
   detail::ServiceImage image = images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);

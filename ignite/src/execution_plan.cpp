@@ -13,11 +13,20 @@ using json = nlohmann::json;
 
 namespace Ignite::detail {
 
-CodeDelivery resolve_delivery(const std::optional<CodeDelivery>& requested,
-                              CodeDelivery engine_default) {
+DeliveryChoice resolve_delivery(const std::optional<CodeDelivery>& requested,
+                                CodeDelivery engine_default, const DaemonPlace& daemon) {
   const CodeDelivery d = requested.value_or(engine_default);
-  // Ignite only speaks to unix sockets, i.e. a daemon that sees this host's paths.
-  return d == CodeDelivery::Auto ? CodeDelivery::Mount : d;
+  if (daemon.local) return {d == CodeDelivery::Auto ? CodeDelivery::Mount : d, {}};
+  if (d == CodeDelivery::Mount) {
+    throw Error(ErrorCode::Config,
+                "delivery mount: the Docker daemon at " + daemon.endpoint +
+                    " is not on this host and cannot see the service directory; use baked (or "
+                    "auto, which bakes for remote daemons)");
+  }
+  if (d == CodeDelivery::Baked) return {d, {}};
+  return {CodeDelivery::Baked, "baked: the Docker daemon at " + daemon.endpoint +
+                                   " is remote and cannot see this host's files, so the "
+                                   "service files were copied into its image"};
 }
 
 std::vector<std::string> runtime_command(const Service& svc, const ResolvedRuntime& rt,
@@ -82,7 +91,9 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   for (const auto& [k, v] : opt.env) p.job_env.emplace_back(k, v);
   p.job_env.emplace_back("IGNITE_INPUT", p.input.size() <= kMaxEnvInput ? p.input : "");
   p.job_env.emplace_back("IGNITE_INPUT_BYTES", std::to_string(p.input.size()));
-  p.delivery = resolve_delivery(opt.delivery, ctx.delivery);
+  auto choice = resolve_delivery(opt.delivery, ctx.delivery, ctx.daemon);
+  p.delivery = choice.delivery;
+  p.delivery_note = std::move(choice.note);
   p.memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
   p.cmd = runtime_command(svc, p.rt, p.policy, p.audit_bootstrap);
   p.may_spawn = !(p.policy && !p.policy->allow_spawn);

@@ -42,6 +42,8 @@ void to_json(nlohmann::json& j, const ExecutionResult& r) {
   j["container"] = {{"start", std::string(to_string(r.container_start))},
                     {"id", r.container_id},
                     {"job", r.container_job}};
+  j["delivery"] = {{"mode", r.delivery == CodeDelivery::Baked ? "baked" : "mount"}};
+  if (!r.delivery_note.empty()) j["delivery"]["note"] = r.delivery_note;
   if (r.audit) j["securityAudit"] = *r.audit;
   if (r.cold_start) j["coldStartTimeMs"] = (r.phases.build + r.phases.create + r.phases.start).count();
 }

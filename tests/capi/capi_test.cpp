@@ -484,6 +484,11 @@ TEST(Engine, OptionsInitMatchesTheMacro) {
   EXPECT_EQ(o.labels, nullptr);
   EXPECT_EQ(o.sweep_interval_ms, 0);
   EXPECT_EQ(o.shutdown_grace_ms, 0);
+  EXPECT_EQ(o.docker_context, nullptr);
+  EXPECT_EQ(o.docker_tls_verify, 0);
+  EXPECT_EQ(o.docker_cert_path, nullptr);
+  EXPECT_EQ(o.allow_plain_tcp, 0);
+  EXPECT_EQ(o.ssh_options, nullptr);
   EXPECT_EQ(std::memcmp(&o, &m, sizeof o), 0);
   expect_invalid(ignite_engine_options_init(&o, 0), "ignite_engine_options_init",
                  "version 0 is not supported");
@@ -533,10 +538,10 @@ TEST(Engine, NewWithOptionsAndErrors) {
   EXPECT_EQ(ignite_engine_ping(e), IGNITE_OK) << last_message();
 
   e = reinterpret_cast<ignite_engine*>(0x1);
-  o.docker_host = "tcp://127.0.0.1:2375";
+  o.docker_host = "ftp://127.0.0.1:2375";
   EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
   EXPECT_EQ(e, nullptr);
-  EXPECT_THAT(last_message(), HasSubstr("tcp://127.0.0.1:2375"));
+  EXPECT_THAT(last_message(), HasSubstr("ftp://127.0.0.1:2375"));
   o.docker_host = kBadUtf8;
   expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new",
                  "opts->docker_host is not valid UTF-8 (byte 3)");
@@ -567,8 +572,50 @@ TEST(Engine, NewWithOptionsAndErrors) {
   EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
   EXPECT_THAT(last_message(), HasSubstr("dev.ignite.session"));
   o.labels = nullptr;
-  o.version = 4;
-  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 4");
+  o.docker_tls_verify = 2;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->docker_tls_verify");
+  o.docker_tls_verify = 0;
+  // Version 4: remote hosts. Plain TCP to a non-loopback address only when asked for (nothing
+  // is contacted: the engine does not connect before its first call).
+  o.docker_host = "tcp://docker.example:2375";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("plain TCP (no TLS) to a non-loopback address"));
+  o.allow_plain_tcp = 1;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();
+  ignite_engine_free(e);
+  o.allow_plain_tcp = 0;
+  o.docker_tls_verify = 1;
+  o.docker_cert_path = "/nonexistent/certs";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("/nonexistent/certs/ca.pem"));
+  o.docker_tls_verify = 0;
+  o.docker_cert_path = nullptr;
+  o.docker_host = nullptr;
+  o.docker_context = "no-such-context-for-capi";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("docker context \"no-such-context-for-capi\" does not exist"));
+  o.docker_context = nullptr;
+  const char* const bad_ssh[] = {"-F", kBadUtf8, nullptr};
+  o.ssh_options = bad_ssh;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->ssh_options[1]");
+  o.ssh_options = nullptr;
+  o.version = 5;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 5");
+}
+
+// A program built against version 3 of ignite.h has no remote-host fields.
+TEST(Engine, Version3OptionsEndBeforeTheRemoteHostFields) {
+  const std::size_t v3_size = offsetof(ignite_engine_options, docker_context);
+  ignite_engine_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_engine_options_init(&o, 3), IGNITE_OK);
+  EXPECT_EQ(o.version, 3u);
+  EXPECT_EQ(o.shutdown_grace_ms, 0);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v3_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  ignite_engine* e = nullptr;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();  // garbage never read
+  ignite_engine_free(e);
 }
 
 // A program built against version 2 of ignite.h has no timeout, label or clean-up fields.

@@ -87,7 +87,7 @@ def test_config_error_invalid_service_yaml(engine, make_service):
 
 def test_config_error_bad_docker_host():
     with pytest.raises(ignite_sandbox.ConfigError):
-        ignite_sandbox.Engine(docker_host="tcp://127.0.0.1:2375")
+        ignite_sandbox.Engine(docker_host="tcp://docker.example:2375")
 
 
 def test_config_error_bad_runtimes_file(engine, tmp_path):

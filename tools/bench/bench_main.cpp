@@ -17,6 +17,11 @@
 //                as the pool does (supervisor + runner) -> attach -> start -> runner ready ->
 //                remove. Its exec/s is the floor of ignite-pool-sustained;
 //   ignite-reuse execute() in reuse mode (PoolOptions::reuse = 50 jobs per container).
+//   ignite-remote-tls  Ignite's cold path against a second dockerd over TCP with TLS in a
+//                network namespace of its own (tests/remote/tls_dockerd, a veth pair with
+//                198.19.x addresses, started and stopped by this run; the
+//                runtime images copied there with Engine::copy_images): delivery is baked, every
+//                call and the attach stream go through TLS. Compare with ignite-cold.
 // The pooled methods use an Engine of their own per runtime x concurrency, so pools do not
 // interfere with each other or with the cold path.
 // Methods are interleaved batch by batch (a, b, c, then b, c, a, then c, a, b ...) so that drift
@@ -396,7 +401,7 @@ std::optional<std::vector<std::string>> runner_cmd(const std::vector<std::string
 // Every method, in the order of the report.
 const std::vector<std::string> kMethodIds = {
     "docker-run", "cli", "raw-api", "ignite-cold", "ignite-pool-burst", "ignite-pool-sustained", "churn",
-    "ignite-reuse",
+    "ignite-reuse", "ignite-remote-tls",
 };
 
 constexpr std::size_t kReuseJobs = 50;  // ignite-reuse: PoolOptions::reuse
@@ -417,6 +422,7 @@ struct Options {
   bool keep_images = false;
   bool fixed_order = false;
   std::string input = R"({"name":"bench"})";
+  fs::path tls_dockerd;  // tests/remote/tls_dockerd (ignite-remote-tls)
 };
 
 struct Sample {
@@ -588,8 +594,14 @@ class Bench {
   json to_json(const json& targets);
   void print_markdown(const json& targets);
   std::size_t cleanup();
+  // ignite-remote-tls: the TLS daemon and the Engine that talks to it.
+  void start_remote();
+  void stop_remote();
 
   Options opt_;
+  fs::path tls_dir_;
+  std::unique_ptr<Ignite::Engine> remote_;
+  json remote_info_ = json::object();
   std::string session_ = random_hex(12);
   Ignite::EngineOptions engine_options_;
   std::unique_ptr<Ignite::Engine> engine_;                         // ignite-cold (pool off)
@@ -1122,6 +1134,19 @@ std::vector<Method> Bench::make_methods() {
   all.push_back(make_method("churn", "container churn (raw API)", [this](Target& t) { return run_churn(t); }, slow));
   all.push_back(pooled("ignite-reuse", fmt("Ignite reuse mode (%zu jobs)", kReuseJobs), Expect::Pooled, kReuseJobs,
                        reuse));
+  if (std::find(opt_.methods.begin(), opt_.methods.end(), "ignite-remote-tls") != opt_.methods.end()) {
+    try {
+      start_remote();
+      Method m = make_method("ignite-remote-tls", "Ignite cold path, remote daemon over TLS",
+                             [this](Target& t) { return run_ignite(t, *remote_, Expect::Any); }, base);
+      m.after_batch = [this](Target&) { remote_->flush(); };
+      all.push_back(std::move(m));
+    } catch (const std::exception& e) {
+      notes_.push_back(std::string("ignite-remote-tls skipped: ") + e.what());
+      say(notes_.back());
+      stop_remote();
+    }
+  }
 
   std::vector<Method> chosen;
   for (auto& m : all) {
@@ -1287,6 +1312,59 @@ void Bench::probe(Target& t) {
   probes_[t.runtime] = out;
 }
 
+void Bench::start_remote() {
+  if (opt_.tls_dockerd.empty()) throw std::runtime_error("no --tls-dockerd script given");
+  tls_dir_ = fs::temp_directory_path() / ("ignite-bench-tls-" + session_);
+  const auto t0 = Clock::now();
+  const ProcResult started = run_process({opt_.tls_dockerd.string(), "start", tls_dir_.string()}, "",
+                                         std::chrono::seconds(60));
+  if (!started.error.empty() || started.exit_code != 0) {
+    throw std::runtime_error("starting the TLS daemon: " +
+                             (started.error.empty() ? first_line(started.err) : started.error));
+  }
+  const std::string address = first_line(started.out);  // "198.19.k.2:2376", its own netns
+  Ignite::EngineOptions o = engine_options_;
+  o.docker_host = "tcp://" + address;
+  o.docker_tls_verify = true;
+  o.docker_cert_path = tls_dir_ / "client";
+  remote_ = std::make_unique<Ignite::Engine>(o);
+  // The runtime images, as a user would: streamed through the Engine API.
+  Ignite::ImageCopyOptions copy;
+  copy.images = opt_.runtimes;
+  const auto copied = engine_->copy_images(*remote_, copy);
+  say(fmt("remote TLS daemon on %s up; runtime images copied: %.1f MB in %lld ms (%.0f ms in all)",
+          address.c_str(), static_cast<double>(copied.bytes) / 1e6,
+          static_cast<long long>(copied.duration.count()), ms_between(t0, Clock::now())));
+  remote_info_ = {{"endpoint", o.docker_host},
+                  {"images_copy", {{"bytes", copied.bytes},
+                                   {"ms", copied.duration.count()},
+                                   {"images", copied.copied}}}};
+  notes_.push_back(fmt("ignite-remote-tls: a second dockerd with TLS at %s (a network namespace of its own, "
+                       "over a veth pair); the runtime images "
+                       "(%s) were copied there first: %.1f MB in %lld ms (Engine::copy_images)",
+                       address.c_str(), [&] {
+                         std::string list;
+                         for (const auto& i : copied.copied) list += (list.empty() ? "" : ", ") + i;
+                         return list;
+                       }().c_str(),
+                       static_cast<double>(copied.bytes) / 1e6, static_cast<long long>(copied.duration.count())));
+}
+
+void Bench::stop_remote() {
+  if (remote_) {
+    try {
+      remote_->flush();
+    } catch (const std::exception& e) {
+      say(std::string("remote flush: ") + e.what());
+    }
+    remote_.reset();
+  }
+  if (!tls_dir_.empty()) {
+    run_process({opt_.tls_dockerd.string(), "stop", tls_dir_.string()}, "", std::chrono::seconds(60));
+    tls_dir_.clear();
+  }
+}
+
 std::size_t Bench::cleanup() {
   std::size_t left = 0;
   try {
@@ -1408,6 +1486,39 @@ json Bench::evaluate_targets() {
   ratio_target("cold-vs-docker-run", "cold path p50 <= 0.5x docker run --rm", "ignite-cold", "docker-run", 0.5);
   ratio_target("cli-vs-docker-run", "ignite run (CLI) p50 <= 0.5x docker run --rm, end to end", "cli",
                "docker-run", 0.5);
+  {
+    // The remote TLS cold path against the local one, same run (baked delivery, TLS, TCP).
+    json t = {{"id", "remote-tls-vs-cold"},
+              {"target", "remote TLS cold path p50 <= 1.5x the local cold path"},
+              {"limit", 1.5}};
+    double worst = 0;
+    std::string where;
+    json per_row = json::array();
+    for (const auto& r : rows_) {
+      if (r.method != "ignite-remote-tls") continue;
+      const Row* cold = find_row(rows_, "ignite-cold", r.runtime, r.concurrency);
+      if (!cold || !(cold->p(0.5) > 0)) continue;
+      const double ratio = r.p(0.5) / cold->p(0.5);
+      per_row.push_back({{"runtime", r.runtime},
+                         {"concurrency", r.concurrency},
+                         {"ratio", num(ratio, 3)},
+                         {"remote_p50_ms", num(r.p(0.5), 1)},
+                         {"cold_p50_ms", num(cold->p(0.5), 1)}});
+      if (ratio > worst) {
+        worst = ratio;
+        where = r.runtime + ", c=" + std::to_string(r.concurrency);
+      }
+    }
+    if (per_row.empty()) {
+      t["status"] = "not measured";
+    } else {
+      t["status"] = worst <= 1.5 ? "met" : "not met";
+      t["value"] = num(worst, 3);
+      t["detail"] = fmt("worst %.2fx (%s)", worst, where.c_str());
+      t["rows"] = per_row;
+    }
+    out.push_back(t);
+  }
 
   // CPU per execution over every measured execution of one Ignite method, settling included
   // (waiting for background removals and pool refills: Ignite's work for those executions).
@@ -1648,6 +1759,7 @@ json Bench::to_json(const json& targets) {
       {"ignite",
        {{"memory", memory_}, {"first_build", builds}}},
       {"probes", probes_},
+      {"remote_tls", remote_info_},
       {"targets", targets},
       {"leftover_containers_removed", leftover_containers_},
       {"notes", notes_},
@@ -1948,6 +2060,7 @@ int Bench::main() {
   memory_["hwm_end_mib"] = num(proc_status_mib("VmHWM"), 2);
   memory_["note"] = "VmRSS of the whole driver process (Ignite + libcurl + this driver)";
   leftover_containers_ = cleanup();
+  stop_remote();  // its containers and images go with its data-root
   if (leftover_containers_ > 0) {
     notes_.push_back(fmt("%zu containers of this run were still present at the end and were removed",
                          leftover_containers_));
@@ -2004,8 +2117,9 @@ const char* kUsage = R"(Usage: bench [options]   (normally run through tools/ben
   --runtimes LIST       comma-separated subset of node,bun,deno,quickjs (default all)
   --concurrency LIST    concurrency levels (default 1,4)
   --executions N1,NC    executions per method at c=1 and at each c>1
+  --tls-dockerd PATH    tests/remote/tls_dockerd (for ignite-remote-tls; tools/bench/run passes it)
   --methods LIST        subset of docker-run,cli,raw-api,ignite-cold,ignite-pool-burst,
-                        ignite-pool-sustained,churn,ignite-reuse (default all)
+                        ignite-pool-sustained,churn,ignite-reuse,ignite-remote-tls (default all)
   --json PATH           where the JSON results go (default bench-results.json)
   --chart PATH          where the SVG chart of the latency distributions goes (default: the JSON
                         path with .svg)
@@ -2074,6 +2188,8 @@ Options parse_args(int argc, char** argv) {
       o.chart_path = value();
     } else if (key == "--services") {
       o.services_dir = value();
+    } else if (key == "--tls-dockerd") {
+      o.tls_dockerd = value();
     } else if (key == "--docker-cli") {
       o.docker_cli = value();
     } else if (key == "--ignite-cli") {

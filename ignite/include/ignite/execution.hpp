@@ -41,7 +41,7 @@ inline constexpr std::size_t kDefaultOutputLimit = 1024 * 1024;
 
 // How the service's code reaches the container.
 enum class CodeDelivery {
-  Auto,   // Mount on a local daemon (the only kind Ignite talks to today)
+  Auto,   // Mount on a local daemon (unix socket), Baked on a remote one (tcp://, ssh://)
   Mount,  // the service directory bind-mounted read-only at /app; edits need no rebuild
   Baked,  // the service files copied into the per-service image (for remote daemons/clusters)
 };
@@ -134,6 +134,8 @@ struct ExecutionResult {
   std::optional<SecurityAudit> audit;  // set in audit mode
   std::chrono::milliseconds duration{0};  // create through cleanup
   PhaseTimings phases;
+  CodeDelivery delivery = CodeDelivery::Mount;  // how the service's files reached /app
+  std::string delivery_note;  // set when Auto chose Baked for a remote daemon, saying why
 };
 
 }  // namespace Ignite
