@@ -434,10 +434,13 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
 
   // ---- finalise: exit status, OOM verdict, the container's fate ------------------------------
   t0 = steady_clock::now();
-  const detail::Finalised fin = detail::finalise(lease, end, ooms, ooms_before);
-  // A killed job ran on until the kill: read what it used by then (when the cgroup is still
-  // there; else the last poll's reading stands).
-  if (!end.in_band()) cpu.sample();
+  detail::Finalised fin;
+  if (end.in_band()) {
+    fin = detail::finalise(lease, end, ooms, ooms_before);
+  } else {
+    // Killed: it ran on until the kill took effect, and that CPU time is the job's too.
+    cpu.sample_during([&] { fin = detail::finalise(lease, end, ooms, ooms_before); });
+  }
   result.cpu_time = cpu.used();
   result.exit_code = fin.exit_code;
   result.oom_killed = fin.oom_killed;

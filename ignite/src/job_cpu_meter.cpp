@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <stop_token>
 #include <thread>
 
 #include "ignite/src/cgroup_stats.hpp"
@@ -46,6 +47,28 @@ void JobCpuMeter::sample(steady_clock::time_point now) {
   // The soonest the rest of the budget could be gone: every CPU of the host busy for the job.
   const nanoseconds left = *limit_ - spent;
   next_check_ = now + std::max<nanoseconds>(left / parallelism_, kMinCheckInterval);
+}
+
+void JobCpuMeter::sample_during(const std::function<void()>& kill) {
+  if (!available_) {
+    kill();
+    return;
+  }
+  std::optional<nanoseconds> seen;
+  {
+    // The reader is a pread on a descriptor of its own: safe beside this thread's reads.
+    std::jthread watch([this, &seen](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        const auto v = reader_();
+        if (!v) return;  // the cgroup is gone: every process in it is dead
+        seen = seen ? std::max(*seen, *v) : *v;
+        std::this_thread::sleep_for(kKillWatchInterval);
+      }
+    });
+    kill();
+  }  // joined: `seen` is final
+  sample();
+  if (seen && (!last_ || *seen > *last_)) last_ = *seen;
 }
 
 bool JobCpuMeter::exceeded() const {

@@ -14,7 +14,9 @@
 // Enforcement: sample() runs at every poll of the job channel, and next_check() tells the
 // channel when to poll at the latest so that the limit is seen within kMinCheckInterval of the
 // earliest moment it could have been passed (the remaining budget spread over every CPU of the
-// host). A job far from its limit costs one read per 20 ms poll, as the memory peak does.
+// host). A job far from its limit costs one read per 20 ms poll, as the memory peak does. A
+// killed job is read until it is gone (sample_during), so its CPU time includes the kill's
+// latency: the overshoot past the limit is reported, never hidden.
 //
 // Issue 16 (a supervisor that pre-boots the next job's runtime while this one runs) will charge
 // that pre-boot to no job: exclude() takes off the CPU the supervisor reports for it.
@@ -57,6 +59,12 @@ class JobCpuMeter {
   void dispatch();
   // Takes a reading (a failed read keeps the last one: the cgroup goes with the container).
   void sample(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+  // Runs `kill` (the finaliser's kill and wait) while another thread reads every
+  // kKillWatchInterval until the cgroup is gone: the daemon removes it with the container,
+  // usually before its kill call returns, and the job is charged with what it used until it
+  // died, not only until the poll that saw it over its limit.
+  void sample_during(const std::function<void()>& kill);
+  static constexpr std::chrono::microseconds kKillWatchInterval{500};
   // The job's CPU time passed its limit (as of the last reading).
   bool exceeded() const;
   // When to sample next at the latest to see the limit passed in time; time_point::max()
