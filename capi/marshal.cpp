@@ -120,6 +120,15 @@ Ignite::ExecuteOptions execute_options(const char* fn, const ignite_execute_opti
   if (o.output_limit != 0) opt.output_limit = o.output_limit;
   opt.audit = o.audit != 0;
   opt.delivery = delivery(fn, o.delivery);
+  if (o.version < 2) return opt;  // a version 1 struct ends with `cancel`: never read further
+  if (o.cpu_time_ms != 0) {
+    if (!std::isfinite(o.cpu_time_ms) || o.cpu_time_ms < 0 || o.cpu_time_ms > 1e12) {
+      throw invalid(fn, "opts->cpu_time_ms must be a positive number of milliseconds up to 1e12 "
+                        "(0: service.yaml's cpuTimeMs), got " + std::to_string(o.cpu_time_ms));
+    }
+    opt.cpu_time_limit = std::chrono::microseconds(
+        std::max<std::int64_t>(1, std::llround(o.cpu_time_ms * 1000.0)));
+  }
   return opt;
 }
 
@@ -176,6 +185,17 @@ static_assert(kEngineOptionsV2Size ==
                   offsetof(ignite_engine_options, pool_memory_budget_mb) + sizeof(double),
               "version 2 of ignite_engine_options must stay a prefix of the current struct");
 static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 3, "engine_options_size knows versions 1 to 3");
+
+// A version 1 ignite_execute_options ends with `cancel`.
+constexpr std::size_t kExecuteOptionsV1Size = offsetof(ignite_execute_options, cpu_time_ms);
+static_assert(kExecuteOptionsV1Size ==
+                  offsetof(ignite_execute_options, cancel) + sizeof(ignite_cancel_token*),
+              "version 1 of ignite_execute_options must stay a prefix of the current struct");
+static_assert(IGNITE_EXECUTE_OPTIONS_VERSION == 2, "execute_options_size knows versions 1 and 2");
+
+std::size_t execute_options_size(unsigned int version) noexcept {
+  return version >= 2 ? sizeof(ignite_execute_options) : kExecuteOptionsV1Size;
+}
 
 std::size_t engine_options_size(unsigned int version) noexcept {
   return version >= 3   ? sizeof(ignite_engine_options)

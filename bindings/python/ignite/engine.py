@@ -256,6 +256,7 @@ class Engine:
         on_stderr: Optional[OutputCallback] = None,
         on_build_output: Optional[OutputCallback] = None,
         stop: Optional[StopSource] = None,
+        cpu_time_ms: Optional[float] = None,
     ) -> ExecutionResult:
         """Runs ``service`` once in a fresh container (or a warm one from the pool), waits for
         it and queues the container's removal (finished in the background: :meth:`flush`).
@@ -287,6 +288,8 @@ class Engine:
                 happens.
             stop: a :class:`StopSource`; ``stop.request_stop()`` from another thread kills
                 the container (outcome ``"cancelled"``).
+            cpu_time_ms: overrides ``cpuTimeMs``, the CPU-time limit; the container is killed
+                when its CPU time passes it (outcome ``"cpu_limit"``).
 
         Callbacks run on an Ignite worker thread holding the GIL. If one raises, the run is
         stopped, the container removed, and the exception re-raised here. Ctrl-C
@@ -329,6 +332,7 @@ class Engine:
             on_build_output=build_cb,
             audit=audit,
             stop=stop,
+            cpu_time_ms=cpu_time_ms,
         )
         build_flush()
         out_flush()
