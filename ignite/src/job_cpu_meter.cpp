@@ -20,17 +20,32 @@ JobCpuMeter::JobCpuMeter(Reader reader, Baseline baseline, std::optional<microse
   available_ = reader_ && reader_().has_value();
 }
 
+namespace {
+// Read once: glibc answers hardware_concurrency() by parsing a /sys file (~13 us), and every
+// execution makes a meter.
+unsigned host_cpus() {
+  static const unsigned n = std::thread::hardware_concurrency();
+  return n;
+}
+}  // namespace
+
 JobCpuMeter::JobCpuMeter(const std::string& id, Baseline baseline,
                          std::optional<microseconds> limit)
-    : JobCpuMeter(
-          [cpu = std::make_shared<CgroupCpu>(id)] { return cpu->read(); }, baseline, limit,
-          std::thread::hardware_concurrency()) {}
+    : JobCpuMeter([cpu = std::make_shared<CgroupCpu>(id)] { return cpu->read(); }, baseline,
+                  limit, host_cpus()) {}
 
 void JobCpuMeter::dispatch() {
   base_ = nanoseconds(0);
   last_.reset();
-  if (baseline_ == Baseline::Dispatch && reader_) {
-    if (const auto v = reader_()) base_ = *v;
+  if (baseline_ == Baseline::Dispatch && available_) {
+    // One reading is both the baseline and the first sample.
+    if (const auto v = reader_()) {
+      base_ = *v;
+      last_ = *v;
+    }
+    if (limit_) next_check_ = steady_clock::now() + std::max<nanoseconds>(
+                                  *limit_ / parallelism_, kMinCheckInterval);
+    return;
   }
   sample();
 }
