@@ -31,8 +31,8 @@ unsigned host_cpus() {
 
 JobCpuMeter::JobCpuMeter(const std::string& id, Baseline baseline,
                          std::optional<microseconds> limit)
-    : JobCpuMeter([cpu = std::make_shared<CgroupCpu>(id)] { return cpu->read(); }, baseline,
-                  limit, host_cpus()) {}
+    : JobCpuMeter([cpu = std::make_shared<CgroupCpu>(id)] { return cpu->read(); }, baseline, limit,
+                  host_cpus()) {}
 
 void JobCpuMeter::dispatch() {
   base_ = nanoseconds(0);
@@ -43,8 +43,9 @@ void JobCpuMeter::dispatch() {
       base_ = *v;
       last_ = *v;
     }
-    if (limit_) next_check_ = steady_clock::now() + std::max<nanoseconds>(
-                                  *limit_ / parallelism_, kMinCheckInterval);
+    if (limit_)
+      next_check_ =
+          steady_clock::now() + std::max<nanoseconds>(*limit_ / parallelism_, kMinCheckInterval);
     return;
   }
   sample();

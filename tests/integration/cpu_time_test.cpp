@@ -5,12 +5,11 @@
 // path, the warm pool and reuse mode, under runc and gVisor.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "ignite/engine.hpp"
@@ -78,8 +77,8 @@ struct Scratch {
   TempDir dir;
   Scratch(const std::string& runtime, const std::string& code, const std::string& extra = "",
           const std::string& isolation = "", const std::string& name = "cpu-scratch") {
-    write_file(dir.path() / "service.yaml", "service:\n  name: " + name + "\n  runtime: " +
-                                                runtime +
+    write_file(dir.path() / "service.yaml", "service:\n  name: " + name +
+                                                "\n  runtime: " + runtime +
                                                 "\n  entry: index.js\n  memoryMb: 128\n"
                                                 "  timeoutMs: 10000\n" +
                                                 extra);
@@ -151,8 +150,7 @@ TEST_P(CpuLimit, SleepingServiceWithTheSameLimitSucceeds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CpuLimit,
-                         ::testing::Values(Mode{"cold_runc", 0, 1, ""},
-                                           Mode{"warm_runc", 1, 1, ""},
+                         ::testing::Values(Mode{"cold_runc", 0, 1, ""}, Mode{"warm_runc", 1, 1, ""},
                                            Mode{"reuse_runc", 1, 3, ""},
                                            Mode{"cold_gvisor", 0, 1, "gvisor"},
                                            Mode{"warm_gvisor", 1, 1, "gvisor"}),
@@ -183,8 +181,8 @@ setTimeout(() => console.log('done'), 700);
   ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   ASSERT_TRUE(kernel.has_value()) << "the test could not read the container's cgroup";
   ASSERT_TRUE(r.cpu_time.has_value());
-  std::cout << "cold node: kernel at 'spun' " << ms(*kernel) << " ms, reported "
-            << ms(*r.cpu_time) << " ms\n";
+  std::cout << "cold node: kernel at 'spun' " << ms(*kernel) << " ms, reported " << ms(*r.cpu_time)
+            << " ms\n";
   EXPECT_GE(*kernel, 100ms) << "node's start-up and the loop ran on the CPU";
   EXPECT_GE(*r.cpu_time, *kernel);
   EXPECT_LE(*r.cpu_time, *kernel + 50ms);
