@@ -75,6 +75,7 @@ constexpr std::pair<Outcome, ignite_outcome> kOutcomes[] = {
     {Outcome::MemoryLimit, IGNITE_OUTCOME_MEMORY_LIMIT},
     {Outcome::OutputLimit, IGNITE_OUTCOME_OUTPUT_LIMIT},
     {Outcome::Cancelled, IGNITE_OUTCOME_CANCELLED},
+    {Outcome::CpuLimit, IGNITE_OUTCOME_CPU_LIMIT},
 };
 constexpr std::pair<CheckStatus, ignite_check_status> kChecks[] = {
     {CheckStatus::Pass, IGNITE_CHECK_PASS},
@@ -94,7 +95,7 @@ constexpr bool identity_table_ok(const Table &table) {
   }
   return true;
 }
-static_assert(std::size(kOutcomes) == static_cast<std::size_t>(Outcome::Cancelled) + 1 &&
+static_assert(std::size(kOutcomes) == static_cast<std::size_t>(Outcome::CpuLimit) + 1 &&
                   identity_table_ok(kOutcomes),
               "ignite_outcome must mirror Ignite::Outcome");
 static_assert(std::size(kChecks) == static_cast<std::size_t>(CheckStatus::Fail) + 1 &&
@@ -390,7 +391,39 @@ IGNITE_EXTERN(ignite_status) ignite_result_cold_start(int *out, const ignite_res
 
 IGNITE_EXTERN(ignite_status) ignite_result_duration_ms(int64_t *out, const ignite_result *result) {
   IGNITE_CHECK(out, result);
+  return guard(__func__, [&] {
+    *out = std::chrono::duration_cast<std::chrono::milliseconds>(result->result.duration).count();
+  });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_duration_us(int64_t *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
   return guard(__func__, [&] { *out = result->result.duration.count(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_cpu_time_us(int64_t *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] {
+    *out = result->result.cpu_time ? result->result.cpu_time->count() : int64_t{-1};
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_phase_us(int64_t *out, const ignite_result *result, ignite_phase phase) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&](const char *fn) {
+    const Ignite::PhaseTimings &p = result->result.phases;
+    switch (phase) {
+      case IGNITE_PHASE_BUILD: *out = p.build.count(); return;
+      case IGNITE_PHASE_CREATE: *out = p.create.count(); return;
+      case IGNITE_PHASE_START: *out = p.start.count(); return;
+      case IGNITE_PHASE_RUN: *out = p.run.count(); return;
+      case IGNITE_PHASE_CLEANUP: *out = p.cleanup.count(); return;
+    }
+    throw CError(IGNITE_EINVALID,
+                 std::string(fn) + ": phase " + std::to_string(static_cast<int>(phase)) +
+                     " is not an ignite_phase (IGNITE_PHASE_BUILD .. IGNITE_PHASE_CLEANUP)");
+  });
 }
 
 IGNITE_EXTERN(ignite_status)

@@ -117,6 +117,8 @@ void check_version(const char* fn, const char* name, unsigned int version, unsig
 // Bytes of ignite_engine_options a caller of `version` has (1 <= version <= current): a
 // version 1 struct ends before the pool fields.
 std::size_t engine_options_size(unsigned int version) noexcept;
+// The bytes of an ignite_execute_options / ignite_preflight_options of `version` (an older
+// version's struct is shorter).
 std::size_t execute_options_size(unsigned int version) noexcept;
 std::size_t preflight_options_size(unsigned int version) noexcept;
 

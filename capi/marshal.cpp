@@ -127,6 +127,15 @@ Ignite::ExecuteOptions execute_options(const char* fn, const ignite_execute_opti
   if (o.output_limit != 0) opt.output_limit = o.output_limit;
   opt.audit = o.audit != 0;
   opt.delivery = delivery(fn, o.delivery);
+  if (o.version < 3) return opt;  // older structs end before cpu_time_ms: never read further
+  if (o.cpu_time_ms != 0) {
+    if (!std::isfinite(o.cpu_time_ms) || o.cpu_time_ms < 0 || o.cpu_time_ms > 1e12) {
+      throw invalid(fn, "opts->cpu_time_ms must be a positive number of milliseconds up to 1e12 "
+                        "(0: service.yaml's cpuTimeMs), got " + std::to_string(o.cpu_time_ms));
+    }
+    opt.cpu_time_limit = std::chrono::microseconds(
+        std::max<std::int64_t>(1, std::llround(o.cpu_time_ms * 1000.0)));
+  }
   return opt;
 }
 
@@ -195,13 +204,19 @@ constexpr std::size_t kExecuteOptionsV1Size = offsetof(ignite_execute_options, o
 static_assert(kExecuteOptionsV1Size ==
                   offsetof(ignite_execute_options, cancel) + sizeof(ignite_cancel_token*),
               "version 1 of ignite_execute_options must stay a prefix of the current struct");
-static_assert(IGNITE_EXECUTE_OPTIONS_VERSION == 2, "execute_options_size knows versions 1 to 2");
+constexpr std::size_t kExecuteOptionsV2Size = offsetof(ignite_execute_options, cpu_time_ms);
+static_assert(kExecuteOptionsV2Size ==
+                  offsetof(ignite_execute_options, build_log_payload) + sizeof(void*),
+              "version 2 of ignite_execute_options must stay a prefix of the current struct");
+static_assert(IGNITE_EXECUTE_OPTIONS_VERSION == 3, "execute_options_size knows versions 1 to 3");
 constexpr std::size_t kPreflightOptionsV1Size = offsetof(ignite_preflight_options, on_build_log);
 static_assert(IGNITE_PREFLIGHT_OPTIONS_VERSION == 2,
               "preflight_options_size knows versions 1 to 2");
 
 std::size_t execute_options_size(unsigned int version) noexcept {
-  return version >= 2 ? sizeof(ignite_execute_options) : kExecuteOptionsV1Size;
+  return version >= 3   ? sizeof(ignite_execute_options)
+         : version == 2 ? kExecuteOptionsV2Size
+                        : kExecuteOptionsV1Size;
 }
 
 std::size_t preflight_options_size(unsigned int version) noexcept {

@@ -139,6 +139,28 @@ TEST(Service, NumbersMustBeFinitePositiveNumbers) {
   }
 }
 
+TEST(Service, CpuTimeMsIsAnOptionalPositiveNumberOfMilliseconds) {
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", with("  cpuTimeMs: 250.5"));
+  write_file(dir.path() / "index.js", "");
+  EXPECT_EQ(Ignite::load_service(dir.path()).config.cpu_time_ms, 250.5);
+  write_file(dir.path() / "service.yaml", kValid);
+  EXPECT_FALSE(Ignite::load_service(dir.path()).config.cpu_time_ms.has_value());
+  for (const char* bad :
+       {"0", "-5", ".nan", ".inf", "\"200\"", "abc", "true", "null", "[1]", "1e13"}) {
+    const auto e = load_error(with(std::string("  cpuTimeMs: ") + bad));
+    EXPECT_EQ(e.code(), ErrorCode::Config) << bad;
+    EXPECT_THAT(e.message(),
+                HasSubstr("service.cpuTimeMs must be a positive number of milliseconds of CPU "
+                          "time, at most 1e12"))
+        << bad;
+  }
+  // Reported with the other problems, each naming its field.
+  const auto e = load_error(with("  cpuTimeMs: 0\n  cpuLimit: 0"));
+  EXPECT_THAT(e.message(), HasSubstr("service.cpuLimit must be a positive number"));
+  EXPECT_THAT(e.message(), HasSubstr("service.cpuTimeMs must be a positive number"));
+}
+
 TEST(Service, EntryMustStayInside) {
   for (const char* bad : {"/etc/passwd", "../x.js", "sub/../../x.js", "./..", "."}) {
     auto e = load_error(std::string("service:\n  name: x\n  runtime: node\n  memoryMb: 1\n  timeoutMs: 1\n  entry: \"") + bad + "\"\n");

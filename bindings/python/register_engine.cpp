@@ -17,6 +17,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <future>
@@ -128,13 +129,22 @@ ExecutionResult execute(Engine& engine, const Service& service, std::optional<st
                         const std::optional<py::object>& on_stderr,
                         std::optional<CodeDelivery> delivery,
                         const std::optional<py::object>& on_build_output, bool audit,
-                        const std::stop_source* stop) {
+                        const std::stop_source* stop, std::optional<double> cpu_time_ms) {
   auto state = std::make_shared<CallState>();
   ExecuteOptions options;
   options.input = std::move(input);
   options.env = std::move(env);
   options.runtime = std::move(runtime);
   if (timeout_ms) options.timeout = std::chrono::milliseconds(*timeout_ms);
+  if (cpu_time_ms) {
+    // Checked here: a NaN or huge float has no microsecond count.
+    if (!std::isfinite(*cpu_time_ms) || *cpu_time_ms <= 0 || *cpu_time_ms > 1e12) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "cpu_time_ms must be a positive number of milliseconds up to 1e12");
+    }
+    options.cpu_time_limit = std::chrono::microseconds(
+        std::max<std::int64_t>(1, std::llround(*cpu_time_ms * 1000.0)));
+  }
   options.memory_mb = memory_mb;
   options.cpus = cpus;
   options.output_limit = output_limit;
@@ -291,8 +301,9 @@ void register_engine(py::module_& m) {
            py::arg("on_stdout") = py::none(), py::arg("on_stderr") = py::none(),
            py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),
            py::arg("audit") = false, py::arg("stop") = py::none(),
-           "Runs the service once in a fresh container (ExecuteOptions as keywords; input is "
-           "JSON text; callbacks receive bytes).")
+           py::arg("cpu_time_ms") = py::none(),
+           "Runs the service once in a fresh container (ExecuteOptions as keywords, "
+           "cpu_time_ms for cpu_time_limit; input is JSON text; callbacks receive bytes).")
       .def("preflight", &preflight, py::arg("service"), py::kw_only(),
            py::arg("build_image") = false, py::arg("runtime") = py::none(),
            py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),

@@ -370,11 +370,12 @@ typedef enum ignite_outcome {
   IGNITE_OUTCOME_TIMEOUT = 2,      /* killed after the timeout */
   IGNITE_OUTCOME_MEMORY_LIMIT = 3, /* stopped by the kernel's OOM killer */
   IGNITE_OUTCOME_OUTPUT_LIMIT = 4, /* stdout or stderr exceeded output_limit; killed */
-  IGNITE_OUTCOME_CANCELLED = 5     /* a cancel token fired; killed */
+  IGNITE_OUTCOME_CANCELLED = 5,    /* a cancel token fired; killed */
+  IGNITE_OUTCOME_CPU_LIMIT = 6     /* the CPU time passed the CPU-time limit; killed */
 } ignite_outcome;
 
-/* "success", "error", "timeout", "memory_limit", "output_limit", "cancelled" (static text;
- * "unknown" for other values). */
+/* "success", "error", "timeout", "memory_limit", "output_limit", "cancelled", "cpu_limit"
+ * (static text; "unknown" for other values). */
 IGNITE_EXTERN(const char *) ignite_outcome_str(ignite_outcome outcome);
 
 /* Stream numbers passed to ignite_output_cb. */
@@ -392,7 +393,7 @@ typedef int (*ignite_output_cb)(const char *data, size_t len, int stream, void *
  * Return 0 to continue; any other value stops the build (and the call: IGNITE_EUSER). */
 typedef int (*ignite_build_log_cb)(const char *line, size_t len, void *payload);
 
-#define IGNITE_EXECUTE_OPTIONS_VERSION 2
+#define IGNITE_EXECUTE_OPTIONS_VERSION 3
 
 typedef struct ignite_execute_options {
   unsigned int version;            /* IGNITE_EXECUTE_OPTIONS_VERSION */
@@ -413,15 +414,20 @@ typedef struct ignite_execute_options {
   ignite_output_cb on_output;      /* NULL: no streaming */
   void *payload;                   /* passed to on_output */
   ignite_cancel_token *cancel;     /* NULL: not cancellable; borrowed for the call */
-  /* Version 2. A version 1 struct ends above. */
+  /* Version 2. A version 1 struct ends above; the library reads only the fields of the version
+   * the caller sets. */
   ignite_build_log_cb on_build_log; /* NULL: build output is not reported */
   void *build_log_payload;          /* passed to on_build_log */
+  /* Version 3. */
+  double cpu_time_ms;              /* CPU-time limit in ms (user + system of the container);
+                                      0: service.yaml's cpuTimeMs; passing it ends the run as
+                                      IGNITE_OUTCOME_CPU_LIMIT */
 } ignite_execute_options;
 
 #define IGNITE_EXECUTE_OPTIONS_INIT                                                     \
   {                                                                                     \
     IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0, \
-        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL, NULL, NULL                           \
+        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0.0                      \
   }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_EXECUTE_OPTIONS_VERSION).
@@ -458,8 +464,28 @@ IGNITE_EXTERN(ignite_status) ignite_result_stderr_truncated(int *out, const igni
 IGNITE_EXTERN(ignite_status) ignite_result_oom_killed(int *out, const ignite_result *result);
 /* *out = 1 when the per-service image had to be built for this run, else 0. */
 IGNITE_EXTERN(ignite_status) ignite_result_cold_start(int *out, const ignite_result *result);
-/* Wall time from container creation through removal, in milliseconds. */
+/* Wall time from container creation through removal, in whole milliseconds (truncated). */
 IGNITE_EXTERN(ignite_status) ignite_result_duration_ms(int64_t *out, const ignite_result *result);
+/* The same in microseconds. */
+IGNITE_EXTERN(ignite_status) ignite_result_duration_us(int64_t *out, const ignite_result *result);
+/* CPU time (user + system) of every process in the container in microseconds, as the kernel
+ * accounted it to the container's cgroup; -1 when the host could not observe it. A cold
+ * container's whole life counts (the runtime's start-up too); a warm or reused one's from the
+ * job's dispatch on. Under gVisor it includes the sandbox's own work. */
+IGNITE_EXTERN(ignite_status) ignite_result_cpu_time_us(int64_t *out, const ignite_result *result);
+
+/* The phases of an execution (ignite_result_phase_us). */
+typedef enum ignite_phase {
+  IGNITE_PHASE_BUILD = 0,  /* per-service image build (0 when reused) */
+  IGNITE_PHASE_CREATE = 1, /* container create + attach (0 for a pooled container) */
+  IGNITE_PHASE_START = 2,  /* container start */
+  IGNITE_PHASE_RUN = 3,    /* from start until the process ended or was killed */
+  IGNITE_PHASE_CLEANUP = 4 /* exit status, inspection and queueing the removal */
+} ignite_phase;
+
+/* Wall time of one phase in microseconds. IGNITE_EINVALID for an unknown phase. */
+IGNITE_EXTERN(ignite_status)
+ignite_result_phase_us(int64_t *out, const ignite_result *result, ignite_phase phase);
 /* Peak memory of the container in MiB, or -1 when the host could not observe it. */
 IGNITE_EXTERN(ignite_status) ignite_result_memory_peak_mb(double *out, const ignite_result *result);
 /* The resolved runtime, "name@version" (borrowed). */

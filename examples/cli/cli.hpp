@@ -85,12 +85,15 @@ inline void out_fail(std::string_view msg) {
 //   125   Ignite itself failed: bad service.yaml, no Docker daemon, image build failed ...
 //   130 / 143  cancelled by SIGINT / SIGTERM
 //   137   `run`: memory limit (the OOM killer's SIGKILL)
+//   152   `run`: CPU-time limit (128 + SIGXCPU)
 inline constexpr int kExitCheckFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitOutputLimit = 123;
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitFailure = 125;
 inline constexpr int kExitMemoryLimit = 137;
+// run: the CPU-time limit (128 + SIGXCPU, the signal of RLIMIT_CPU).
+inline constexpr int kExitCpuLimit = 152;
 
 // Whether the command being run was given --json: then a failure prints the one JSON document
 // {"error": {"code", "message"}} on stdout (set by main before the command runs).

@@ -110,7 +110,7 @@ Reply field_error(const std::string& field, const std::string& message) {
   return error_reply(http::status::bad_request, "INVALID_BODY", message, {{"field", field}});
 }
 
-double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+double seconds(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
 }  // namespace
 
@@ -238,6 +238,14 @@ std::variant<ExecuteBody, Reply> parse_execute_body(std::string_view text) {
       if (key == "audit") body.audit = value.get<bool>();
       // skipBuild (reference): accepted for compatibility; images are rebuilt only when their
       // inputs change, so there is nothing to skip.
+    } else if (key == "cpuTimeMs") {
+      // As service.cpuTimeMs: a positive number of milliseconds of CPU time (at most 1e12).
+      if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1e12) {
+        return field_error(key, "cpuTimeMs must be a positive number of milliseconds of CPU "
+                                "time, at most 1e12, got " +
+                                    (value.is_number() ? value.dump() : type_name(value)));
+      }
+      body.cpu_time_ms = value.get<double>();
     } else if (key == "env") {
       if (!value.is_object()) {
         return field_error("env", "env must be an object of strings, got " + type_name(value));
@@ -494,6 +502,8 @@ ExecuteReply Router::execute(const ExecuteJob& job, std::stop_token stop,
     out.reply = json_reply(refused->status, body);
     return out;
   }
+  // The request's CPU-time limit replaces service.yaml's for preflight and the execution.
+  if (job.body.cpu_time_ms) svc.config.cpu_time_ms = job.body.cpu_time_ms;
   try {
     std::optional<Ignite::PreflightResult> pf;
     if (!job.body.skip_preflight) {

@@ -92,6 +92,7 @@ struct ExecuteBody {
   bool skip_preflight = false;
   bool audit = false;
   std::map<std::string, std::string> env;
+  std::optional<double> cpu_time_ms;  // overrides service.cpuTimeMs
 };
 
 // Parses a POST execute body (empty means {}); on error, the 400 reply naming the field.

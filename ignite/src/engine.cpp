@@ -35,6 +35,7 @@
 #include "ignite/src/image_builder.hpp"
 #include "ignite/src/image_copy.hpp"
 #include "ignite/src/job_channel.hpp"
+#include "ignite/src/job_cpu_meter.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/lease.hpp"
 #include "ignite/src/outcome.hpp"
@@ -93,6 +94,7 @@ std::string_view to_string(Outcome outcome) noexcept {
     case Outcome::MemoryLimit: return "memory_limit";
     case Outcome::OutputLimit: return "output_limit";
     case Outcome::Cancelled: return "cancelled";
+    case Outcome::CpuLimit: return "cpu_limit";
   }
   return "error";
 }
@@ -473,6 +475,18 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   auto t0 = steady_clock::now();
   const auto deadline = t0 + plan.timeout;
   detail::JobChannel channel(lease, plan, opt);
+  detail::JobCpuMeter cpu(lease.id(),
+                          lease.kind() == detail::Lease::Kind::Cold
+                              ? detail::JobCpuMeter::Baseline::ContainerStart
+                              : detail::JobCpuMeter::Baseline::Dispatch,
+                          plan.cpu_time_limit);
+  if (plan.cpu_time_limit && !cpu.available()) {
+    // Not enforced is worse than not run: the container goes (the Lease), nothing ran in it.
+    throw Error(ErrorCode::Execution,
+                "cpuTimeMs: the CPU accounting of container " + lease.id().substr(0, 12) +
+                    " (its cgroup) is not readable on this host, so the CPU-time limit cannot "
+                    "be enforced");
+  }
   detail::CgroupPeak peak(lease.id());
   // A reused container's cgroup peak so far belongs to earlier jobs.
   if (lease.kind() == detail::Lease::Kind::Reuse) peak.reset();
@@ -481,7 +495,7 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   const std::uint64_t ooms_before = ooms.read();
   const bool auditing = plan.policy && opt.audit;
   detail::CgroupPidsEvents pids(auditing ? lease.id() : std::string());
-  const detail::JobEnd end = channel.pump(deadline, [&] {
+  const detail::JobEnd end = channel.pump(deadline, cpu, [&] {
     peak.sample();
     if (auditing) pids.sample();
   });
@@ -493,7 +507,14 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
 
   // ---- finalise: exit status, OOM verdict, the container's fate ------------------------------
   t0 = steady_clock::now();
-  const detail::Finalised fin = detail::finalise(lease, end, ooms, ooms_before);
+  detail::Finalised fin;
+  if (end.in_band()) {
+    fin = detail::finalise(lease, end, ooms, ooms_before);
+  } else {
+    // Killed: it ran on until the kill took effect, and that CPU time is the job's too.
+    cpu.sample_during([&] { fin = detail::finalise(lease, end, ooms, ooms_before); });
+  }
+  result.cpu_time = cpu.used();
   result.exit_code = fin.exit_code;
   result.oom_killed = fin.oom_killed;
   // A reuse job that ended by a signal (crash, abort, OOM kill) may have left the container in
@@ -519,10 +540,11 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   detail::classify(result, end, plan.memory_mb);
   if (auditing) {
     result.audit = detail::make_audit(*plan.policy, channel.take_audit_events(), result, end,
-                                      plan.timeout, pids.max_hits(), options.pids_limit);
+                                      plan.timeout, plan.cpu_time_limit, pids.max_hits(),
+                                      options.pids_limit);
   }
   result.duration = since(t_begin);
-  history.record_execution(svc, result.phases.run);
+  history.record_execution(svc, duration_cast<milliseconds>(result.phases.run));
   lease.refill_pool();
   return result;
 }
@@ -587,6 +609,9 @@ ExecutionReport Engine::report(const Service& svc, PreflightResult pf,
   ReportLimits limits;
   limits.timeout = milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms)));
   limits.memory_mb = svc.config.memory_mb;
+  if (const auto& cpu = svc.config.cpu_time_ms; cpu && *cpu > 0 && *cpu <= 1e12) {
+    limits.cpu_time = microseconds(std::llround(*svc.config.cpu_time_ms * 1000.0));
+  }
   return make_report(std::move(pf), std::move(execution), limits);
 }
 

@@ -65,6 +65,14 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   if (opt.timeout && opt.timeout->count() <= 0) {
     throw Error(ErrorCode::InvalidArgument, "timeout must be positive");
   }
+  if (opt.cpu_time_limit && opt.cpu_time_limit->count() <= 0) {
+    throw Error(ErrorCode::InvalidArgument, "cpu_time_limit must be positive");
+  }
+  // A Service built in code skips load_service's validation.
+  if (const auto& ms = svc.config.cpu_time_ms; ms && !(std::isfinite(*ms) && *ms > 0 && *ms <= 1e12)) {
+    throw Error(ErrorCode::InvalidArgument,
+                "service.cpuTimeMs must be a positive number of milliseconds, at most 1e12");
+  }
   if (opt.memory_mb && (!std::isfinite(*opt.memory_mb) || *opt.memory_mb < 6)) {
     throw Error(ErrorCode::InvalidArgument, "memory must be at least 6 MB (Docker's minimum)");
   }
@@ -81,6 +89,12 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
                        : opt.output_limit;
   p.timeout = opt.timeout.value_or(
       milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
+  p.cpu_time_limit = opt.cpu_time_limit;
+  if (!p.cpu_time_limit && svc.config.cpu_time_ms) {
+    // At least 1 us: a positive limit in service.yaml never becomes "no CPU time at all".
+    p.cpu_time_limit = microseconds(
+        std::max<std::int64_t>(1, std::llround(*svc.config.cpu_time_ms * 1000.0)));
+  }
   p.input = opt.input.value_or("");
   // Audit mode with a bootstrap for this runtime: stdin starts with a per-execution nonce line
   // that the bootstrap consumes before the service's code runs (audit.hpp).

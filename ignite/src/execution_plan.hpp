@@ -32,6 +32,7 @@ struct Plan {
   std::optional<SecurityPolicy> policy;
   std::size_t output_limit = 0;
   std::chrono::milliseconds timeout{0};
+  std::optional<std::chrono::microseconds> cpu_time_limit;  // none: CPU time is only measured
   std::string input;
   bool audit_bootstrap = false;
   std::string audit_nonce;

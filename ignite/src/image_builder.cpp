@@ -149,7 +149,7 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
     known_[in.tag] = image;
   }
   image.built = true;
-  image.build_time = duration_cast<milliseconds>(steady_clock::now() - t0);
+  image.build_time = duration_cast<microseconds>(steady_clock::now() - t0);
   return image;
 }
 

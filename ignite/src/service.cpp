@@ -45,7 +45,9 @@ std::optional<std::string> normalise_entry(const std::string& entry) {
   return join(parts, "/");
 }
 
-// Positive finite number rule shared by memoryMb, cpuLimit and timeoutMs.
+constexpr double kMaxCpuTimeMs = 1e12;
+
+// Positive finite number rule shared by memoryMb, cpuLimit, timeoutMs and cpuTimeMs.
 std::optional<double> positive_number(const YAML::Node& node) {
   auto n = as_number(node);
   if (!n || !std::isfinite(*n) || *n <= 0) return std::nullopt;
@@ -239,6 +241,15 @@ Service load_service(const fs::path& dir, const RuntimeRegistry* registry) {
     cfg.timeout_ms = *timeout;
   } else {
     errors.push_back("service.timeoutMs must be a positive number");
+  }
+  if (const YAML::Node cpu_time = s["cpuTimeMs"]) {
+    // Bounded so that it converts to std::chrono::microseconds without overflow.
+    if (auto ms = positive_number(cpu_time); ms && *ms <= kMaxCpuTimeMs) {
+      cfg.cpu_time_ms = *ms;
+    } else {
+      errors.push_back(
+          "service.cpuTimeMs must be a positive number of milliseconds of CPU time, at most 1e12");
+    }
   }
   if (const YAML::Node reuse = s["reuse"]) {
     // An integer count of jobs per container: 1 (each job its own container) to 10000.

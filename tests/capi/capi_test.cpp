@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <cstddef>
 #include <functional>
@@ -259,6 +260,7 @@ TEST(Enums, OutcomeAndCheckStatusText) {
   EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_MEMORY_LIMIT), "memory_limit");
   EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_OUTPUT_LIMIT), "output_limit");
   EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_CANCELLED), "cancelled");
+  EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_CPU_LIMIT), "cpu_limit");
   EXPECT_STREQ(ignite_outcome_str(static_cast<ignite_outcome>(42)), "unknown");
   EXPECT_STREQ(ignite_outcome_str(static_cast<ignite_outcome>(-1)), "unknown");
   EXPECT_STREQ(ignite_check_status_str(IGNITE_CHECK_PASS), "pass");
@@ -362,6 +364,16 @@ TEST(Arguments, EveryNullPointerIsInvalidAndNamed) {
       {"ignite_result_duration_ms", "out", [&] { return ignite_result_duration_ms(nullptr, r); }},
       {"ignite_result_duration_ms", "result",
        [&] { return ignite_result_duration_ms(&i64, nullptr); }},
+      {"ignite_result_duration_us", "out", [&] { return ignite_result_duration_us(nullptr, r); }},
+      {"ignite_result_duration_us", "result",
+       [&] { return ignite_result_duration_us(&i64, nullptr); }},
+      {"ignite_result_cpu_time_us", "out", [&] { return ignite_result_cpu_time_us(nullptr, r); }},
+      {"ignite_result_cpu_time_us", "result",
+       [&] { return ignite_result_cpu_time_us(&i64, nullptr); }},
+      {"ignite_result_phase_us", "out",
+       [&] { return ignite_result_phase_us(nullptr, r, IGNITE_PHASE_RUN); }},
+      {"ignite_result_phase_us", "result",
+       [&] { return ignite_result_phase_us(&i64, nullptr, IGNITE_PHASE_RUN); }},
       {"ignite_result_memory_peak_mb", "out",
        [&] { return ignite_result_memory_peak_mb(nullptr, r); }},
       {"ignite_result_memory_peak_mb", "result",
@@ -742,9 +754,28 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   EXPECT_EQ(i, 0);
   ASSERT_EQ(ignite_result_cold_start(&i, r.get()), IGNITE_OK);
   EXPECT_TRUE(i == 0 || i == 1);
-  int64_t ms = -1;
+  int64_t ms = -1, us = -1, cpu_us = -2;
   ASSERT_EQ(ignite_result_duration_ms(&ms, r.get()), IGNITE_OK);
   EXPECT_GT(ms, 0);
+  ASSERT_EQ(ignite_result_duration_us(&us, r.get()), IGNITE_OK);
+  EXPECT_EQ(ms, us / 1000);
+  ASSERT_EQ(ignite_result_cpu_time_us(&cpu_us, r.get()), IGNITE_OK);
+  EXPECT_TRUE(cpu_us == -1 || cpu_us > 0) << cpu_us;
+  int64_t phases_us = 0;
+  for (const ignite_phase p : {IGNITE_PHASE_BUILD, IGNITE_PHASE_CREATE, IGNITE_PHASE_START,
+                               IGNITE_PHASE_RUN, IGNITE_PHASE_CLEANUP}) {
+    int64_t v = -1;
+    ASSERT_EQ(ignite_result_phase_us(&v, r.get(), p), IGNITE_OK);
+    EXPECT_GE(v, 0);
+    phases_us += v;
+  }
+  EXPECT_LE(phases_us, us);
+  int64_t run_us = 0;
+  ASSERT_EQ(ignite_result_phase_us(&run_us, r.get(), IGNITE_PHASE_RUN), IGNITE_OK);
+  EXPECT_GT(run_us, 0);
+  int64_t unused = 7;
+  expect_invalid(ignite_result_phase_us(&unused, r.get(), static_cast<ignite_phase>(9)),
+                 "ignite_result_phase_us", "phase 9 is not an ignite_phase");
   double peak = 0;
   ASSERT_EQ(ignite_result_memory_peak_mb(&peak, r.get()), IGNITE_OK);
   EXPECT_TRUE(peak == -1.0 || peak > 0) << peak;
@@ -766,7 +797,12 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   EXPECT_EQ(parsed.at("outcome"), "success");
   EXPECT_EQ(parsed.at("serviceName"), "hello-node");
   EXPECT_EQ(parsed.at("exitCode"), 0);
-  EXPECT_EQ(parsed.at("executionTimeMs"), ms);
+  EXPECT_DOUBLE_EQ(parsed.at("executionTimeMs").get<double>(), static_cast<double>(us) / 1000.0);
+  if (cpu_us >= 0) {
+    EXPECT_DOUBLE_EQ(parsed.at("cpuTimeMs").get<double>(), static_cast<double>(cpu_us) / 1000.0);
+  }
+  EXPECT_DOUBLE_EQ(parsed.at("phases").at("runMs").get<double>(),
+                   static_cast<double>(run_us) / 1000.0);
   EXPECT_EQ(parsed.at("stdout"), out_text(r.get()));
 }
 
@@ -917,6 +953,43 @@ TEST(Execute, TimeoutOutcome) {
   Result r = run(s.svc.get(), &o);
   ASSERT_TRUE(r);
   EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_TIMEOUT);
+}
+
+TEST(Execute, CpuLimitOutcome) {
+  Scratch s("for (;;) {}");
+  ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.cpu_time_ms = 150;
+  Result r = run(s.svc.get(), &o);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_CPU_LIMIT);
+  int64_t cpu_us = 0;
+  ASSERT_EQ(ignite_result_cpu_time_us(&cpu_us, r.get()), IGNITE_OK);
+  EXPECT_GT(cpu_us, 150000);
+  EXPECT_LT(cpu_us, 250000);
+}
+
+TEST(Execute, CpuTimeOptionIsValidatedAndVersion1NeverReadsIt) {
+  Scratch s("console.log('ran');");
+  for (const double bad : {-1.0, std::nan(""), 1e13}) {
+    ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+    o.cpu_time_ms = bad;
+    ignite_result* out = nullptr;
+    expect_invalid(ignite_execute(&out, engine(), s.svc.get(), &o), "ignite_execute",
+                   "opts->cpu_time_ms must be a positive number");
+    EXPECT_EQ(out, nullptr);
+  }
+  // A version 1 caller's struct ends before cpu_time_ms: garbage there is never read, and
+  // init writes only the version 1 fields.
+  ignite_execute_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_execute_options_init(&o, 1), IGNITE_OK);
+  const std::size_t v1_size = offsetof(ignite_execute_options, cpu_time_ms);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v1_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  EXPECT_EQ(o.version, 1u);
+  Result r = run(s.svc.get(), &o);
+  ASSERT_TRUE(r) << last_message();
+  EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_SUCCESS);
 }
 
 TEST(Execute, OutputLimitOutcomeAndTruncation) {

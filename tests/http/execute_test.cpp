@@ -143,6 +143,25 @@ TEST_F(Execute, TimeoutIsNotSuccess) {
   EXPECT_EQ(r.json().at("metrics").at("outcome"), "timeout");
 }
 
+TEST_F(Execute, CpuTimeLimitFromTheRequest) {
+  // A cold runtime's start-up alone takes more than 1 ms of CPU.
+  const auto limited = run("hello-quickjs", R"({"cpuTimeMs":1})");
+  ASSERT_EQ(limited.status, 200) << limited.body;
+  const auto j = limited.json();
+  EXPECT_EQ(j.at("success"), false);
+  EXPECT_EQ(j.at("metrics").at("outcome"), "cpu_limit");
+  EXPECT_GT(j.at("metrics").at("cpuTimeMs").get<double>(), 1.0);
+  // Preflight saw the request's limit.
+  EXPECT_THAT(j.at("preflight").dump(), HasSubstr("CPU-time limit 1ms"));
+  const auto roomy = run("hello-quickjs", R"({"cpuTimeMs":5000})");
+  ASSERT_EQ(roomy.status, 200) << roomy.body;
+  EXPECT_EQ(roomy.json().at("metrics").at("outcome"), "success");
+  EXPECT_LT(roomy.json().at("metrics").at("cpuTimeMs").get<double>(), 5000);
+  const auto bad = run("hello-quickjs", R"({"cpuTimeMs":-1})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json().at("field"), "cpuTimeMs");
+}
+
 TEST_F(Execute, PreflightFailureIs400) {
   const auto r = run("tiny");
   ASSERT_EQ(r.status, 400) << r.body;

@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <condition_variable>
 #include <locale>
 #include <mutex>
@@ -226,13 +228,15 @@ TEST(QueryParam, Decodes) {
 
 TEST(ExecuteBody, AcceptsTheDocumentedFields) {
   auto parsed = parse_execute_body(
-      R"({"input":{"a":[1,2]},"skipPreflight":true,"audit":true,"env":{"A_1":"x"},"skipBuild":false})");
+      R"({"input":{"a":[1,2]},"skipPreflight":true,"audit":true,"env":{"A_1":"x"},"skipBuild":false,"cpuTimeMs":250.5})");
   ASSERT_TRUE(std::holds_alternative<ExecuteBody>(parsed));
   const auto& b = std::get<ExecuteBody>(parsed);
   EXPECT_EQ(b.input->dump(), R"({"a":[1,2]})");
   EXPECT_TRUE(b.skip_preflight);
   EXPECT_TRUE(b.audit);
   EXPECT_EQ(b.env.at("A_1"), "x");
+  EXPECT_EQ(b.cpu_time_ms, 250.5);
+  EXPECT_FALSE(std::get<ExecuteBody>(parse_execute_body("{}")).cpu_time_ms.has_value());
   EXPECT_TRUE(std::holds_alternative<ExecuteBody>(parse_execute_body("")));
   EXPECT_TRUE(std::holds_alternative<ExecuteBody>(parse_execute_body("  \n")));
   EXPECT_FALSE(std::get<ExecuteBody>(parse_execute_body("{}")).input.has_value());
@@ -247,6 +251,8 @@ TEST(ExecuteBody, RejectsNamingTheField) {
       {R"({"audit":"true"})", "audit"},   {R"({"env":"A=1"})", "env"},
       {R"({"env":{"A":true}})", "env.A"}, {R"({"env":{"A-B":"x"}})", "env.A-B"},
       {R"({"env":{"":"x"}})", "env."},    {R"("text")", "body"},
+      {R"({"cpuTimeMs":0})", "cpuTimeMs"}, {R"({"cpuTimeMs":-3})", "cpuTimeMs"},
+      {R"({"cpuTimeMs":"200"})", "cpuTimeMs"}, {R"({"cpuTimeMs":1e13})", "cpuTimeMs"},
   };
   for (const auto& [text, field] : cases) {
     const auto parsed = parse_execute_body(text);
@@ -447,6 +453,15 @@ TEST(OpenApi, DescribesEveryRoute) {
     EXPECT_EQ(item.contains("get"), item.contains("head")) << path;
   }
   EXPECT_EQ(doc["paths"]["/ready"]["get"]["security"], nlohmann::json::array());
+  // The CPU-time limit: accepted in the request, reported in the metrics, an outcome of its own.
+  const auto& schemas = doc.at("components").at("schemas");
+  EXPECT_EQ(schemas.at("ExecuteRequest").at("properties").at("cpuTimeMs").at("type"), "number");
+  const auto& metrics = schemas.at("ExecutionMetrics").at("properties");
+  EXPECT_EQ(metrics.at("cpuTimeMs").at("type"), "number");
+  EXPECT_EQ(metrics.at("executionTimeMs").at("type"), "number");
+  const auto outcomes = metrics.at("outcome").at("enum");
+  EXPECT_NE(std::find(outcomes.begin(), outcomes.end(), "cpu_limit"), outcomes.end());
+  EXPECT_EQ(schemas.at("ServiceConfig").at("properties").at("cpuTimeMs").at("type"), "number");
 }
 
 // ---- /ready's probe --------------------------------------------------------------------------

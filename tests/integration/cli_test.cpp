@@ -142,6 +142,39 @@ nlohmann::json template_result(const std::string& stdout_text) {
 
 }  // namespace
 
+TEST(Cli, CpuTimeLimitExitsWith152AndShowsCpuTime) {
+  TempDir dir;
+  quickjs_service(dir.path(), "cli-cpu", "for(;;){}", /*timeout_ms=*/10000);
+  const std::string base = cli() + " run " + quote(dir.path().string());
+  const auto j = run_command(base + " --cpu-time 150 --json");
+  EXPECT_EQ(j.status, 152) << j.err;  // 128 + SIGXCPU
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc.at("execution").at("outcome"), "cpu_limit");
+  EXPECT_GT(doc.at("execution").at("cpuTimeMs").get<double>(), 150);
+  EXPECT_THAT(doc.at("warnings").dump(), HasSubstr("CPU-time limit (150ms of CPU)"));
+  // Preflight saw the override.
+  EXPECT_THAT(doc.at("preflight").dump(), HasSubstr("CPU-time limit 150ms can be reached"));
+  EXPECT_THAT(j.err, HasSubstr("cpu_limit, exit code 137"));
+  EXPECT_THAT(j.err, ::testing::ContainsRegex(", CPU [0-9.]+ ms"));
+  const auto text = run_command(base + " --cpu-time 150");
+  EXPECT_EQ(text.status, 152);
+  EXPECT_THAT(text.out, ::testing::ContainsRegex("  Duration: [0-9.]+ms\n  CPU Time: [0-9.]+ms\n"));
+  EXPECT_THAT(text.out, HasSubstr("  Outcome: cpu_limit\n"));
+  // A usage error, before anything runs.
+  const auto bad = run_command(base + " --cpu-time 0");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.status, 152);
+  EXPECT_THAT(bad.err + bad.out, HasSubstr("--cpu-time"));
+  // service.yaml's cpuTimeMs: validate lists it.
+  write_file(dir.path() / "service.yaml",
+             "service:\n  name: cli-cpu\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n"
+             "  timeoutMs: 10000\n  cpuTimeMs: 150\n");
+  const auto v = run_command(cli() + " validate " + quote(dir.path().string()));
+  EXPECT_EQ(v.status, 0) << v.out;
+  EXPECT_THAT(v.out, HasSubstr("cpuTimeMs: 150"));
+  EXPECT_EQ(run_command(base).status, 152);
+}
+
 // ---- global options --------------------------------------------------------------------------
 
 TEST(Cli, VersionAndUsageErrors) {

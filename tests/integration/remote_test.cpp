@@ -544,7 +544,7 @@ TEST(RemoteSsh, ExecutesThroughSshDialStdio) {
   const auto svc = engine.load(example_service("hello-quickjs"));
   const auto t0 = Clock::now();
   const auto r = engine.execute(svc, {.input = R"({"name":"ssh"})"});
-  std::cerr << "[remote] ssh execution: " << ms_since(t0) << " ms (build " << r.phases.build.count()
+  std::cerr << "[remote] ssh execution: " << ms_since(t0) << " ms (build " << std::chrono::duration_cast<std::chrono::milliseconds>(r.phases.build).count()
             << " ms)\n";
   EXPECT_EQ(r.outcome, Ignite::Outcome::Success) << r.stderr_text;
   EXPECT_THAT(r.stdout_text, HasSubstr("Hello, ssh!"));

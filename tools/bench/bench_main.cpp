@@ -105,6 +105,9 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// A result's time (microseconds) in fractional milliseconds.
+double to_ms(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+
 std::string random_hex(std::size_t n) {
   static const char* kHex = "0123456789abcdef";
   std::string out;
@@ -707,7 +710,7 @@ void Bench::warm_up(Target& t) {
   }
   t.image = r.image;
   t.built = r.cold_start;
-  t.first_build_ms = static_cast<double>(r.phases.build.count());
+  t.first_build_ms = to_ms(r.phases.build);
 
   // The raw-api create body: Ignite's settings for a service without network or policy file.
   json labels = json::object();
@@ -976,9 +979,9 @@ Sample Bench::run_ignite(Target& t, Ignite::Engine& engine, Expect expect) {
     const Ignite::ExecutionResult r = engine.execute(t.service, o);
     s.ms = ms_between(t0, Clock::now());
     const auto& ph = r.phases;
-    const double phases = static_cast<double>((ph.create + ph.start + ph.run + ph.cleanup).count());
-    const double duration = static_cast<double>(r.duration.count());
-    // Engine phases have millisecond resolution; "image" (ImageBuilder::ensure, which includes a
+    const double phases = to_ms(ph.create + ph.start + ph.run + ph.cleanup);
+    const double duration = to_ms(r.duration);
+    // Engine phases have microsecond resolution; "image" (ImageBuilder::ensure, which includes a
     // build when one happens; with a pool also taking a container from it, waiting for one being
     // started if need be) is the rest of `duration`, "outside" what execute() does before and
     // after `duration` (validation, policy file, concurrency slot, history file). "cleanup" is
@@ -986,10 +989,10 @@ Sample Bench::run_ignite(Target& t, Ignite::Engine& engine, Expect expect) {
     s.steps = {
         {"outside", s.ms - duration},
         {pooled ? "image+take" : "image", duration - phases},
-        {"create+attach", static_cast<double>(ph.create.count())},
-        {"start", static_cast<double>(ph.start.count())},
-        {"run", static_cast<double>(ph.run.count())},
-        {"cleanup", static_cast<double>(ph.cleanup.count())},
+        {"create+attach", to_ms(ph.create)},
+        {"start", to_ms(ph.start)},
+        {"run", to_ms(ph.run)},
+        {"cleanup", to_ms(ph.cleanup)},
     };
     s.built = r.cold_start || ph.build.count() > 0;
     s.start = std::string(Ignite::to_string(r.container_start));

@@ -338,6 +338,7 @@ class Engine:
         on_stderr: Optional[OutputCallback] = None,
         on_build_output: Optional[OutputCallback] = None,
         stop: Optional[StopSource] = None,
+        cpu_time_ms: Optional[float] = None,
     ) -> ExecutionResult:
         """Runs ``service`` once in a fresh container (or a warm one from the pool), waits for
         it and queues the container's removal (finished in the background: :meth:`flush`).
@@ -371,6 +372,8 @@ class Engine:
                 happens.
             stop: a :class:`StopSource`; ``stop.request_stop()`` from another thread kills
                 the container (outcome ``"cancelled"``).
+            cpu_time_ms: overrides ``cpuTimeMs``, the CPU-time limit; the container is killed
+                when its CPU time passes it (outcome ``"cpu_limit"``).
 
         Callbacks run on an Ignite worker thread holding the GIL. If one raises, the run is
         stopped, the container removed, and the exception re-raised here. Ctrl-C
@@ -393,7 +396,8 @@ class Engine:
         args = self._execute_args(service, input=input, input_json=input_json, env=env,
                                   timeout=timeout, timeout_ms=timeout_ms, memory_mb=memory_mb,
                                   cpus=cpus, runtime=runtime, audit=audit,
-                                  output_limit=output_limit, delivery=delivery)
+                                  output_limit=output_limit, delivery=delivery,
+                                  cpu_time_ms=cpu_time_ms)
         out_cb, out_flush = _text_callback(on_stdout)
         err_cb, err_flush = _text_callback(on_stderr)
         build_cb, build_flush = _text_callback(on_build_output)
@@ -425,6 +429,7 @@ class Engine:
         audit: bool,
         output_limit: Optional[int],
         delivery: Union[CodeDelivery, str, None],
+        cpu_time_ms: Optional[float] = None,
     ) -> dict[str, Any]:
         """The keywords of ``_core.Engine.execute`` but the callbacks and ``stop``, checked
         (``service`` as a 1-tuple, so that the caller can pop it as a positional)."""
@@ -447,6 +452,7 @@ class Engine:
             output_limit=_core.DEFAULT_OUTPUT_LIMIT if output_limit is None else output_limit,
             delivery=CodeDelivery._coerce(delivery),
             audit=audit,
+            cpu_time_ms=cpu_time_ms,
         )
 
     def _result(self, raw: Any) -> ExecutionResult:

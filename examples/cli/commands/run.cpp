@@ -26,6 +26,7 @@ struct RunArgs {
   std::optional<double> memory;
   std::optional<double> cpus;
   std::optional<long> timeout;
+  std::optional<double> cpu_time;
   bool skip_preflight = false;
   bool audit = false;
   std::optional<std::string> audit_output;
@@ -52,7 +53,8 @@ std::string read_input_file(const std::string& path) {
 
 // The exit status a shell user expects (cli.hpp's table): the service's code, 124 for a timeout
 // (as timeout(1)), 137 for the memory limit (SIGKILL by the OOM killer), 123 for the output
-// limit, 130 when cancelled by Ctrl+C.
+// limit, 152 for the CPU-time limit (128 + SIGXCPU, the signal of RLIMIT_CPU), 130 when
+// cancelled by Ctrl+C.
 int exit_status(const Ignite::ExecutionResult& r) {
   switch (r.outcome) {
     case Ignite::Outcome::Success:
@@ -61,6 +63,8 @@ int exit_status(const Ignite::ExecutionResult& r) {
       return kExitTimeout;
     case Ignite::Outcome::MemoryLimit:
       return kExitMemoryLimit;
+    case Ignite::Outcome::CpuLimit:
+      return kExitCpuLimit;
     case Ignite::Outcome::Cancelled:
       return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
     case Ignite::Outcome::OutputLimit:
@@ -189,6 +193,10 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
     svc.config.timeout_ms = static_cast<double>(*a.timeout);
     opt.timeout = std::chrono::milliseconds(*a.timeout);
   }
+  if (a.cpu_time) {
+    // Into the Service copy (preflight and the report see it); the plan takes it from there.
+    svc.config.cpu_time_ms = *a.cpu_time;
+  }
   info("Running service: " + svc.config.name);
 
   if (a.input) opt.input = *a.input;
@@ -224,7 +232,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
     if (a.stream) std::cerr << line << (line.ends_with('\n') ? "" : "\n") << std::flush;
   };
   Ignite::PreflightResult pf = engine.preflight(svc, pf_opt);
-  const auto build_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+  const auto build_time = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - t_build);
   if (stop_source().stop_requested()) {
     return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled", "Execution cancelled");
@@ -312,10 +320,15 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
   }
   std::cout.flush();
 
+  const auto ms = [](std::chrono::microseconds d) {
+    std::ostringstream s;
+    s << static_cast<double>(d.count()) / 1000.0;
+    return s.str();
+  };
   std::string summary = result.service_name + " (" + result.runtime +
                         "): " + std::string(Ignite::to_string(result.outcome)) + ", exit code " +
-                        std::to_string(result.exit_code) + ", " +
-                        std::to_string(result.duration.count()) + " ms";
+                        std::to_string(result.exit_code) + ", " + ms(result.duration) + " ms";
+  if (result.cpu_time) summary += ", CPU " + ms(*result.cpu_time) + " ms";
   if (result.memory_peak_mb) {
     std::ostringstream mb;
     mb << *result.memory_peak_mb;
@@ -362,6 +375,9 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--cpus", a->cpus, "Override the CPU limit")->check(CLI::PositiveNumber);
   cmd->add_option("-t,--timeout", a->timeout, "Override the timeout (ms)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--cpu-time", a->cpu_time,
+                  "Override the CPU-time limit (ms of CPU; exit status 152 when passed)")
+      ->check(CLI::Range(1e-3, 1e12));
   cmd->add_flag("--skip-preflight", a->skip_preflight, "Execute even when preflight fails");
   cmd->add_flag("--audit", a->audit,
                 "Audit mode: apply the service's security policy and report security events");

@@ -232,11 +232,13 @@ class Engine {
   ExecutionResult execute(const Service& service, const ExecuteOptions& options = {});
 
   // Preflight checks (reference §4): memory, dependencies, timeout (with the last execution's
-  // duration from history), and image-size whenever the service's image exists (or was built
+  // duration from history), cpu-time-config when service.cpuTimeMs is set, and image-size
+  // whenever the service's image exists (or was built
   // because options.build_image). Without Docker, the image check is left out.
   PreflightResult preflight(const Service& service, const PreflightOptions& options = {});
 
-  // An ExecutionReport (reference §7) for a preflight and an optional execution of `service`.
+  // An ExecutionReport (reference §7) for a preflight and an optional execution of `service`;
+  // its warnings name the service's limits (timeoutMs, memoryMb, cpuTimeMs).
   ExecutionReport report(const Service& service, PreflightResult preflight,
                          std::optional<ExecutionResult> execution = std::nullopt) const;
 

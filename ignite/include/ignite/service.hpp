@@ -11,6 +11,7 @@
 //     memoryMb: 128          # > 0
 //     cpuLimit: 1            # optional, > 0
 //     timeoutMs: 5000        # > 0
+//     cpuTimeMs: 2000        # optional, > 0: CPU-time limit (Ignite; outcome cpu_limit)
 //     network: false         # optional: true gives the container a network
 //     env: {KEY: value}      # optional map of strings
 //     overridableEnv: [KEY]  # optional (Ignite): variables a client of the HTTP server may set
@@ -57,6 +58,8 @@ struct ServiceConfig {
   double memory_mb = 0;
   std::optional<double> cpu_limit;  // default 1 at run time
   double timeout_ms = 0;
+  // CPU-time limit in milliseconds (user + system of everything in the container); unset: none.
+  std::optional<double> cpu_time_ms;
   bool network = false;
   std::map<std::string, std::string> env;
   // Variables the service lets *clients* of a server (examples/http) set per execution; the

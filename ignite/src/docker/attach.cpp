@@ -209,7 +209,8 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
                                  const FrameDecoder::Callback& on_payload,
                                  std::chrono::steady_clock::time_point deadline,
                                  const std::function<bool()>& should_stop,
-                                 bool close_stdin) {
+                                 bool close_stdin,
+                                 const std::function<Clock::time_point()>& wake_at) {
   if (!conn_) throw Error(ErrorCode::Internal, "Attachment::pump on a closed attachment");
   Connection& conn = *conn_;
 
@@ -241,7 +242,8 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
       revents = POLLIN;
     } else {
       pollfd p{conn.fd(), static_cast<short>(POLLIN | (writing ? POLLOUT : 0) | conn.wants()), 0};
-      const int ready = ::poll(&p, 1, poll_timeout(deadline, cap));
+      const int ready =
+          ::poll(&p, 1, poll_timeout(wake_at ? std::min(deadline, wake_at()) : deadline, cap));
       if (ready < 0) {
         if (errno == EINTR) continue;
         throw Error(ErrorCode::Docker, "attach stream: poll: " + errno_text(errno));

@@ -62,9 +62,12 @@ class Attachment {
   // Throws Error(Docker) when the stream is corrupt or ends inside a frame.
   // `close_stdin` false: `stdin_data` is written but the sending side stays open (pooled
   // containers read their job header, and reuse-mode containers several jobs, on one stream).
+  // `wake_at` (optional, read before every wait): a time by which should_stop must be asked
+  // again, for a caller that needs a closer look than every 20 ms (a CPU-time limit near).
   End pump(std::string_view stdin_data, const FrameDecoder::Callback& on_payload,
            std::chrono::steady_clock::time_point deadline,
-           const std::function<bool()>& should_stop = {}, bool close_stdin = true);
+           const std::function<bool()>& should_stop = {}, bool close_stdin = true,
+           const std::function<std::chrono::steady_clock::time_point()>& wake_at = {});
 
   // The next pump() writes its stdin_data from the start (a new job on an open stream).
   void restart_input() noexcept { stdin_written_ = 0; }
