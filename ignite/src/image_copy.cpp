@@ -120,7 +120,7 @@ ImageCopyResult copy_images(docker::DockerClient& from, docker::DockerClient& to
     progress.total_bytes += source->value("Size", std::uint64_t{0});
   }
   if (wanted.empty()) {
-    result.duration = since(t0);
+    result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(since(t0));
     return result;
   }
 
@@ -170,7 +170,7 @@ ImageCopyResult copy_images(docker::DockerClient& from, docker::DockerClient& to
     }
     result.copied.push_back(wanted[i]);
   }
-  result.duration = since(t0);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(since(t0));
   return result;
 }
 
