@@ -185,3 +185,14 @@ def test_lock_error_malformed_lock(engine, tmp_path):
     with pytest.raises(ignite_sandbox.LockError) as info:
         engine.check_lock(d)
     assert info.value.code == "lock"
+
+
+def test_remote_daemon_options_reach_the_engine():
+    # No daemon is contacted by the constructor: the endpoint is resolved and checked.
+    with ignite_sandbox.Engine(docker_host="tcp://docker.example:2375", allow_plain_tcp=True) as e:
+        assert e.docker_endpoint == "tcp://docker.example:2375"
+        assert not e.docker_is_local
+    with ignite_sandbox.Engine(docker_host="tcp://127.0.0.1:2375") as e:
+        assert e.docker_endpoint == "tcp://127.0.0.1:2375"  # loopback: plain TCP allowed
+    with pytest.raises(ignite_sandbox.ConfigError, match="no-such-context"):
+        ignite_sandbox.Engine(docker_context="no-such-context")

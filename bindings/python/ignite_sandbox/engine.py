@@ -9,7 +9,7 @@ import math
 import os
 import threading
 import warnings
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from ._native import _core
 from .errors import DockerUnavailableError, InvalidArgumentError
@@ -141,9 +141,14 @@ class Engine:
             it (for inspection, as the pytest plugin's ``--ignite-keep`` does);
             :meth:`release_kept` or :meth:`remove_containers` removes them. :meth:`close`
             then leaves them too.
+        docker_context, docker_tls_verify, docker_cert_path, allow_plain_tcp, ssh_options: how
+            to reach a remote daemon, as the docker CLI does (``tcp://`` with TLS, ``ssh://``,
+            docker contexts); see docs/scale-out.md. Plain TCP to an address other than loopback
+            needs ``allow_plain_tcp=True``.
 
     Raises:
-        ConfigError: ``docker_host`` is not a unix socket.
+        ConfigError: ``docker_host`` or the context cannot be used (unknown scheme or context,
+            plain TCP to a remote address without ``allow_plain_tcp``, unusable TLS files).
         InvalidArgumentError: a negative or zero count or limit where one is required.
     """
 
@@ -163,6 +168,11 @@ class Engine:
         pool_refill_concurrency: int = 2,
         pool_memory_budget_mb: float = 4096,
         keep_containers: bool = False,
+        docker_context: Optional[str] = None,
+        docker_tls_verify: Optional[bool] = None,
+        docker_cert_path: Optional[StrPath] = None,
+        allow_plain_tcp: bool = False,
+        ssh_options: Optional[Sequence[str]] = None,
     ) -> None:
         self._closed = True  # until the native engine exists: __del__ must not warn
         self._close_lock = threading.Lock()
@@ -197,6 +207,11 @@ class Engine:
             pool_refill_concurrency=pool_refill_concurrency,
             pool_memory_budget_mb=float(pool_memory_budget_mb),
             keep_containers=self._keep,
+            docker_context=docker_context or "",
+            docker_tls_verify=docker_tls_verify,
+            docker_cert_path=os.fspath(docker_cert_path) if docker_cert_path is not None else None,
+            allow_plain_tcp=allow_plain_tcp,
+            ssh_options=list(ssh_options or []),
         )
         self._session_id: str = self._core.session_id
         self._closed = False
@@ -296,6 +311,18 @@ class Engine:
         return f"<ignite_sandbox.Engine session={self.session_id}>"
 
     # -- services ------------------------------------------------------------------------
+
+    @property
+    def docker_endpoint(self) -> str:
+        """The daemon this engine talks to, as a URL (``unix://``, ``tcp://``, ``ssh://``),
+        resolved like the docker CLI: ``docker_host``, ``docker_context``, ``DOCKER_HOST``,
+        ``DOCKER_CONTEXT``, the current docker context (docs/scale-out.md)."""
+        return self._core.docker_endpoint
+
+    @property
+    def docker_is_local(self) -> bool:
+        """Whether the daemon is on this host's unix socket (code can be bind-mounted)."""
+        return self._core.docker_is_local
 
     @property
     def session_id(self) -> str:
