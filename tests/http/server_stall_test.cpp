@@ -21,6 +21,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "tests/http/http_test_util.hpp"
+#include "tests/frozen_daemon.hpp"
 #include "tests/test_util.hpp"
 
 using namespace ignite_http_test;
@@ -28,71 +29,9 @@ using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 using Ignite::testing::eventually;
 
+using Ignite::testing::FrozenDaemon;
+
 namespace {
-
-pid_t dockerd_pid() {
-  std::ifstream in("/var/run/docker.pid");
-  long pid = 0;
-  if (in >> pid && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) {
-    return static_cast<pid_t>(pid);
-  }
-  return 0;
-}
-
-// SIGSTOP on freeze(), SIGCONT on thaw() and destruction; a watchdog child thaws the daemon
-// when this process dies (its pipe closes) or after 60 s.
-class FrozenDaemon {
- public:
-  FrozenDaemon() = default;
-  ~FrozenDaemon() { thaw(); }
-  FrozenDaemon(const FrozenDaemon&) = delete;
-  FrozenDaemon& operator=(const FrozenDaemon&) = delete;
-
-  void freeze() {
-    pid_ = dockerd_pid();
-    ASSERT_GT(pid_, 0) << "no dockerd pid in /var/run/docker.pid";
-    int fds[2];
-    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    watchdog_ = ::fork();
-    ASSERT_GE(watchdog_, 0);
-    if (watchdog_ == 0) {
-      ::close(fds[1]);
-      pollfd p{fds[0], POLLIN, 0};
-      ::poll(&p, 1, 60000);
-      ::kill(pid_, SIGCONT);
-      ::_exit(0);
-    }
-    ::close(fds[0]);
-    pipe_ = fds[1];
-    ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
-    frozen_ = true;
-  }
-
-  void thaw() {
-    if (!frozen_) return;
-    ::kill(pid_, SIGCONT);
-    ::close(pipe_);
-    ::waitpid(watchdog_, nullptr, 0);
-    frozen_ = false;
-    Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
-    eventually(
-        [&] {
-          try {
-            client.ping();
-            return true;
-          } catch (const Ignite::Error&) {
-            return false;
-          }
-        },
-        30s);
-  }
-
- private:
-  pid_t pid_ = 0;
-  pid_t watchdog_ = -1;
-  int pipe_ = -1;
-  bool frozen_ = false;
-};
 
 long long ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
@@ -119,7 +58,6 @@ TEST(ServerStall, LiveNotReadyRefusesFastAndRecovers) {
   std::vector<long long> ready_ms, refused_ms, health_ms;
   {
     FrozenDaemon frozen;
-    frozen.freeze();
     if (HasFatalFailure()) return;
     const auto frozen_at = Clock::now();
     // /ready turns 503 within its 1 s bound (once the cached "ready" is older than 1 s).
