@@ -775,6 +775,22 @@ void Bench::warm_up(Target& t) {
   }
 }
 
+// The verdict on one process-driven sample (docker run, ignite run): it ran, in time, exited
+// 0 and printed the expected greeting.
+void process_verdict(Sample& s, const ProcResult& p, const std::string& expect, const std::string& what) {
+  if (!p.error.empty()) {
+    s.error = p.error;
+  } else if (p.timed_out) {
+    s.error = what + " timed out";
+  } else if (p.exit_code != 0) {
+    s.error = what + " exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
+  } else if (p.out.find(expect) == std::string::npos) {
+    s.error = "unexpected output: " + first_line(p.out);
+  } else {
+    s.ok = true;
+  }
+}
+
 Sample Bench::run_docker_cli(Target& t) {
   std::vector<std::string> argv = {opt_.docker_cli, "run", "--rm", "-i"};
   for (const auto& [k, v] : bench_labels()) {
@@ -810,17 +826,7 @@ Sample Bench::run_docker_cli(Target& t) {
   const auto t0 = Clock::now();
   const ProcResult p = run_process(argv, opt_.input, kExecutionTimeout);
   s.ms = ms_between(t0, Clock::now());
-  if (!p.error.empty()) {
-    s.error = p.error;
-  } else if (p.timed_out) {
-    s.error = "docker run timed out";
-  } else if (p.exit_code != 0) {
-    s.error = "docker run exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
-  } else if (p.out.find(t.expect) == std::string::npos) {
-    s.error = "unexpected output: " + first_line(p.out);
-  } else {
-    s.ok = true;
-  }
+  process_verdict(s, p, t.expect, "docker run");
   return s;
 }
 
@@ -837,17 +843,7 @@ Sample Bench::run_ignite_cli(Target& t) {
   const auto t0 = Clock::now();
   const ProcResult p = run_process(argv, "", kExecutionTimeout, {"IGNITE_LABELS=" + cli_label()});
   s.ms = ms_between(t0, Clock::now());
-  if (!p.error.empty()) {
-    s.error = p.error;
-  } else if (p.timed_out) {
-    s.error = "ignite run timed out";
-  } else if (p.exit_code != 0) {
-    s.error = "ignite run exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
-  } else if (p.out.find(t.expect) == std::string::npos) {
-    s.error = "unexpected output: " + first_line(p.out);
-  } else {
-    s.ok = true;
-  }
+  process_verdict(s, p, t.expect, "ignite run");
   return s;
 }
 
