@@ -42,7 +42,6 @@ def undocumented(path: str):
     stack = ["ns"]
     commented = False  # a comment since the last blank line at this scope
     in_block_comment = False
-    pending = None  # a declaration spanning lines: (line no, text) until it ends
     continuation = False  # this line continues the previous declaration or macro
     for no, raw in enumerate(lines, 1):
         line = raw.strip()
@@ -88,7 +87,7 @@ def undocumented(path: str):
         if opens > closes:
             if scope == "skip":
                 kind = "skip"
-            elif re.match(r"^(namespace\b|extern\s+\"C\")", code) or code == "{" and pending and "namespace" in pending:
+            elif re.match(r"^(namespace\b|extern\s+\"C\")", code):
                 kind = "ns"
             elif TYPE.match(code) and not re.match(r"^enum", code):
                 kind = "class"
@@ -102,7 +101,6 @@ def undocumented(path: str):
                 if len(stack) > 1:
                     stack.pop()
             commented = False
-        pending = None
     return missing
 
 
