@@ -35,10 +35,19 @@ void ExecutionHistory::record_execution(const Service& svc, milliseconds run) no
     Entry& h = history_[svc.path.string()];
     if (h.file.empty()) h.file = history_file(svc.path);
     h.last = run;
-    const auto now = steady_clock::now();
-    // At most one write a second (the first at once; flush() writes the last): replacing the
-    // file by a rename makes ext4 write its data out, a disk write per execution otherwise.
-    if (h.written.count() >= 0 && now - h.written_at < seconds(1)) return;
+    const auto now = clock_();
+    // Replacing the file by a rename makes ext4 write its data out: a disk write (a few hundred
+    // us of this process's CPU) per execution otherwise. The first value is written at once;
+    // later ones at most once a second when they moved by more than 10% (a hint that is off by
+    // less is as good), else at most every 10 s; flush() writes the last one.
+    if (h.written.count() >= 0) {
+      const auto since_write = now - h.written_at;
+      const bool moved = std::abs(run.count() - h.written.count()) * 10 > h.written.count();
+      if (run == h.written || since_write < kMinWriteInterval ||
+          (!moved && since_write < kMaxWriteInterval)) {
+        return;
+      }
+    }
     if (write_history(h.file, svc.path, run)) {
       h.written = run;
       h.written_at = now;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -19,15 +20,21 @@ namespace Ignite::detail {
 
 class ExecutionHistory {
  public:
-  explicit ExecutionHistory(std::filesystem::path state_dir) : state_dir_(std::move(state_dir)) {}
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit ExecutionHistory(std::filesystem::path state_dir,
+                            Clock clock = [] { return std::chrono::steady_clock::now(); })
+      : state_dir_(std::move(state_dir)), clock_(std::move(clock)) {}
 
   // The run phase of the service's last execution: this Engine's, else the file's.
   std::optional<std::chrono::milliseconds> last_execution(const Service& svc);
 
   // Records an execution's run phase; the file (for other processes) is written at once the
-  // first time, then at most once a second, and by flush(), so a burst of executions does not
-  // cost a file write each.
+  // first time, then at most once a kMinWriteInterval when the value moved by more than 10%
+  // from the file's, else at most once a kMaxWriteInterval, and by flush(): a burst of
+  // executions does not cost a file write each.
   void record_execution(const Service& svc, std::chrono::milliseconds run) noexcept;
+  static constexpr std::chrono::seconds kMinWriteInterval{1};
+  static constexpr std::chrono::seconds kMaxWriteInterval{10};
 
   // Writes every value not yet written (the Engine's destructor).
   void flush() noexcept;
@@ -47,6 +54,7 @@ class ExecutionHistory {
                             std::chrono::milliseconds run) noexcept;
 
   std::filesystem::path state_dir_;
+  Clock clock_;
   std::mutex mu_;
   std::map<std::string, Entry> history_;
 };

@@ -1,5 +1,6 @@
 #include "ignite/src/job_channel.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -132,7 +133,8 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
         if (cpu.exceeded()) r.cpu_exceeded = true;
         return r.cancelled || r.flooded || r.cpu_exceeded || (out_status_ && err_status_);
       },
-      /*close_stdin=*/!reuse_mode, [&cpu] { return cpu.next_check(); });
+      /*close_stdin=*/!reuse_mode,
+      [&cpu] { return std::min(cpu.next_check(), steady_clock::now() + kSampleInterval); });
   r.timed_out = r.end == docker::Attachment::End::Deadline;
   // Complete in band, every process of the job is gone: this reading is the job's total. A job
   // that is killed next is read again after the kill (the finaliser's caller).

@@ -87,6 +87,7 @@ class JobChannel {
   // next_check()) and once more when the job ended. `sample` runs at every poll too.
   JobEnd pump(std::chrono::steady_clock::time_point deadline, JobCpuMeter& cpu,
               const std::function<void()>& sample);
+  static constexpr std::chrono::milliseconds kSampleInterval{20};
 
   CappedBuffer& out() { return out_; }
   CappedBuffer& err() { return err_; }

@@ -1,5 +1,8 @@
 #include "ignite/src/pool.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "ignite/error.hpp"
 
 namespace Ignite::detail {
@@ -17,6 +20,7 @@ Pool::~Pool() {
     stop_ = true;
   }
   work_cv_.notify_all();
+  jobs_cv_.notify_all();
   ready_cv_.notify_all();
   for (auto& t : workers_) t.join();
   drain();
@@ -59,7 +63,9 @@ void Pool::want(const std::string& key, Factory factory, double memory_mb, std::
 void Pool::worker() {
   std::unique_lock lock(mu_);
   for (;;) {
-    work_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
+    // Until a start is queued, or the first ready container is due to expire: an idle pool
+    // does not wake every second to look.
+    work_cv_.wait_until(lock, next_expiry_locked(), [&] { return stop_ || !queue_.empty(); });
     if (stop_) return;
     std::vector<std::string> doomed;
     expire_locked(doomed);
@@ -79,7 +85,7 @@ void Pool::worker() {
     // Starting a container costs the daemon a few hundred ms of CPU; on a small host that
     // slows the jobs running on pooled containers several times over. Give them up to 50 ms to
     // finish first (a burst ends within that), then start anyway, so refills never starve.
-    work_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || active_jobs_ == 0; });
+    jobs_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || active_jobs_ == 0; });
     lock.unlock();
     std::optional<WarmContainer> made;
     std::string error;
@@ -132,6 +138,20 @@ void Pool::worker() {
   }
 }
 
+Clock::time_point Pool::next_expiry_locked() const {
+  const auto now = Clock::now();
+  // Clamped so that the sums below cannot overflow.
+  const Clock::duration expiry = std::min(options_.idle_expiry, std::chrono::seconds(86400 * 365));
+  // With nothing ready, a container that becomes ready later (given back, say) belongs to a key
+  // used no later than now: it is due within idle_expiry from now, at most one job's length late.
+  auto next = now + expiry;
+  for (const auto& [_, k] : keys_) {
+    if (!k.ready.empty()) next = std::min(next, k.last_used + expiry);
+  }
+  // Expiry is looked at once a second at most, as when the workers polled.
+  return std::max(next, now + std::chrono::seconds(1));
+}
+
 void Pool::expire_locked(std::vector<std::string>& doomed) {
   const auto now = Clock::now();
   for (auto& [key, k] : keys_) {
@@ -143,8 +163,32 @@ void Pool::expire_locked(std::vector<std::string>& doomed) {
   }
 }
 
+// Wakes the callers in ready_cv_ when their stop token is asked to stop, instead of their polling
+// the token (a context switch every 50 ms of a wait). It takes mu_ between the waiter's look at
+// the token and its wait, so the notification cannot fall in between. Constructed and destroyed
+// with mu_ not held: the constructor runs the callback at once when the stop was requested
+// already, and the destructor waits for a callback in flight, which needs mu_. (No stop is ever
+// requested by a thread holding mu_: the pool requests none.)
+class Pool::StopWake {
+ public:
+  StopWake(Pool& pool, const std::stop_token& stop) {
+    if (stop.stop_possible()) callback_.emplace(stop, Notify{&pool});
+  }
+
+ private:
+  struct Notify {
+    Pool* pool;
+    void operator()() const {
+      { std::lock_guard lock(pool->mu_); }
+      pool->ready_cv_.notify_all();
+    }
+  };
+  std::optional<std::stop_callback<Notify>> callback_;
+};
+
 std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_point give_up,
                                         std::stop_token stop) {
+  const StopWake wake(*this, stop);  // before the lock: see StopWake
   std::unique_lock lock(mu_);
   auto it = keys_.find(key);
   if (it == keys_.end()) return std::nullopt;
@@ -180,8 +224,11 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       ++k.claims;
       claimed = true;
     }
-    // Woken at least every 50 ms to look at the caller's stop token.
-    ready_cv_.wait_until(lock, std::min(give_up, Clock::now() + std::chrono::milliseconds(50)));
+    // Until a container is ready, a start failed, the pool stops, `give_up`, or a stop request
+    // (StopWake).
+    ready_cv_.wait_until(lock, give_up, [&] {
+      return stop_ || stop.stop_requested() || !k.ready.empty() || k.starting < k.claims;
+    });
     if (stop_ || stop.stop_requested() || (k.ready.empty() && Clock::now() >= give_up)) {
       --k.claims;
       return std::nullopt;
@@ -203,8 +250,10 @@ void Pool::job_done() {
   {
     std::lock_guard lock(mu_);
     if (active_jobs_ > 0) --active_jobs_;
+    if (active_jobs_ > 0) return;
   }
-  work_cv_.notify_all();
+  // Only a worker holding a start back for the jobs waits for this (not the idle ones).
+  jobs_cv_.notify_all();
 }
 
 void Pool::forfeit(const std::string& key) {
@@ -231,6 +280,7 @@ void Pool::give_back(WarmContainer container) {
 
 std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::time_point deadline,
                              std::stop_token stop) {
+  const StopWake wake(*this, stop);  // before the lock: see StopWake
   std::unique_lock lock(mu_);
   for (;;) {
     if (stop.stop_requested()) return 0;
@@ -244,10 +294,8 @@ std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::t
       }
       return k.ready.size();
     }
-    // Polled rather than woken by a stop_callback: a callback would have to take mu_, which a
-    // stop requested from under it (a caller holding it) could deadlock on.
-    const auto wake = std::min(deadline, Clock::now() + std::chrono::milliseconds(50));
-    if (ready_cv_.wait_until(lock, wake) == std::cv_status::timeout && Clock::now() >= deadline) {
+    // Woken by every start that ends, and by a stop request (StopWake).
+    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout && Clock::now() >= deadline) {
       return k.ready.size();
     }
   }

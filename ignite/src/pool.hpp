@@ -73,7 +73,7 @@ class Pool {
   void refill(const std::string& key);
 
   // Waits until `key` has `count` ready containers, the pool stopped making progress (a start
-  // failed: the error is rethrown), `deadline` or a stop request (checked every 50 ms).
+  // failed: the error is rethrown), `deadline` or a stop request.
   // Returns the ready count.
   std::size_t wait_ready(const std::string& key, std::size_t count,
                          std::chrono::steady_clock::time_point deadline,
@@ -99,15 +99,19 @@ class Pool {
     std::size_t failures = 0;
   };
 
+  class StopWake;
+
   void refill_locked(const std::string& key, Key& k);
   void worker();
   void expire_locked(std::vector<std::string>& doomed);
+  std::chrono::steady_clock::time_point next_expiry_locked() const;
   double ready_memory_locked() const;
 
   PoolOptions options_;
   Remover remove_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // workers: a start was queued, or stop
+  std::condition_variable jobs_cv_;   // a worker holding a start back: no job runs any more
   std::condition_variable ready_cv_;  // callers: a container became ready or a start ended
   std::map<std::string, Key> keys_;
   std::deque<std::string> queue_;  // keys to start one container for

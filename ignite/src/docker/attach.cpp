@@ -231,7 +231,7 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
 
   std::vector<char> buffer(kReadChunk);
   const std::chrono::milliseconds cap =
-      should_stop ? std::chrono::milliseconds{20} : std::chrono::milliseconds{1000};
+      should_stop && !wake_at ? std::chrono::milliseconds{20} : std::chrono::milliseconds{1000};
   for (;;) {
     if (should_stop && should_stop()) return End::Stopped;
     if (Clock::now() >= deadline) return End::Deadline;

@@ -16,4 +16,8 @@ bool CancelScope::cancelled() noexcept {
   return t_scope != nullptr && t_scope->token_.stop_requested();
 }
 
+std::stop_token CancelScope::token() noexcept {
+  return t_scope != nullptr ? t_scope->token_ : std::stop_token();
+}
+
 }  // namespace Ignite::docker

@@ -55,15 +55,17 @@ class Attachment {
   // Runs the I/O loop: writes `stdin_data` (if the attachment was opened with stdin) and then
   // half-closes the sending side, while decoding output frames into `on_payload`, until the
   // daemon closes the stream (Eof), `deadline` passes (Deadline) or `should_stop` returns true
-  // (Stopped; polled at least every 20 ms). Writing and reading are interleaved, so a service
+  // (Stopped; asked after every read and at least every 20 ms, or by `wake_at`). Writing and reading are interleaved, so a service
   // that prints while its input is still arriving cannot deadlock. A container that exits
   // without reading all its input just ends the writing. A later call after Deadline/Stopped
   // resumes writing at the offset reached, and writes nothing once stdin was half-closed.
   // Throws Error(Docker) when the stream is corrupt or ends inside a frame.
   // `close_stdin` false: `stdin_data` is written but the sending side stays open (pooled
   // containers read their job header, and reuse-mode containers several jobs, on one stream).
-  // `wake_at` (optional, read before every wait): a time by which should_stop must be asked
-  // again, for a caller that needs a closer look than every 20 ms (a CPU-time limit near).
+  // `wake_at` (optional, read before every wait): the time by which should_stop must be asked
+  // again, instead of every 20 ms: sooner for a caller that needs a closer look (a CPU-time
+  // limit near), never for one whose should_stop only looks at what was read (every wake-up
+  // is a context switch).
   End pump(std::string_view stdin_data, const FrameDecoder::Callback& on_payload,
            std::chrono::steady_clock::time_point deadline,
            const std::function<bool()>& should_stop = {}, bool close_stdin = true,

@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stop_token>
 #include <system_error>
 #include <utility>
 
@@ -62,8 +64,8 @@ void global_init() {
 }
 
 // The calling thread's idle easy and multi handles. Transfers run on a multi handle (which
-// owns the kept-alive connection) so that a blocked call can look at its cancellation scope
-// every kCancelPollMs. A pair is taken out while a transfer runs, so a request issued from
+// owns the kept-alive connection) so that a stop request can wake a blocked call
+// (curl_multi_wakeup). A pair is taken out while a transfer runs, so a request issued from
 // inside a streaming callback on the same thread gets a fresh pair instead of re-entering the
 // busy one.
 thread_local EasyHandle t_idle_handle;
@@ -111,6 +113,18 @@ class HandleLease {
   MultiHandle multi_;
 };
 
+// Wakes a transfer's curl_multi_poll when its scope is asked to stop (from the thread that asks;
+// curl_multi_wakeup is safe from any thread).
+struct WakeMulti {
+  CURLM* m;
+  void operator()() const noexcept { curl_multi_wakeup(m); }
+};
+
+// A safety net only: a stop request wakes the poll at once, and curl shortens the wait to its
+// own timeouts (the request's bound). Waking every 50 ms to look at the token instead cost a
+// context switch per 50 ms of every slow call (container start and removal take 50-300 ms).
+constexpr int kTransferPollMs = 1000;
+
 // Runs the transfer of `h` on `m` to its end, or until the thread's cancellation scope asks to
 // stop (returns false then; the half-done connection is discarded by curl).
 bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
@@ -122,6 +136,12 @@ bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
     CURL* h;
     ~Detach() { curl_multi_remove_handle(m, h); }
   } detach{m, h};
+  // Declared after `detach`: unregistered (waiting for a callback in flight) before the handle
+  // goes back to the thread's idle slot.
+  std::optional<std::stop_callback<WakeMulti>> wake;
+  if (const std::stop_token token = CancelScope::token(); token.stop_possible()) {
+    wake.emplace(token, WakeMulti{m});
+  }
   for (;;) {
     int running = 0;
     if (const CURLMcode rc = curl_multi_perform(m, &running); rc != CURLM_OK) {
@@ -135,7 +155,7 @@ bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
       }
     }
     if (CancelScope::cancelled()) return false;
-    if (const CURLMcode rc = curl_multi_poll(m, nullptr, 0, kCancelPollMs, nullptr); rc != CURLM_OK) {
+    if (const CURLMcode rc = curl_multi_poll(m, nullptr, 0, kTransferPollMs, nullptr); rc != CURLM_OK) {
       throw Error(ErrorCode::Internal, std::string("curl_multi_poll: ") + curl_multi_strerror(rc));
     }
   }
