@@ -20,6 +20,7 @@
 #include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/connection.hpp"
 #include "ignite/src/docker/detail.hpp"
+#include "ignite/src/docker/socket_http.hpp"
 #include "ignite/src/docker/ssh.hpp"
 #include "ignite/src/docker/tls.hpp"
 
@@ -327,7 +328,11 @@ void CurlTransport::configure(CURL* h) const {
   }
 }
 
-HttpResponse CurlTransport::request(const HttpRequest& req) { return perform(req, nullptr); }
+HttpResponse CurlTransport::request(const HttpRequest& req) {
+  // Most of an execution's calls: without libcurl's per-call machinery (socket_http.hpp).
+  if (socket_http::fits(endpoint_, req)) return socket_http::request(endpoint_, req);
+  return perform(req, nullptr);
+}
 
 HttpResponse CurlTransport::stream(const HttpRequest& req,
                                    const std::function<bool(std::string_view)>& on_data) {

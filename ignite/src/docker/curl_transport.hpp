@@ -1,6 +1,7 @@
 // Transport over libcurl, speaking HTTP/1.1 to the daemon's Endpoint: its unix socket, TCP
 // (HTTPS with the endpoint's CA and client certificate), or ssh (each connection an `ssh ...
-// docker system dial-stdio` process behind a private unix socket, see SshRelay).
+// docker system dial-stdio` process behind a private unix socket, see SshRelay). Small calls
+// to a unix socket whose reply is read whole skip libcurl (socket_http.hpp).
 #pragma once
 
 #include <curl/curl.h>
@@ -16,8 +17,9 @@
 
 namespace Ignite::docker {
 
-// Thread-safe: each thread reuses one curl easy handle of its own, so consecutive requests from a
-// thread share a kept-alive connection and concurrent requests never share a handle.
+// Thread-safe: each thread reuses one curl easy handle (and socket_http connection) of its own,
+// so consecutive requests from a thread share a kept-alive connection and concurrent requests
+// never share one.
 class CurlTransport final : public Transport {
  public:
   explicit CurlTransport(std::string socket_path);
