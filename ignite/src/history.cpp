@@ -38,12 +38,13 @@ void ExecutionHistory::record_execution(const Service& svc, milliseconds run) no
     const auto now = clock_();
     // Replacing the file by a rename makes ext4 write its data out: a disk write (a few hundred
     // us of this process's CPU) per execution otherwise. The first value is written at once;
-    // later ones at most once a second when they moved by more than half (a real change of the
-    // service, not the jitter of its run time), else at most every 10 s; flush() writes the
-    // last one.
+    // later ones at most once a second when they moved by more than half and by more than
+    // 100 ms (a real change of the service, not the jitter of its run time: preflight's hint
+    // has a 500 ms margin), else at most every 10 s; flush() writes the last one.
     if (h.written.count() >= 0) {
       const auto since_write = now - h.written_at;
-      const bool moved = std::abs(run.count() - h.written.count()) * 2 > h.written.count();
+      const long long delta = std::abs(run.count() - h.written.count());
+      const bool moved = delta * 2 > h.written.count() && delta > 100;
       if (run == h.written || since_write < kMinWriteInterval ||
           (!moved && since_write < kMaxWriteInterval)) {
         return;

@@ -30,7 +30,7 @@ class ExecutionHistory {
 
   // Records an execution's run phase; the file (for other processes) is written at once the
   // first time, then at most once a kMinWriteInterval when the value moved by more than half
-  // from the file's, else at most once a kMaxWriteInterval, and by flush(): a burst of
+  // (and 100 ms) from the file's, else at most once a kMaxWriteInterval, and by flush(): a burst of
   // executions does not cost a file write each.
   void record_execution(const Service& svc, std::chrono::milliseconds run) noexcept;
   static constexpr std::chrono::seconds kMinWriteInterval{1};

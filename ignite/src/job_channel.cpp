@@ -125,9 +125,17 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
         }
       },
       deadline,
-      [&] {
-        sample();
-        cpu.sample();
+      [&, last_reading = steady_clock::time_point()]() mutable {
+        // Output arriving in quick succession (a few frames within a millisecond) is read
+        // once: readings closer together add nothing. The memory peak and the refused forks
+        // are the kernel's running maxima, read again as the job ends (below, and the
+        // caller's), and the CPU-time limit is looked at no more finely (kMinCheckInterval).
+        const auto now = steady_clock::now();
+        if (now - last_reading >= JobCpuMeter::kMinCheckInterval || now >= cpu.next_check()) {
+          sample();
+          cpu.sample(now);
+          last_reading = now;
+        }
         if (opt_.stop_token.stop_requested()) r.cancelled = true;
         if (out_.truncated() || err_.truncated()) r.flooded = true;
         if (cpu.exceeded()) r.cpu_exceeded = true;

@@ -84,7 +84,8 @@ class JobChannel {
   // Writes the job and reads both streams until the job is complete in band, `deadline`, a
   // stop request, a flood or the CPU-time limit. `cpu` takes its dispatch baseline as the job
   // is written, is sampled at every poll (at least every 20 ms, sooner near its limit: its
-  // next_check()) and once more when the job ended. `sample` runs at every poll too.
+  // next_check(); not again within a millisecond) and once more when the job ended. `sample`
+  // runs with it.
   JobEnd pump(std::chrono::steady_clock::time_point deadline, JobCpuMeter& cpu,
               const std::function<void()>& sample);
   static constexpr std::chrono::milliseconds kSampleInterval{20};

@@ -111,7 +111,9 @@ void Remover::run() {
       continue;
     }
     if (!hurry && starting_ > 0 && now < next->not_before + kYield) {
+      ++yielding_;
       cv_.wait_until(lock, next->not_before + kYield);
+      --yielding_;
       continue;
     }
     Item item = std::move(*next);
@@ -197,11 +199,14 @@ Remover::Starting::Starting(Remover& r, bool active) : r_(r), active_(active) {
 void Remover::Starting::end() {
   if (!active_) return;
   active_ = false;
+  bool wake = false;
   {
     std::lock_guard lock(r_.mu_);
     --r_.starting_;
+    // Only a thread holding a removal back waits for this (a wake-up is a context switch).
+    wake = r_.starting_ == 0 && r_.yielding_ > 0;
   }
-  r_.cv_.notify_all();
+  if (wake) r_.cv_.notify_all();
 }
 
 }  // namespace Ignite::detail

@@ -112,6 +112,7 @@ class Remover {
   std::thread sweeper_;
   std::vector<std::string> busy_ids_;
   std::size_t starting_ = 0;
+  std::size_t yielding_ = 0;  // removal threads holding a removal back for starting_
   std::size_t flushing_ = 0;
   bool stop_ = false;
   std::stop_source abort_;  // cancels the removal threads' calls in flight (shutdown grace)

@@ -129,9 +129,19 @@ std::string to_hex(const unsigned char* data, unsigned int len) {
 
 using MdCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
+// OpenSSL 3 looks the algorithm up by name at every init of EVP_sha256() (a hash-table
+// search under a lock, several times the cost of hashing a short manifest): fetched once.
+const EVP_MD* sha256_md() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static const EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (fetched != nullptr) return fetched;
+#endif
+  return EVP_sha256();
+}
+
 MdCtx new_sha256() {
   MdCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1) {
     throw Error(ErrorCode::Internal, "OpenSSL: cannot initialise SHA-256");
   }
   return ctx;
