@@ -62,10 +62,13 @@ Lease::Lease(LeaseContext ctx, const Service& svc, const ExecuteOptions& opt, co
   }
 }
 
-Lease::~Lease() {
+Lease::~Lease() { end_job(); }
+
+void Lease::end_job() {
   // Tells the pool when a pooled job ended; a reuse-mode container that does not go back
   // (failure, limit, exception) lets the pool start a replacement.
   if (!pooled_) return;
+  pooled_ = false;
   if (kind_ == Kind::Reuse && !returned_) ctx_.pool().forfeit(*pool_key_);
   ctx_.pool().job_done();
 }
@@ -149,6 +152,9 @@ void Lease::retire(bool exiting) {
 }
 
 void Lease::refill_pool() {
+  // The job is over: the pool hears it first, so that the start it queues now is not held back
+  // for this job (a worker waiting for the job is one more wake-up).
+  end_job();
   if (pool_key_) ctx_.pool().refill(*pool_key_);
 }
 

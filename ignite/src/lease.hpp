@@ -123,10 +123,12 @@ class Lease {
   // exit, so the removal need not kill it first.
   void retire(bool exiting);
   // Lets the pool start containers for this key up to its target: called when the job is done,
-  // so a refill (hundreds of ms of daemon CPU) does not compete with it.
+  // so a refill (hundreds of ms of daemon CPU) does not compete with it. Ends the job for the
+  // pool first (as the destructor would).
   void refill_pool();
 
  private:
+  void end_job();
   void take(const Service& svc, const ExecuteOptions& opt, const Plan& plan,
             const std::string& image);
   void create(const Service& svc, const ExecuteOptions& opt, const Plan& plan,

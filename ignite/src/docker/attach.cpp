@@ -11,10 +11,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
@@ -35,6 +35,37 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kWriteChunk = 256 * 1024;
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+// pump()'s read buffer: the thread's own, kept (a fresh zero-filled 64 KiB per job cost a
+// memset and heap churn); a fresh one when a callback of an outer pump() on this thread runs
+// another.
+class ReadBuffer {
+ public:
+  ReadBuffer() {
+    if (t_in_use) {
+      own_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
+      data_ = own_.get();
+      return;
+    }
+    if (!t_buffer) t_buffer = std::make_unique_for_overwrite<char[]>(kReadChunk);
+    data_ = t_buffer.get();
+    t_in_use = true;
+  }
+  ~ReadBuffer() {
+    if (!own_) t_in_use = false;
+  }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  char* data() const noexcept { return data_; }
+
+ private:
+  static thread_local std::unique_ptr<char[]> t_buffer;
+  static thread_local bool t_in_use;
+  std::unique_ptr<char[]> own_;
+  char* data_ = nullptr;
+};
+thread_local std::unique_ptr<char[]> ReadBuffer::t_buffer;
+thread_local bool ReadBuffer::t_in_use = false;
 
 // Milliseconds for poll(): rounded up so a loop never spins on a sub-millisecond remainder.
 int poll_timeout(Clock::time_point deadline, std::chrono::milliseconds cap) {
@@ -229,7 +260,7 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
   // Nothing (more) to write on a stream that stays open: only read.
   bool writing = !stdin_closed_ && stdin_written_ < stdin_data.size();
 
-  std::vector<char> buffer(kReadChunk);
+  ReadBuffer buffer;
   const std::chrono::milliseconds cap =
       should_stop && !wake_at ? std::chrono::milliseconds{20} : std::chrono::milliseconds{1000};
   for (;;) {
@@ -273,7 +304,7 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
     }
 
     if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      const long n = conn.read(buffer.data(), buffer.size());
+      const long n = conn.read(buffer.data(), kReadChunk);
       if (n > 0) {
         decoder_.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), on_payload);
         continue;
