@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,13 +22,16 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/curl_transport.hpp"
+#include "ignite/src/docker/socket_http.hpp"
 
 namespace Ignite::docker {
 namespace {
@@ -533,6 +537,64 @@ TEST_F(DockerLive, BuildFromTestImage) {
 
   EXPECT_TRUE(client_->image_remove(kBuiltImage));
   EXPECT_FALSE(client_->image_inspect(kBuiltImage).has_value());
+}
+
+TEST_F(DockerLive, SmallCallsOfAThreadShareOneConnection) {
+  REQUIRE_TEST_IMAGE();
+  // On a thread of its own (no kept connection yet): an execution's calls, a few times over.
+  std::size_t opened = 0;
+  std::string failure;
+  std::thread([&] {
+    try {
+      const std::size_t before = socket_http::connections_opened();
+      for (int i = 0; i < 3; ++i) {
+        client_->ping();
+        EXPECT_TRUE(client_->image_inspect(kImage).has_value());
+        const std::string id = create({"true"}, false);
+        client_->container_start(id);
+        EXPECT_EQ(client_->container_wait(id), 0);
+        EXPECT_TRUE(client_->container_remove(id, true));
+        std::erase(created_, id);
+      }
+      opened = socket_http::connections_opened() - before;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }).join();
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(opened, 1u);
+}
+
+TEST_F(DockerLive, AStopRequestWakesAStreamAtOnce) {
+  // A stream that sends nothing (events of a container that does not exist) goes through
+  // libcurl: a stop request wakes its wait through the stop callback, not a look at the token
+  // every kCancelPollMs (stop times out of step with 50 ms, which would be 15-40 ms late).
+  CurlTransport transport(client_->socket_path());
+  HttpRequest events;
+  events.path = std::string(kApiPrefix) + "/events?filters=" +
+                "%7B%22container%22%3A%5B%22ignite-no-such-container%22%5D%7D";
+  events.timeout = 60s;
+  std::vector<Clock::duration> late;
+  for (const auto delay : {110ms, 135ms, 160ms, 185ms, 115ms}) {
+    std::stop_source stop;
+    std::atomic<Clock::time_point> stopped_at{};
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(delay);
+      stopped_at = Clock::now();
+      stop.request_stop();
+    });
+    try {
+      CancelScope scope(stop.get_token());
+      transport.stream(events, [](std::string_view) { return true; });
+      ADD_FAILURE() << "the events stream ended without a stop";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Cancelled) << e.what();
+    }
+    late.push_back(Clock::now() - stopped_at.load());
+    stopper.join();
+  }
+  std::sort(late.begin(), late.end());
+  EXPECT_LT(late[2], 10ms);
 }
 
 // Runs last in this file: everything the tests above created must be gone.

@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "ignite/engine.hpp"
@@ -583,6 +585,30 @@ TEST(Preflight, ImageSizeAndHistoryFromRealRuns) {
   EXPECT_EQ(after.checks[2].name, "timeout-config");
   EXPECT_EQ(after.checks[2].status, Ignite::CheckStatus::Warn);
   EXPECT_THAT(after.checks[2].message, HasSubstr("may be too short"));
+}
+
+TEST(Preflight, HistoryFileIsWrittenAtOnceThrottledAndExactAtTheEnd) {
+  // What another process (a fresh Engine on the same state directory) sees: the first value at
+  // once, no rewrite within a second, the last value once the Engine is gone.
+  TempDir state;
+  Ignite::EngineOptions o;
+  o.state_dir = state.path();
+  ScratchService s("console.log('x')", "", 128, 20000, unique_name("hist"));
+  const auto from_file = [&] { return Ignite::Engine(o).last_execution(s.svc); };
+  auto e = std::make_unique<Ignite::Engine>(o);
+  ASSERT_EQ(e->execute(s.svc).outcome, Outcome::Success);
+  const auto first_done = std::chrono::steady_clock::now();
+  const auto first = e->last_execution(s.svc);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(from_file(), first);
+  ASSERT_EQ(e->execute(s.svc).outcome, Outcome::Success);
+  const auto second = e->last_execution(s.svc);
+  if (std::chrono::steady_clock::now() - first_done < 900ms) {
+    // Within a second of the first write: not rewritten, whatever the value.
+    EXPECT_EQ(from_file(), first);
+  }
+  e.reset();
+  EXPECT_EQ(from_file(), second);
 }
 
 TEST(Audit, PolicyDecidesNetworkAndReportsKernelFacts) {
