@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -11,16 +12,40 @@
 
 namespace Ignite::detail {
 
-std::string cgroup_file(const std::string& id, std::string_view v1_controller, std::string_view v1,
-                        std::string_view v2) {
-  if (id.empty()) return {};
-  const std::string candidates[] = {
+namespace {
+
+// Where a container's cgroup file may be: v1, v2 with the systemd driver, v2 with cgroupfs.
+std::array<std::string, 3> cgroup_candidates(const std::string& id, std::string_view v1_controller,
+                                             std::string_view v1, std::string_view v2) {
+  return {
       "/sys/fs/cgroup/" + std::string(v1_controller) + "/docker/" + id + "/" + std::string(v1),
       "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/" + std::string(v2),
       "/sys/fs/cgroup/docker/" + id + "/" + std::string(v2),
   };
-  for (const auto& c : candidates) {
-    if (::access(c.c_str(), R_OK) == 0) return c;
+}
+
+// The first candidate that opens for reading, and its path; -1 when none does. One lookup
+// of the path instead of access() and then open() (a walk through the cgroup filesystem each:
+// every execution opens two of these).
+int cgroup_open(const std::string& id, std::string_view v1_controller, std::string_view v1,
+                std::string_view v2, std::string* path) {
+  if (id.empty()) return -1;
+  for (auto& c : cgroup_candidates(id, v1_controller, v1, v2)) {
+    if (const int fd = ::open(c.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+      if (path != nullptr) *path = std::move(c);
+      return fd;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::string cgroup_file(const std::string& id, std::string_view v1_controller, std::string_view v1,
+                        std::string_view v2) {
+  if (id.empty()) return {};
+  for (auto& c : cgroup_candidates(id, v1_controller, v1, v2)) {
+    if (::access(c.c_str(), R_OK) == 0) return std::move(c);
   }
   return {};
 }
@@ -57,10 +82,9 @@ std::optional<std::uint64_t> cgroup_counter(const std::string& path, std::string
   return std::nullopt;
 }
 
-CgroupPeak::CgroupPeak(const std::string& id)
-    : path_(cgroup_file(id, "memory", "memory.max_usage_in_bytes", "memory.peak")) {
+CgroupPeak::CgroupPeak(const std::string& id) {
   // Kept open and re-read with pread: sampling runs every 20 ms of every execution.
-  if (!path_.empty()) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_ = cgroup_open(id, "memory", "memory.max_usage_in_bytes", "memory.peak", &path_);
 }
 
 CgroupPeak::~CgroupPeak() {
@@ -95,10 +119,9 @@ std::optional<double> CgroupPeak::mb() const {
 }
 
 CgroupCpu::CgroupCpu(const std::string& id) {
-  const std::string path = cgroup_file(id, "cpuacct", "cpuacct.usage", "cpu.stat");
-  if (path.empty()) return;
+  std::string path;
+  fd_ = cgroup_open(id, "cpuacct", "cpuacct.usage", "cpu.stat", &path);
   v2_ = path.ends_with("/cpu.stat");
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
 CgroupCpu::~CgroupCpu() {
