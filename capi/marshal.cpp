@@ -175,10 +175,16 @@ constexpr std::size_t kEngineOptionsV2Size = offsetof(ignite_engine_options, met
 static_assert(kEngineOptionsV2Size ==
                   offsetof(ignite_engine_options, pool_memory_budget_mb) + sizeof(double),
               "version 2 of ignite_engine_options must stay a prefix of the current struct");
-static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 3, "engine_options_size knows versions 1 to 3");
+// A version 3 struct ends with shutdown_grace_ms.
+constexpr std::size_t kEngineOptionsV3Size = offsetof(ignite_engine_options, backend);
+static_assert(kEngineOptionsV3Size ==
+                  offsetof(ignite_engine_options, shutdown_grace_ms) + sizeof(int64_t),
+              "version 3 of ignite_engine_options must stay a prefix of the current struct");
+static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 4, "engine_options_size knows versions 1 to 4");
 
 std::size_t engine_options_size(unsigned int version) noexcept {
-  return version >= 3   ? sizeof(ignite_engine_options)
+  return version >= 4   ? sizeof(ignite_engine_options)
+         : version == 3 ? kEngineOptionsV3Size
          : version == 2 ? kEngineOptionsV2Size
                         : kEngineOptionsV1Size;
 }
@@ -237,6 +243,16 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
   }
   opt.cleanup.shutdown_grace = positive_ms(fn, "opts->shutdown_grace_ms", o->shutdown_grace_ms,
                                            opt.cleanup.shutdown_grace);
+  if (o->version < 4) return opt;
+  switch (o->backend) {
+    case IGNITE_BACKEND_DEFAULT: break;
+    case IGNITE_BACKEND_DOCKER: opt.backend = Ignite::Backend::Docker; break;
+    case IGNITE_BACKEND_SWARM: opt.backend = Ignite::Backend::Swarm; break;
+    default:
+      throw invalid(fn, "opts->backend: unknown value " + std::to_string(static_cast<int>(o->backend)) +
+                            " (expected an ignite_backend)");
+  }
+  if (auto registry = optional_text(fn, "opts->registry", o->registry)) opt.registry = *registry;
   return opt;
 }
 

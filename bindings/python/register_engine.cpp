@@ -179,8 +179,18 @@ Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids
                    std::string tmpfs_size, CodeDelivery delivery, bool reap_on_start,
                    std::optional<std::filesystem::path> state_dir, std::size_t pool_size,
                    std::size_t pool_reuse, std::int64_t pool_idle_expiry_s,
-                   std::size_t pool_refill_concurrency, double pool_memory_budget_mb) {
+                   std::size_t pool_refill_concurrency, double pool_memory_budget_mb,
+                   std::string backend, std::string registry) {
   EngineOptions options;
+  if (backend == "docker") {
+    options.backend = Backend::Docker;
+  } else if (backend == "swarm") {
+    options.backend = Backend::Swarm;
+  } else if (!backend.empty()) {
+    throw Error(ErrorCode::InvalidArgument,
+                "backend: expected \"docker\" or \"swarm\" (got \"" + backend + "\")");
+  }
+  options.registry = std::move(registry);
   options.docker_host = std::move(docker_host);
   options.max_concurrent = max_concurrent;
   options.pids_limit = pids_limit;
@@ -204,7 +214,8 @@ void register_engine(py::module_& m) {
 
   py::class_<GcResult>(m, "GcResult", "What Engine.gc removed.")
       .def_readonly("containers", &GcResult::containers)
-      .def_readonly("images", &GcResult::images);
+      .def_readonly("images", &GcResult::images)
+      .def_readonly("swarm_objects", &GcResult::swarm_objects);
 
   py::class_<PoolStats>(m, "PoolStats", "Ignite::PoolStats: the warm pool's counters.")
       .def_readonly("ready", &PoolStats::ready)
@@ -235,6 +246,7 @@ void register_engine(py::module_& m) {
            py::arg("pool_idle_expiry_s") = PoolOptions{}.idle_expiry.count(),
            py::arg("pool_refill_concurrency") = PoolOptions{}.refill_concurrency,
            py::arg("pool_memory_budget_mb") = PoolOptions{}.memory_budget_mb,
+           py::arg("backend") = "", py::arg("registry") = "",
            "EngineOptions as keywords (EngineOptions::pool as pool_*). Does not contact the "
            "daemon.")
       .def("load", &Engine::load, py::arg("dir"), release(),

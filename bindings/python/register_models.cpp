@@ -221,7 +221,17 @@ void register_execution(py::module_& m) {
       .def_readonly("audit", &ExecutionResult::audit)
       .def_property_readonly("duration_ms",
                              [](const ExecutionResult& r) { return r.duration.count(); })
-      .def_readonly("phases", &ExecutionResult::phases);
+      .def_readonly("phases", &ExecutionResult::phases)
+      .def_property_readonly("placement", [](const ExecutionResult& r) {
+        py::dict d;
+        d["backend"] = r.placement.backend;
+        d["host"] = r.placement.host;
+        if (r.placement.backend == "swarm") {
+          d["node"] = r.placement.node;
+          d["task"] = r.placement.task;
+        }
+        return d;
+      });
   def_to_json<ExecutionResult>(result);
 }
 

@@ -126,6 +126,18 @@ int main(int argc, char** argv) {
                  "Load custom runtimes from a runtimes.yaml file first")
       ->envname("IGNITE_RUNTIMES_FILE");
 
+  std::string backend;
+  app.add_option("--backend", backend,
+                 "Where executions run: docker (a container on the daemon, the default) or swarm "
+                 "(a Docker Swarm service; the daemon must be a swarm manager)")
+      ->envname("IGNITE_BACKEND")
+      ->check(CLI::IsMember({"docker", "swarm"}));
+  std::string registry;
+  app.add_option("--registry", registry,
+                 "HOST:PORT of the registry the swarm's nodes pull per-service images from "
+                 "(--backend swarm)")
+      ->envname("IGNITE_REGISTRY");
+
   const std::vector<Command> commands = {
       add_init(app), add_run(app), add_preflight(app), add_report(app),
       add_lock(app), add_env(app), add_validate(app),  add_list(app), add_gc(app), add_serve(app),
@@ -141,6 +153,10 @@ int main(int argc, char** argv) {
     // `serve` bounds concurrency itself (--max-concurrent); the engine must not be the tighter cap.
     Ignite::EngineOptions engine_options;
     engine_options.max_concurrent = 256;
+    if (!backend.empty()) {
+      engine_options.backend = backend == "swarm" ? Ignite::Backend::Swarm : Ignite::Backend::Docker;
+    }
+    engine_options.registry = registry;
     for (const Command& c : commands) {
       if (c.app->parsed() && c.configure) c.configure(engine_options);
     }

@@ -103,6 +103,10 @@ class Engine:
         pool_refill_concurrency: containers being started at once, over all keys.
         pool_memory_budget_mb: upper bound on the summed memory limits of ready containers,
             over all keys.
+        backend: ``"docker"`` or ``"swarm"`` (a Docker Swarm service per execution; the daemon
+            must be a swarm manager); default ``$IGNITE_BACKEND``, else ``"docker"``.
+        registry: ``HOST:PORT`` of the registry the swarm's nodes pull per-service images from
+            (default ``$IGNITE_REGISTRY``); required by the swarm backend.
 
     Raises:
         ConfigError: ``docker_host`` is not a unix socket.
@@ -124,6 +128,8 @@ class Engine:
         pool_idle_expiry_s: float = 300,
         pool_refill_concurrency: int = 2,
         pool_memory_budget_mb: float = 4096,
+        backend: Optional[str] = None,
+        registry: Optional[str] = None,
     ) -> None:
         for name, value, minimum in (
             ("max_concurrent", max_concurrent, 1),
@@ -152,6 +158,8 @@ class Engine:
             pool_idle_expiry_s=math.ceil(pool_idle_expiry_s),
             pool_refill_concurrency=pool_refill_concurrency,
             pool_memory_budget_mb=float(pool_memory_budget_mb),
+            backend=backend or "",
+            registry=registry or "",
         )
 
     @classmethod
@@ -507,7 +515,9 @@ class Engine:
         """Removes containers left by dead Ignite processes on this host and, with
         ``service_images``, every per-service image no container uses (a cache)."""
         raw = self._core.gc(service_images)
-        return GcResult(containers=raw.containers, images=raw.images)
+        return GcResult(
+            containers=raw.containers, images=raw.images, swarm_objects=raw.swarm_objects
+        )
 
     def remove_containers(self) -> int:
         """Removes every container of this engine's session still present; returns the count."""

@@ -315,6 +315,8 @@ class ExecutionResult(_JsonMixin):
     audit: Optional[SecurityAudit]  #: set in audit mode
     duration_ms: int  #: create through cleanup
     phases: PhaseTimings
+    #: where it ran: {"backend": "docker"|"swarm", "host": endpoint, ("node", "task": swarm)}
+    placement: dict = field(default_factory=dict)
     stdout_bytes: bytes = field(repr=False, default=b"")
     stderr_bytes: bytes = field(repr=False, default=b"")
     _raw: Any = field(repr=False, compare=False, default=None)
@@ -345,6 +347,7 @@ class ExecutionResult(_JsonMixin):
             audit=SecurityAudit._from_core(r.audit) if r.audit is not None else None,
             duration_ms=r.duration_ms,
             phases=PhaseTimings._from_core(r.phases),
+            placement=dict(r.placement),
             stdout_bytes=r.stdout_bytes,
             stderr_bytes=r.stderr_bytes,
             _raw=r,
@@ -532,6 +535,7 @@ class GcResult:
 
     containers: int  #: containers of dead Ignite processes
     images: int  #: unused per-service images
+    swarm_objects: int = 0  #: swarm services, secrets, networks of dead Ignite processes
 
 
 @dataclass(frozen=True)

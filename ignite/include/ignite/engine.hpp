@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -102,6 +103,18 @@ struct CleanupOptions {
   std::chrono::milliseconds shutdown_grace{15000};
 };
 
+// Where executions run.
+enum class Backend {
+  Docker,  // a container on the daemon at docker_host (the default)
+  // A Docker Swarm task: the daemon at docker_host is a swarm manager; every execution is a
+  // service with one replica (restart condition none) on any node, its per-service image pushed
+  // to EngineOptions::registry and pinned by digest. docs/scale-out.md ("Swarm") says what
+  // differs from Docker; docs/threat-model.md what the swarm API cannot enforce.
+  Swarm,
+};
+// "docker", "swarm".
+std::string_view to_string(Backend backend) noexcept;
+
 struct EngineOptions {
   // "unix:///path/to/docker.sock" or a socket path; empty: DOCKER_HOST, else
   // /var/run/docker.sock.
@@ -126,6 +139,14 @@ struct EngineOptions {
   DockerTimeouts docker_timeouts;
   CleanupOptions cleanup;
   PoolOptions pool;
+  // nullopt: $IGNITE_BACKEND ("docker" or "swarm"), else Docker. The constructor throws
+  // Error(Config) naming IGNITE_BACKEND for another value.
+  std::optional<Backend> backend;
+  // The registry the swarm's nodes pull per-service images from, "HOST:PORT" (empty:
+  // $IGNITE_REGISTRY). Required by Backend::Swarm: the constructor throws Error(Config) without
+  // one, or for a value that is not HOST:PORT. Every daemon of the swarm must trust it
+  // (/etc/docker/certs.d/HOST:PORT/ca.crt, or insecure-registries).
+  std::string registry;
 };
 
 // "key=value,key=value" (as $IGNITE_LABELS takes it) as a map. Throws Error(Config) naming
@@ -135,6 +156,8 @@ std::map<std::string, std::string> parse_labels(std::string_view text, std::stri
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
   std::size_t images = 0;      // per-service images removed
+  // Backend::Swarm: services, secrets and networks of dead Ignite processes removed.
+  std::size_t swarm_objects = 0;
 };
 
 struct PreflightOptions {

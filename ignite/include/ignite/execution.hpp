@@ -114,6 +114,14 @@ enum class ContainerStart {
 };
 std::string_view to_string(ContainerStart start) noexcept;  // "cold", "warm", "reused"
 
+// Where an execution ran (the JSON report's execution.placement).
+struct Placement {
+  std::string backend = "docker";  // "docker" or "swarm"
+  std::string host;                // the Docker endpoint Ignite talked to, e.g. unix:///var/run/docker.sock
+  std::string node;                // swarm: the node ID the task ran on; empty for docker
+  std::string task;                // swarm: the task ID; empty for docker
+};
+
 struct ExecutionResult {
   std::string service_name;
   std::string runtime;  // resolved "name@version"
@@ -134,6 +142,7 @@ struct ExecutionResult {
   std::optional<SecurityAudit> audit;  // set in audit mode
   std::chrono::milliseconds duration{0};  // create through cleanup
   PhaseTimings phases;
+  Placement placement;
 };
 
 }  // namespace Ignite

@@ -283,6 +283,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   if (has_body || req.method == "POST") add_header("Content-Type: " + req.content_type);
   // The daemon would answer 100-continue anyway; asking costs a round trip per upload.
   add_header("Expect:");
+  for (const auto& line : req.headers) add_header(line);
   set(h, CURLOPT_HTTPHEADER, headers.get());
 
   if (CancelScope::cancelled()) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace Ignite::docker {
 
@@ -24,6 +25,8 @@ struct HttpRequest {
   // When set, the body is streamed from this file instead (image tarballs of 100+ MiB are never
   // loaded into memory); `body` must then be empty.
   std::filesystem::path body_file;
+  // Extra "Name: value" header lines (image push's X-Registry-Auth).
+  std::vector<std::string> headers;
 };
 
 class Transport {
