@@ -50,6 +50,11 @@ SwarmBackend::SwarmBackend(docker::DockerClient& docker, std::string registry, s
 SwarmBackend::~SwarmBackend() {
   {
     std::unique_lock lock(mu_);
+    // Last: its jobs' services (queued before it) go first, and it is retried until their
+    // containers are gone.
+    if (!network_id_.empty()) {
+      queue_.push_back(Item{Kind::Network, network_id_, 0, steady_clock::now(), steady_clock::now()});
+    }
     const auto until = steady_clock::now() + shutdown_grace_;
     // Retries due later are tried now: the process may be about to exit.
     for (auto& item : queue_) item.not_before = steady_clock::now();
@@ -74,6 +79,22 @@ void SwarmBackend::require_manager() {
                       "the docker backend");
     }
   });
+}
+
+std::string SwarmBackend::network(const json& spec) {
+  std::lock_guard lock(network_mu_);
+  if (network_id_.empty()) {
+    try {
+      network_id_ = docker_.network_create(spec);
+    } catch (const Error& e) {
+      // A create whose reply never came may still be carried out: removed by name later.
+      if (e.code() == ErrorCode::Cancelled || e.code() == ErrorCode::DockerUnavailable) {
+        dispose(Kind::Network, spec.value("Name", ""));
+      }
+      throw;
+    }
+  }
+  return network_id_;
 }
 
 std::string SwarmBackend::pinned_image(const ServiceImage& image, bool& pushed) {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -43,6 +44,10 @@ class SwarmBackend {
   // Throws Error(Config) naming the endpoint when the daemon is not a swarm manager. Checked
   // once; later calls return at once.
   void require_manager();
+
+  // The Engine's internal overlay network (created on first use; removed by the destructor).
+  // `spec` is its create body (swarm_spec.hpp network_spec).
+  std::string network(const nlohmann::json& spec);
 
   // HOST:PORT/ignite-svc/<name>@sha256:..., pushed when this Engine has not pushed it yet.
   // Returns whether it pushed in `pushed`.
@@ -76,6 +81,8 @@ class SwarmBackend {
   std::chrono::milliseconds shutdown_grace_;
 
   std::once_flag manager_once_;
+  std::mutex network_mu_;
+  std::string network_id_;
   std::mutex push_mu_;  // one push at a time: concurrent first runs of a service push once
   std::map<std::string, std::string> pinned_;  // local tag -> pinned reference
 

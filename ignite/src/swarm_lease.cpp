@@ -86,9 +86,9 @@ SwarmLease::SwarmLease(SwarmBackend& backend, const ContainerDefaults& defaults,
     if (!secret.is_null()) {
       create([&] { return docker.secret_create(secret); }, secret_id_, SwarmBackend::Kind::Secret);
     }
-    create([&] { return docker.network_create(network_spec(defaults, svc, name_)); }, network_id_,
-           SwarmBackend::Kind::Network);
-    const SwarmJobSpec job{name_, std::move(image), key_, secret_id_, network_id_};
+    const std::string network =
+        backend_.network(network_spec(defaults, "ignite-net-" + defaults.session));
+    const SwarmJobSpec job{name_, std::move(image), key_, secret_id_, network};
     create([&] { return docker.service_create(service_spec(defaults, svc, opt, plan, job)); },
            service_id_, SwarmBackend::Kind::Service);
   } catch (...) {
@@ -124,11 +124,10 @@ SwarmLease::~SwarmLease() {
 
 void SwarmLease::dispose_all() noexcept {
   try {
-    // In this order: the secret and the network are in use until the service is gone.
+    // In this order: the secret is in use until the service is gone.
     if (!service_id_.empty() && !service_removed_) backend_.dispose(SwarmBackend::Kind::Service, service_id_);
     service_removed_ = true;
     if (!secret_id_.empty()) backend_.dispose(SwarmBackend::Kind::Secret, std::exchange(secret_id_, {}));
-    if (!network_id_.empty()) backend_.dispose(SwarmBackend::Kind::Network, std::exchange(network_id_, {}));
   } catch (...) {
     // Cleanup never throws; the reaper removes what is left (owner labels).
   }

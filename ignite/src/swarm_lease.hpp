@@ -1,9 +1,9 @@
 // The swarm lease: one execution as a Docker Swarm service (Backend::Swarm), the swarm's
 // counterpart of lease + job_channel + finaliser for a local container.
 //
-//   acquire  input secret (the input, at most kMaxSwarmInput), internal overlay network,
-//            service with one replica (swarm_spec.hpp) -- each queued for removal whatever
-//            happens next;
+//   acquire  input secret (the input, at most kMaxSwarmInput), service with one replica
+//            (swarm_spec.hpp) on the Engine's internal overlay network -- each queued for
+//            removal whatever happens next;
 //   pump     follows the service's logs (GET /services/{id}/logs?follow=1, on a thread of its
 //            own) and polls its task, until the supervisor's records arrived on both streams
 //            (complete in band: its status, OOM count and memory peak), the deadline, a stop
@@ -12,7 +12,7 @@
 //   finish   the exit status (the record's, else the task's ContainerStatus.ExitCode, 137 after
 //            Ignite removed the service), the OOM verdict and the memory peak; the service is
 //            removed now when the job did not end on its own (that is what stops it), in the
-//            background otherwise, then its secret and network.
+//            background otherwise, then its secret.
 //
 // Output callbacks (ExecuteOptions::on_stdout/on_stderr) run on the executing thread: the
 // follower thread only queues what arrives.
@@ -93,7 +93,7 @@ class SwarmLease {
   const ExecuteOptions& opt_;
   std::string name_;
   std::string key_;
-  std::string secret_id_, network_id_, service_id_;
+  std::string secret_id_, service_id_;
   bool service_removed_ = false;
   std::string task_id_, node_id_, container_id_, task_state_, task_err_;
   std::chrono::steady_clock::time_point running_at_{};

@@ -62,14 +62,15 @@ std::int64_t size_bytes(const std::string& text) {
 
 }  // namespace
 
-json swarm_labels(const ContainerDefaults& defaults, const Service& svc, std::string_view kind) {
+json swarm_labels(const ContainerDefaults& defaults, std::string_view kind,
+                  const std::string& service) {
   json labels = {
       {std::string(labels::kManaged), "true"},
       {std::string(labels::kSession), defaults.session},
       {std::string(labels::kVersion), std::string(version())},
-      {std::string(labels::kService), svc.config.name},
       {std::string(labels::kKind), std::string(kind)},
   };
+  if (!service.empty()) labels[std::string(labels::kService)] = service;
   for (const auto& [k, v] : owner_labels()) labels[k] = v;
   for (const auto& [k, v] : defaults.extra_labels) labels[k] = v;
   return labels;
@@ -86,19 +87,20 @@ json input_secret_spec(const ContainerDefaults& defaults, const Service& svc,
                     "backend");
   }
   return json{{"Name", name},
-              {"Labels", swarm_labels(defaults, svc, "swarm-input")},
+              {"Labels", swarm_labels(defaults, "swarm-input", svc.config.name)},
               {"Data", base64(input)}};
 }
 
-json network_spec(const ContainerDefaults& defaults, const Service& svc, const std::string& name) {
-  // Internal: no gateway, so no route out of the overlay; one per execution, so concurrent
-  // executions cannot reach each other either.
+json network_spec(const ContainerDefaults& defaults, const std::string& name) {
+  // Internal: no gateway, so no route out of the overlay. One per Engine: a network of its own
+  // per execution would keep concurrent jobs from reaching each other, but doubles the latency
+  // (each node sets up every new overlay; docs/scale-out.md).
   return json{{"Name", name},
               {"Driver", "overlay"},
               {"Internal", true},
               {"Attachable", false},
               {"CheckDuplicate", true},
-              {"Labels", swarm_labels(defaults, svc, "swarm-network")}};
+              {"Labels", swarm_labels(defaults, "swarm-network")}};
 }
 
 json service_spec(const ContainerDefaults& defaults, const Service& svc, const ExecuteOptions& opt,
@@ -179,7 +181,7 @@ json service_spec(const ContainerDefaults& defaults, const Service& svc, const E
       {"Networks", json::array({{{"Target", job.network_id}}})},
   };
   return json{{"Name", job.name},
-              {"Labels", swarm_labels(defaults, svc, "swarm-service")},
+              {"Labels", swarm_labels(defaults, "swarm-service", svc.config.name)},
               {"TaskTemplate", task},
               {"Mode", {{"Replicated", {{"Replicas", 1}}}}}};
 }

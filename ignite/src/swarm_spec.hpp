@@ -4,7 +4,8 @@
 // user 1000:1000, all capabilities dropped, read-only root filesystem, a tmpfs /tmp, a
 // read-only empty /dev/shm, memory / CPU / pids limits, the nofile ulimit, Ignite's supervisor
 // as PID 1 (no docker-init), one replica that is never restarted, an internal network (no route
-// out), SIGKILL on removal, and Ignite's labels on every object. docs/threat-model.md lists what
+// out; one per Engine, see docs/threat-model.md), SIGKILL on removal, and Ignite's labels on
+// every object. docs/threat-model.md lists what
 // the swarm API cannot express (no-new-privileges, seccomp, gVisor, network none, swap).
 //
 // Thread-safety: pure functions of their arguments; call from any thread.
@@ -37,18 +38,19 @@ struct SwarmJobSpec {
 };
 
 // Labels of a swarm object of `kind` (swarm-service, swarm-input, swarm-network): Ignite's
-// own (managed, session, version, service, owner) plus the Engine's extra labels.
-nlohmann::json swarm_labels(const ContainerDefaults& defaults, const Service& svc,
-                            std::string_view kind);
+// own (managed, session, version, owner, and the service's name when there is one) plus the
+// Engine's extra labels.
+nlohmann::json swarm_labels(const ContainerDefaults& defaults, std::string_view kind,
+                            const std::string& service = {});
 
 // POST /secrets/create body holding `input`. Throws Error(InvalidArgument) when the input is
 // larger than kMaxSwarmInput.
 nlohmann::json input_secret_spec(const ContainerDefaults& defaults, const Service& svc,
                                  const std::string& name, const std::string& input);
 
-// POST /networks/create body: an internal (no route out), non-attachable overlay network.
-nlohmann::json network_spec(const ContainerDefaults& defaults, const Service& svc,
-                            const std::string& name);
+// POST /networks/create body: an internal (no route out), non-attachable overlay network, the
+// one network of an Engine's jobs.
+nlohmann::json network_spec(const ContainerDefaults& defaults, const std::string& name);
 
 // POST /services/create body (a ServiceSpec) for one execution.
 nlohmann::json service_spec(const ContainerDefaults& defaults, const Service& svc,

@@ -82,7 +82,12 @@ down() {
     done
     rm -f "$MARKER"
   fi
-  kill_wait "$STATE/worker.pid" 20
+  kill_wait "$STATE/worker.pid" 8
+  # The manager's references to the registry's copies of per-service images (tags pushed from
+  # here, digests pulled by its tasks): the registry is gone.
+  hdocker images --format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' 2>/dev/null |
+    tr ' ' '\n' | grep "^$HOST_ADDR:$REG_PORT/" | grep -v -e ':<none>$' -e '@<none>$' |
+    xargs -r docker -H "unix://$host_sock" rmi >/dev/null 2>&1
   kill_wait "$STATE/registry.pid" 5
   ip netns del "$NS" 2>/dev/null
   ip link del "$VETH_HOST" 2>/dev/null
