@@ -31,7 +31,8 @@ struct Fixture {
   explicit Fixture(const std::string& extra_yaml = "", const std::string& policy = "") {
     write_file(dir.path() / "service.yaml",
                "service:\n  name: spec-test\n  runtime: quickjs\n  entry: index.js\n"
-               "  memoryMb: 48\n  timeoutMs: 3000\n" + extra_yaml);
+               "  memoryMb: 48\n  timeoutMs: 3000\n" +
+                   extra_yaml);
     write_file(dir.path() / "index.js", "print(1)\n");
     if (!policy.empty()) write_file(dir.path() / "ignite.policy.yaml", policy);
     svc = Ignite::Engine().load(dir.path());
@@ -67,8 +68,8 @@ TEST(SwarmSpec, ServiceCarriesTheHardeningTheApiCanExpress) {
   EXPECT_EQ(c.at("Init"), false);  // the supervisor is PID 1
   EXPECT_EQ(c.at("StopSignal"), "SIGKILL");
   EXPECT_EQ(c.at("Command"),
-            json::array({"/opt/ignite/ignite-supervisor", "file", "/run/secrets/ignite-input",
-                         "--", "qjs", "--std", "/app/index.js"}));
+            json::array({"/opt/ignite/ignite-supervisor", "file", "/run/secrets/ignite-input", "--",
+                         "qjs", "--std", "/app/index.js"}));
   EXPECT_THAT(c.at("Env").dump(), HasSubstr("IGNITE_SUPERVISOR_KEY=feedfacefeedface0123"));
   EXPECT_THAT(c.at("Env").dump(), HasSubstr("IGNITE_INPUT={}"));
   const json& mounts = c.at("Mounts");
@@ -208,7 +209,8 @@ TEST(Placement, JsonShape) {
   Ignite::ExecutionResult r;
   r.placement.host = "unix:///var/run/docker.sock";
   json j = r;
-  EXPECT_EQ(j.at("placement"), (json{{"backend", "docker"}, {"host", "unix:///var/run/docker.sock"}}));
+  EXPECT_EQ(j.at("placement"),
+            (json{{"backend", "docker"}, {"host", "unix:///var/run/docker.sock"}}));
   r.placement = {"swarm", "unix:///var/run/docker.sock", "node1", "task1"};
   j = r;
   EXPECT_EQ(j.at("placement"), (json{{"backend", "swarm"},

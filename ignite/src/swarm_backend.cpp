@@ -53,7 +53,8 @@ SwarmBackend::~SwarmBackend() {
     // Last: its jobs' services (queued before it) go first, and it is retried until their
     // containers are gone.
     if (!network_id_.empty()) {
-      queue_.push_back(Item{Kind::Network, network_id_, 0, steady_clock::now(), steady_clock::now()});
+      queue_.push_back(
+          Item{Kind::Network, network_id_, 0, steady_clock::now(), steady_clock::now()});
     }
     const auto until = steady_clock::now() + shutdown_grace_;
     // Retries due later are tried now: the process may be about to exit.
@@ -114,9 +115,9 @@ std::string SwarmBackend::pinned_image(const ServiceImage& image, bool& pushed) 
     digest = docker_.image_push(repo, tag);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::Cancelled) throw;
-    throw Error(ErrorCode::Docker, "backend swarm: cannot push " + image.ref + " to the registry " +
-                                       registry_ + " (EngineOptions::registry / IGNITE_REGISTRY): " +
-                                       e.message());
+    throw Error(ErrorCode::Docker,
+                "backend swarm: cannot push " + image.ref + " to the registry " + registry_ +
+                    " (EngineOptions::registry / IGNITE_REGISTRY): " + e.message());
   }
   pushed = true;
   return pinned_[image.ref] = repo + "@" + digest;
@@ -131,7 +132,8 @@ void SwarmBackend::dispose(Kind kind, std::string id) {
 
 void SwarmBackend::flush() {
   std::unique_lock lock(mu_);
-  for (auto& item : queue_) item.not_before = std::min(item.not_before, steady_clock::now() + milliseconds(200));
+  for (auto& item : queue_)
+    item.not_before = std::min(item.not_before, steady_clock::now() + milliseconds(200));
   cv_.notify_all();
   cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
 }
@@ -141,9 +143,15 @@ bool SwarmBackend::remove_now(const Item& item) noexcept {
   docker::CancelScope cleanup{std::stop_token()};
   try {
     switch (item.kind) {
-      case Kind::Service: docker_.service_remove(item.id); break;
-      case Kind::Secret: docker_.secret_remove(item.id); break;
-      case Kind::Network: docker_.network_remove(item.id); break;
+      case Kind::Service:
+        docker_.service_remove(item.id);
+        break;
+      case Kind::Secret:
+        docker_.secret_remove(item.id);
+        break;
+      case Kind::Network:
+        docker_.network_remove(item.id);
+        break;
     }
     return true;
   } catch (...) {
@@ -175,9 +183,9 @@ void SwarmBackend::janitor(std::stop_token st) {
       // network is not tried while its service still exists. Given up after kGiveUpAfter: the
       // reaper removes it once this process is gone.
       ++item.attempts;
-      item.not_before = steady_clock::now() + std::min<milliseconds>(
-                                                  milliseconds(50L << std::min(item.attempts, 7)),
-                                                  seconds(5));
+      item.not_before =
+          steady_clock::now() +
+          std::min<milliseconds>(milliseconds(50L << std::min(item.attempts, 7)), seconds(5));
       queue_.push_front(std::move(item));
     }
     cv_.notify_all();

@@ -56,9 +56,8 @@ std::string object_name(const std::string& service) {
 
 }  // namespace
 
-SwarmLease::SwarmLease(SwarmBackend& backend, const ContainerDefaults& defaults,
-                       const Service& svc, const ExecuteOptions& opt, const Plan& plan,
-                       std::string image)
+SwarmLease::SwarmLease(SwarmBackend& backend, const ContainerDefaults& defaults, const Service& svc,
+                       const ExecuteOptions& opt, const Plan& plan, std::string image)
     : backend_(backend),
       opt_(opt),
       name_(object_name(svc.config.name)),
@@ -125,9 +124,11 @@ SwarmLease::~SwarmLease() {
 void SwarmLease::dispose_all() noexcept {
   try {
     // In this order: the secret is in use until the service is gone.
-    if (!service_id_.empty() && !service_removed_) backend_.dispose(SwarmBackend::Kind::Service, service_id_);
+    if (!service_id_.empty() && !service_removed_)
+      backend_.dispose(SwarmBackend::Kind::Service, service_id_);
     service_removed_ = true;
-    if (!secret_id_.empty()) backend_.dispose(SwarmBackend::Kind::Secret, std::exchange(secret_id_, {}));
+    if (!secret_id_.empty())
+      backend_.dispose(SwarmBackend::Kind::Secret, std::exchange(secret_id_, {}));
   } catch (...) {
     // Cleanup never throws; the reaper removes what is left (owner labels).
   }
@@ -264,14 +265,14 @@ JobEnd SwarmLease::pump(milliseconds timeout) {
     chunks_.clear();
     std::size_t skip[3] = {0, seen_[1], seen_[2]};
     try {
-      backend_.docker().service_logs(service_id_, /*follow=*/false,
-                                     [&](docker::StreamKind kind, std::string_view data) {
-                                       std::size_t& s = skip[kind == docker::StreamKind::Stderr ? 2 : 1];
-                                       const std::size_t n = std::min(s, data.size());
-                                       s -= n;
-                                       data.remove_prefix(n);
-                                       if (!data.empty()) feed(kind, data);
-                                     });
+      backend_.docker().service_logs(
+          service_id_, /*follow=*/false, [&](docker::StreamKind kind, std::string_view data) {
+            std::size_t& s = skip[kind == docker::StreamKind::Stderr ? 2 : 1];
+            const std::size_t n = std::min(s, data.size());
+            s -= n;
+            data.remove_prefix(n);
+            if (!data.empty()) feed(kind, data);
+          });
     } catch (const Error& e) {
       if (e.code() == ErrorCode::Cancelled) r.cancelled = true;
     }
@@ -289,9 +290,10 @@ JobEnd SwarmLease::pump(milliseconds timeout) {
                         : docker::Attachment::End::Eof;
   if (!r.in_band() && !r.cancelled && !r.timed_out && !r.flooded && !task_exit_ &&
       (task_state_ == "rejected" || task_state_ == "failed" || task_state_ == "orphaned")) {
-    throw Error(ErrorCode::Execution, "swarm task " + task_id_ + " of service " + name_ +
-                                          " could not run (" + task_state_ + "): " +
-                                          (task_err_.empty() ? "no message from the swarm" : task_err_));
+    throw Error(ErrorCode::Execution,
+                "swarm task " + task_id_ + " of service " + name_ + " could not run (" +
+                    task_state_ +
+                    "): " + (task_err_.empty() ? "no message from the swarm" : task_err_));
   }
   return r;
 }

@@ -50,10 +50,14 @@ std::int64_t size_bytes(const std::string& text) {
   }
   std::int64_t unit = 1;
   const std::string rest = text.substr(used);
-  if (rest == "k" || rest == "K" || rest == "kb") unit = 1024;
-  else if (rest == "m" || rest == "M" || rest == "mb") unit = 1024 * 1024;
-  else if (rest == "g" || rest == "G" || rest == "gb") unit = 1024LL * 1024 * 1024;
-  else if (!rest.empty() || used == 0) unit = 0;
+  if (rest == "k" || rest == "K" || rest == "kb")
+    unit = 1024;
+  else if (rest == "m" || rest == "M" || rest == "mb")
+    unit = 1024 * 1024;
+  else if (rest == "g" || rest == "G" || rest == "gb")
+    unit = 1024LL * 1024 * 1024;
+  else if (!rest.empty() || used == 0)
+    unit = 0;
   if (unit == 0 || !(v > 0)) {
     throw Error(ErrorCode::Config, "tmpfs_size \"" + text + "\": expected a size such as 64m");
   }
@@ -95,12 +99,9 @@ json network_spec(const ContainerDefaults& defaults, const std::string& name) {
   // Internal: no gateway, so no route out of the overlay. One per Engine: a network of its own
   // per execution would keep concurrent jobs from reaching each other, but doubles the latency
   // (each node sets up every new overlay; docs/scale-out.md).
-  return json{{"Name", name},
-              {"Driver", "overlay"},
-              {"Internal", true},
-              {"Attachable", false},
-              {"CheckDuplicate", true},
-              {"Labels", swarm_labels(defaults, "swarm-network")}};
+  return json{{"Name", name},           {"Driver", "overlay"},
+              {"Internal", true},       {"Attachable", false},
+              {"CheckDuplicate", true}, {"Labels", swarm_labels(defaults, "swarm-network")}};
 }
 
 json service_spec(const ContainerDefaults& defaults, const Service& svc, const ExecuteOptions& opt,
@@ -128,10 +129,15 @@ json service_spec(const ContainerDefaults& defaults, const Service& svc, const E
   command.insert(command.end(), plan.cmd.begin(), plan.cmd.end());
 
   json mounts = json::array({
-      {{"Type", "tmpfs"}, {"Target", "/tmp"}, {"TmpfsOptions", {{"SizeBytes", tmpfs}, {"Mode", 01777}}}},
+      {{"Type", "tmpfs"},
+       {"Target", "/tmp"},
+       {"TmpfsOptions", {{"SizeBytes", tmpfs}, {"Mode", 01777}}}},
       // Docker would give every task a writable 64 MiB /dev/shm despite the read-only root
       // filesystem (the local backend has no IPC namespace to share instead).
-      {{"Type", "tmpfs"}, {"Target", "/dev/shm"}, {"ReadOnly", true}, {"TmpfsOptions", {{"SizeBytes", 4096}}}},
+      {{"Type", "tmpfs"},
+       {"Target", "/dev/shm"},
+       {"ReadOnly", true},
+       {"TmpfsOptions", {{"SizeBytes", 4096}}}},
   });
   json ulimits = json::array({{{"Name", "nofile"}, {"Soft", nofile}, {"Hard", nofile}}});
   if (limits.file_size_mb) {

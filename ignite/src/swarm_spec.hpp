@@ -30,10 +30,10 @@ inline constexpr std::string_view kSwarmInputPath = "/run/secrets/ignite-input";
 
 // The names and ids of one execution's swarm objects.
 struct SwarmJobSpec {
-  std::string name;         // ignite-<service>-<random>: the service's, secret's and network's name
-  std::string image;        // pinned by digest: HOST:PORT/ignite-svc/<name>@sha256:...
-  std::string key;          // the supervisor's completion key (IGNITE_SUPERVISOR_KEY)
-  std::string secret_id;    // empty: no input (the runtime's stdin is /dev/null)
+  std::string name;       // ignite-<service>-<random>: the service's, secret's and network's name
+  std::string image;      // pinned by digest: HOST:PORT/ignite-svc/<name>@sha256:...
+  std::string key;        // the supervisor's completion key (IGNITE_SUPERVISOR_KEY)
+  std::string secret_id;  // empty: no input (the runtime's stdin is /dev/null)
   std::string network_id;
 };
 

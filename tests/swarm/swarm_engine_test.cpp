@@ -52,10 +52,22 @@ std::string env(const char* name) {
   return v;
 }
 
-const std::string& registry() { static const std::string v = env("SWARM_REGISTRY"); return v; }
-const std::string& manager_node() { static const std::string v = env("SWARM_MANAGER_NODE"); return v; }
-const std::string& worker_node() { static const std::string v = env("SWARM_WORKER_NODE"); return v; }
-const std::string& worker_socket() { static const std::string v = env("SWARM_WORKER_SOCKET"); return v; }
+const std::string& registry() {
+  static const std::string v = env("SWARM_REGISTRY");
+  return v;
+}
+const std::string& manager_node() {
+  static const std::string v = env("SWARM_MANAGER_NODE");
+  return v;
+}
+const std::string& worker_node() {
+  static const std::string v = env("SWARM_WORKER_NODE");
+  return v;
+}
+const std::string& worker_socket() {
+  static const std::string v = env("SWARM_WORKER_SOCKET");
+  return v;
+}
 
 // Marks every swarm object of this test binary's engines (besides IGNITE_LABELS).
 const std::string& run_label() {
@@ -91,10 +103,13 @@ const std::vector<std::string> kMine = {"ignite-swarm-test=" + run_label()};
 // Services and secrets of this binary's engines, and the task containers on both nodes.
 std::string leftovers() {
   std::string left;
-  for (const auto& s : manager().services_list(kMine)) left += "service " + s["Spec"].value("Name", "") + "; ";
-  for (const auto& s : manager().secrets_list(kMine)) left += "secret " + s["Spec"].value("Name", "") + "; ";
+  for (const auto& s : manager().services_list(kMine))
+    left += "service " + s["Spec"].value("Name", "") + "; ";
+  for (const auto& s : manager().secrets_list(kMine))
+    left += "secret " + s["Spec"].value("Name", "") + "; ";
   for (auto* d : {&manager(), &worker()}) {
-    for (const auto& c : d->containers_list(kMine, true)) left += "container " + c["Names"].dump() + "; ";
+    for (const auto& c : d->containers_list(kMine, true))
+      left += "container " + c["Names"].dump() + "; ";
   }
   return left;
 }
@@ -105,9 +120,10 @@ struct ScratchService {
   Ignite::Service svc;
   explicit ScratchService(const std::string& code, int memory_mb = 64, int timeout_ms = 10000,
                           const std::string& name = "swarm-scratch") {
-    write_file(dir.path() / "service.yaml",
-               "service:\n  name: " + name + "\n  runtime: quickjs\n  entry: index.js\n  memoryMb: " +
-                   std::to_string(memory_mb) + "\n  timeoutMs: " + std::to_string(timeout_ms) + "\n");
+    write_file(
+        dir.path() / "service.yaml",
+        "service:\n  name: " + name + "\n  runtime: quickjs\n  entry: index.js\n  memoryMb: " +
+            std::to_string(memory_mb) + "\n  timeoutMs: " + std::to_string(timeout_ms) + "\n");
     write_file(dir.path() / "index.js", code);
     svc = engine().load(dir.path());
   }
@@ -130,8 +146,9 @@ class Drained {
 void expect_hello(const Ignite::ExecutionResult& r, const std::string& name) {
   EXPECT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.stdout_text,
-            "Hello, " + name + "!\n{\"ok\":true,\"runtime\":\"quickjs\",\"name\":\"" + name + "\"}\n");
+  EXPECT_EQ(
+      r.stdout_text,
+      "Hello, " + name + "!\n{\"ok\":true,\"runtime\":\"quickjs\",\"name\":\"" + name + "\"}\n");
   EXPECT_EQ(r.placement.backend, "swarm");
   EXPECT_EQ(r.placement.host, "unix://" + Ignite::docker::socket_from_env());
   EXPECT_THAT(r.placement.task, ::testing::SizeIs(25));
@@ -277,8 +294,8 @@ TEST(Swarm, GcRemovesWhatADeadOwnerLeft) {
   ScratchService s("print('started'); std.out.flush(); for (;;) {}", 64, 120000, "swarm-orphan");
   const std::string cli = runfile("examples/cli/ignite").string();
   const std::string labels = "ignite-swarm-test=" + run_label();
-  std::vector<std::string> args = {cli, "run", s.dir.path().string(), "--backend", "swarm",
-                                   "--registry", registry()};
+  std::vector<std::string> args = {
+      cli, "run", s.dir.path().string(), "--backend", "swarm", "--registry", registry()};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -287,7 +304,8 @@ TEST(Swarm, GcRemovesWhatADeadOwnerLeft) {
     if (std::string_view(*e).rfind("IGNITE_LABELS=", 0) != 0) env_items.emplace_back(*e);
   }
   const char* outer = std::getenv("IGNITE_LABELS");
-  env_items.push_back("IGNITE_LABELS=" + labels + (outer && *outer ? "," + std::string(outer) : ""));
+  env_items.push_back("IGNITE_LABELS=" + labels +
+                      (outer && *outer ? "," + std::string(outer) : ""));
   std::vector<char*> envp;
   for (auto& e : env_items) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -353,11 +371,11 @@ TEST(Swarm, CApiReportsPlacement) {
 TEST(Swarm, PythonReportsPlacement) {
   const fs::path pkg = runfile("bindings/python/ignite/__init__.py").parent_path().parent_path();
   const fs::path script = runfile("tests/swarm/placement_check.py");
-  const auto r = run_command("PYTHONPATH=" + pkg.string() + " IGNITE_REGISTRY=" + registry() +
-                             " IGNITE_BACKEND=swarm IGNITE_LABELS=ignite-swarm-test=" + run_label() +
-                             " python3 " + script.string() + " " +
-                             example_service("hello-quickjs").string() + " " + manager_node() +
-                             " " + worker_node());
+  const auto r =
+      run_command("PYTHONPATH=" + pkg.string() + " IGNITE_REGISTRY=" + registry() +
+                  " IGNITE_BACKEND=swarm IGNITE_LABELS=ignite-swarm-test=" + run_label() +
+                  " python3 " + script.string() + " " + example_service("hello-quickjs").string() +
+                  " " + manager_node() + " " + worker_node());
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("placement ok"));
   EXPECT_TRUE(eventually([] { return leftovers().empty(); }, 15s)) << leftovers();

@@ -77,7 +77,8 @@ struct Row {
 };
 
 const std::string kInput = R"({"name":"Bench"})";
-const std::string kExpected = "Hello, Bench!\n{\"ok\":true,\"runtime\":\"quickjs\",\"name\":\"Bench\"}\n";
+const std::string kExpected =
+    "Hello, Bench!\n{\"ok\":true,\"runtime\":\"quickjs\",\"name\":\"Bench\"}\n";
 
 class Bench {
  public:
@@ -93,14 +94,16 @@ class Bench {
     // Builds, pushes and pins the image and makes the Engine's network: not measured.
     for (int i = 0; i < 2; ++i) {
       const auto r = swarm_.execute(svc_, {.input = kInput});
-      if (r.stdout_text != kExpected) throw std::runtime_error("swarm warm-up: " + r.stdout_text + r.stderr_text);
+      if (r.stdout_text != kExpected)
+        throw std::runtime_error("swarm warm-up: " + r.stdout_text + r.stderr_text);
       image_ = r.image;
     }
     for (int i = 0; i < 2; ++i) local_.execute(svc_, {.input = kInput});
-    network_ = docker_.network_create({{"Name", "ignite-bench-raw-" + std::to_string(::getpid())},
-                                       {"Driver", "overlay"},
-                                       {"Internal", true},
-                                       {"Labels", {{"dev.ignite.managed", "true"}, {"dev.ignite.kind", "bench"}}}});
+    network_ = docker_.network_create(
+        {{"Name", "ignite-bench-raw-" + std::to_string(::getpid())},
+         {"Driver", "overlay"},
+         {"Internal", true},
+         {"Labels", {{"dev.ignite.managed", "true"}, {"dev.ignite.kind", "bench"}}}});
     raw_once();  // the raw network's first use on a node
     raw_once();
   }
@@ -173,13 +176,17 @@ class Bench {
 
   std::string local_once() {
     const auto r = local_.execute(svc_, {.input = kInput});
-    if (r.stdout_text != kExpected) throw std::runtime_error("local: " + std::string(Ignite::to_string(r.outcome)) + " " + r.stderr_text);
+    if (r.stdout_text != kExpected)
+      throw std::runtime_error("local: " + std::string(Ignite::to_string(r.outcome)) + " " +
+                               r.stderr_text);
     return {};
   }
 
   std::string swarm_once() {
     const auto r = swarm_.execute(svc_, {.input = kInput});
-    if (r.stdout_text != kExpected) throw std::runtime_error("swarm: " + std::string(Ignite::to_string(r.outcome)) + " " + r.stderr_text);
+    if (r.stdout_text != kExpected)
+      throw std::runtime_error("swarm: " + std::string(Ignite::to_string(r.outcome)) + " " +
+                               r.stderr_text);
     return r.placement.node.substr(0, 6);
   }
 
@@ -240,18 +247,25 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--services") services = value();
-    else if (a == "--registry") registry = value();
-    else if (a == "--concurrency") levels = int_list(value());
-    else if (a == "--executions") executions = int_list(value());
-    else if (a == "--json") json_path = value();
+    if (a == "--services")
+      services = value();
+    else if (a == "--registry")
+      registry = value();
+    else if (a == "--concurrency")
+      levels = int_list(value());
+    else if (a == "--executions")
+      executions = int_list(value());
+    else if (a == "--json")
+      json_path = value();
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
     }
   }
   if (services.empty() || registry.empty() || executions.size() != 2) {
-    std::fprintf(stderr, "usage: swarm_bench --services DIR --registry HOST:PORT [--concurrency 1,4,8] [--executions N1,NC] [--json PATH]\n");
+    std::fprintf(stderr,
+                 "usage: swarm_bench --services DIR --registry HOST:PORT [--concurrency 1,4,8] "
+                 "[--executions N1,NC] [--json PATH]\n");
     return 2;
   }
   try {
@@ -274,8 +288,12 @@ int main(int argc, char** argv) {
       }
     }
     json out = json::array();
-    std::printf("## Swarm backend: hello-quickjs, 2-node swarm (manager = host daemon, worker in a network namespace)\n\n");
-    std::printf("| method | c | n | median ms | p90 ms | exec/s | vs local-cold (median) | vs swarm-raw (median) | nodes | failures |\n");
+    std::printf(
+        "## Swarm backend: hello-quickjs, 2-node swarm (manager = host daemon, worker in a network "
+        "namespace)\n\n");
+    std::printf(
+        "| method | c | n | median ms | p90 ms | exec/s | vs local-cold (median) | vs swarm-raw "
+        "(median) | nodes | failures |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (const int c : levels) {
       const double local_med = percentile(rows[{"local-cold", c}].latency_ms, 0.5);
@@ -284,11 +302,13 @@ int main(int argc, char** argv) {
         const Row& r = rows[{m, c}];
         const double med = percentile(r.latency_ms, 0.5);
         const double p90 = percentile(r.latency_ms, 0.9);
-        const double rate = r.wall_s > 0 ? static_cast<double>(r.latency_ms.size()) / r.wall_s : NAN;
+        const double rate =
+            r.wall_s > 0 ? static_cast<double>(r.latency_ms.size()) / r.wall_s : NAN;
         std::string nodes;
-        for (const auto& [n, k] : r.nodes) nodes += (nodes.empty() ? "" : " ") + n + ":" + std::to_string(k);
-        std::printf("| %s | %d | %zu | %.0f | %.0f | %.2f | %.2fx | %.2fx | %s | %d |\n", m.c_str(), c,
-                    r.latency_ms.size(), med, p90, rate, med / local_med, med / raw_med,
+        for (const auto& [n, k] : r.nodes)
+          nodes += (nodes.empty() ? "" : " ") + n + ":" + std::to_string(k);
+        std::printf("| %s | %d | %zu | %.0f | %.0f | %.2f | %.2fx | %.2fx | %s | %d |\n", m.c_str(),
+                    c, r.latency_ms.size(), med, p90, rate, med / local_med, med / raw_med,
                     nodes.empty() ? "-" : nodes.c_str(), r.failures);
         out.push_back({{"method", m},
                        {"concurrency", c},
