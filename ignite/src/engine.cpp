@@ -15,10 +15,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <shared_mutex>
+#include <stop_token>
+#include <thread>
 
 #include "ignite/error.hpp"
 #include "ignite/src/cgroup_stats.hpp"
@@ -30,7 +33,9 @@
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/history.hpp"
 #include "ignite/src/image_builder.hpp"
+#include "ignite/src/image_copy.hpp"
 #include "ignite/src/job_channel.hpp"
+#include "ignite/src/job_cpu_meter.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/lease.hpp"
 #include "ignite/src/outcome.hpp"
@@ -139,13 +144,14 @@ std::string_view to_string(Outcome outcome) noexcept {
     case Outcome::MemoryLimit: return "memory_limit";
     case Outcome::OutputLimit: return "output_limit";
     case Outcome::Cancelled: return "cancelled";
+    case Outcome::CpuLimit: return "cpu_limit";
   }
   return "error";
 }
 
 struct Engine::Impl {
   EngineOptions options;
-  std::string socket_path;
+  docker::Endpoint endpoint;
   std::string session = detail::random_hex(16);
   mutable std::shared_mutex registry_mu;
   RuntimeRegistry registry = RuntimeRegistry::builtins();
@@ -158,6 +164,7 @@ struct Engine::Impl {
   // sweep removes the session's other containers.
   std::mutex live_mu;
   std::set<std::string> live;
+  std::set<std::string> kept;  // EngineOptions::keep_containers; under live_mu
   // The process that made this Engine: its threads exist only there (see check_process()).
   pid_t owner_pid = ::getpid();
   std::mutex pool_mu;
@@ -169,11 +176,16 @@ struct Engine::Impl {
   // Backend::Swarm: created with the client; destroyed before it.
   std::unique_ptr<detail::SwarmBackend> swarm_;
   const PoolOptions no_pool{.size = 0};  // a swarm runs every job cold
+  // The reap on first contact runs in the background (a new Engine's first execution does not
+  // wait for the deletion of what dead owners left, 20-80 ms each); gc() waits for it.
+  std::latch reap_done{1};
   std::once_flag info_once;
   json daemon_info;
   detail::Slots slots;
   detail::ExecutionHistory history;
   std::map<std::string, std::string> extra_labels;  // EngineOptions::labels + $IGNITE_LABELS
+  // Last: stopped (its calls cancelled) and joined before anything it uses goes.
+  std::unique_ptr<std::jthread> reaper;
 
   explicit Impl(EngineOptions opts)
       : options(std::move(opts)), slots(options.max_concurrent), history(state_dir_of(options)) {
@@ -190,17 +202,12 @@ struct Engine::Impl {
                                            "\" is reserved for Ignite's own labels (dev.ignite.*)");
       }
     }
-    std::string host = options.docker_host;
-    if (host.empty()) {
-      socket_path = docker::socket_from_env();
-    } else if (host.rfind("unix://", 0) == 0) {
-      socket_path = host.substr(7);
-    } else if (!host.empty() && host.front() == '/') {
-      socket_path = host;
-    } else {
-      throw Error(ErrorCode::Config,
-                  "docker_host \"" + host + "\": only unix:// sockets are supported");
-    }
+    endpoint = docker::resolve_endpoint({.host = options.docker_host,
+                                         .context = options.docker_context,
+                                         .tls_verify = options.docker_tls_verify,
+                                         .cert_path = options.docker_cert_path,
+                                         .allow_plain_tcp = options.allow_plain_tcp,
+                                         .ssh_options = options.ssh_options});
   }
 
   // An Engine's threads (pool, remover) exist only in the process that made it: in a forked
@@ -218,6 +225,12 @@ struct Engine::Impl {
     std::lock_guard lock(live_mu);
     live.insert(id);
   }
+  // EngineOptions::keep_containers: the container ran its job and stays, untouched by the sweep.
+  void keep(const std::string& id) {
+    std::lock_guard lock(live_mu);
+    live.erase(id);
+    kept.insert(id);
+  }
   // The container leaves this Engine's hands: removed in the background.
   void retire(std::string id, bool exiting = false) {
     {
@@ -230,7 +243,7 @@ struct Engine::Impl {
   docker::DockerClient& docker() {
     check_process();
     std::call_once(client_once, [&] {
-      client = std::make_unique<docker::DockerClient>(socket_path);
+      client = std::make_unique<docker::DockerClient>(endpoint);
       client->set_timeouts({options.docker_timeouts.metadata, options.docker_timeouts.lifecycle,
                             options.docker_timeouts.build});
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
@@ -238,17 +251,22 @@ struct Engine::Impl {
       sweep.labels = {std::string(labels::kSession) + "=" + session};
       sweep.in_use = [this](const std::string& id) {
         std::lock_guard lock(live_mu);
-        return live.contains(id);
+        return live.contains(id) || kept.contains(id);
       };
       sweep.interval = options.cleanup.sweep_interval;
       sweep.grace = options.cleanup.sweep_grace;
       sweep.shutdown_grace = options.cleanup.shutdown_grace;
       remover = std::make_unique<Remover>(*client, std::move(sweep));
       if (backend == Backend::Swarm) {
-        swarm_ = std::make_unique<detail::SwarmBackend>(*client, image_registry, endpoint(),
+        swarm_ = std::make_unique<detail::SwarmBackend>(*client, image_registry, endpoint.url,
                                                         options.cleanup.shutdown_grace);
       }
-      if (options.reap_on_start) {
+      if (!options.reap_on_start) {
+        reap_done.count_down();
+        return;
+      }
+      reaper = std::make_unique<std::jthread>([this](std::stop_token stop) {
+        docker::CancelScope scope(stop);
         try {
           reaped_on_start = detail::reap(*client).containers;
         } catch (const Error&) {
@@ -261,7 +279,8 @@ struct Engine::Impl {
             // Not a manager (yet): the first execution says so.
           }
         }
-      }
+        reap_done.count_down();
+      });
     });
     return *client;
   }
@@ -285,6 +304,7 @@ struct Engine::Impl {
     if (::getpid() != owner_pid) {
       // A forked child's copy: the threads these would join do not exist here. Left alone
       // (the parent still owns the containers).
+      (void)reaper.release();
       (void)pool_.release();
       (void)swarm_.release();
       (void)remover.release();
@@ -292,7 +312,9 @@ struct Engine::Impl {
       (void)client.release();
       return;
     }
-    // The pool first (its containers go to the remover), then the remover finishes its queue.
+    // A reap still running is abandoned (the next Engine reaps); then the swarm backend and
+    // the pool (its containers go to the remover), then the remover finishes its queue.
+    reaper.reset();
     swarm_.reset();
     pool_.reset();
     remover.reset();
@@ -317,7 +339,8 @@ struct Engine::Impl {
              },
          // A swarm's nodes cannot see this host's files: the service is baked into its image.
          .delivery = swarm ? CodeDelivery::Baked : options.delivery,
-         .pool = swarm ? no_pool : options.pool});
+         .pool = swarm ? no_pool : options.pool,
+         .daemon = daemon_place()});
     if (swarm && p.policy && !p.policy->allow_spawn) {
       throw Error(ErrorCode::Config,
                   (p.policy->source ? p.policy->source->string() : std::string("policy")) +
@@ -334,6 +357,12 @@ struct Engine::Impl {
       throw Error(ErrorCode::Config,
                   "delivery mount: a swarm's nodes cannot see this host's files; the swarm "
                   "backend bakes the service into its image (use delivery auto or baked)");
+    }
+    if (opt.cpu_time_limit || svc.config.cpu_time_ms) {
+      throw Error(ErrorCode::Config,
+                  (opt.cpu_time_limit ? std::string("cpu_time_limit") : where + ": cpuTimeMs") +
+                      ": a CPU-time limit is not available on the swarm backend (a task's CPU "
+                      "accounting is in its node's cgroups, out of the manager's reach)");
     }
     if (opt.audit) {
       throw Error(ErrorCode::Config,
@@ -352,9 +381,6 @@ struct Engine::Impl {
                           "runs on an internal overlay network with no route out)");
     }
   }
-
-  // The Docker endpoint this Engine talks to, as the placement reports it.
-  std::string endpoint() const { return "unix://" + socket_path; }
 
   detail::SwarmBackend& swarm() {
     docker();
@@ -379,7 +405,8 @@ struct Engine::Impl {
             .track = [this](const std::string& id) { track(id); },
             .retire = [this](std::string id, bool exiting) { retire(std::move(id), exiting); },
             .defaults = container_defaults(),
-            .pool_size = options.pool.size};
+            .pool_size = options.pool.size,
+            .auto_remove = options.cleanup.auto_remove};
   }
 
   // The execution once it holds a slot: lease a container, run the job, finalise, classify.
@@ -401,8 +428,11 @@ struct Engine::Impl {
 
 
   CodeDelivery delivery(const std::optional<CodeDelivery>& requested) const {
-    return detail::resolve_delivery(requested, options.delivery);
+    return detail::resolve_delivery(requested, options.delivery, daemon_place()).delivery;
   }
+
+  // Whether the daemon sees this host's files, for the delivery mode.
+  detail::DaemonPlace daemon_place() const { return {endpoint.local(), endpoint.url}; }
 
   ResolvedRuntime resolve(const std::string& spec) const {
     std::shared_lock lock(registry_mu);
@@ -424,8 +454,41 @@ Service Engine::load(const fs::path& dir) const {
 
 void Engine::ping() { impl_->docker().ping(); }
 
+std::string Engine::docker_endpoint() const { return impl_->endpoint.url; }
+
+bool Engine::docker_is_local() const noexcept { return impl_->endpoint.local(); }
+
+ImageCopyResult Engine::copy_images(Engine& target, const ImageCopyOptions& options) {
+  std::vector<std::string> images;
+  auto& from = impl_->docker();
+  if (options.images.empty()) {
+    // Every runtime image the source has (a custom runtime's too).
+    const RuntimeRegistry registry = runtimes();
+    for (const Runtime& rt : registry.all()) {
+      for (const RuntimeVersion& v : rt.versions) {
+        if (std::find(images.begin(), images.end(), v.image) == images.end() &&
+            from.image_inspect(v.image)) {
+          images.push_back(v.image);
+        }
+      }
+    }
+    if (images.empty()) {
+      throw Error(ErrorCode::NotFound, "copy images: the Docker daemon at " +
+                                           impl_->endpoint.url +
+                                           " has none of the runtime images (run tools/bootstrap)");
+    }
+  } else {
+    for (const std::string& item : options.images) {
+      // "ignite-runtime/node:20" names an image; "node", "node@20" a runtime.
+      images.push_back(item.find(':') != std::string::npos ? item : impl_->resolve(item).image);
+    }
+  }
+  return detail::copy_images(from, target.impl_->docker(), images, options);
+}
+
 GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
+  impl_->reap_done.wait();
   const auto r = detail::reap(docker, service_images);
   GcResult result{r.containers + impl_->reaped_on_start.exchange(0), r.images, 0};
   if (impl_->swarm_) {
@@ -439,12 +502,25 @@ std::size_t Engine::remove_containers() {
   auto& docker = impl_->docker();
   drain_pool();
   flush();
+  {
+    std::lock_guard lock(impl_->live_mu);
+    impl_->kept.clear();  // listed below with the rest of the session's containers
+  }
   std::size_t removed = 0;
   for (const auto& c : docker.containers_list(
            {std::string(labels::kSession) + "=" + impl_->session}, true)) {
     if (docker.container_remove(c.value("Id", ""), true)) ++removed;
   }
   return removed;
+}
+
+bool Engine::release_kept(const std::string& container_id) {
+  {
+    std::lock_guard lock(impl_->live_mu);
+    if (impl_->kept.erase(container_id) == 0) return false;
+  }
+  impl_->retire(container_id);
+  return true;
 }
 
 RuntimeRegistry Engine::runtimes() const {
@@ -514,7 +590,10 @@ ExecutionResult Engine::Impl::run_swarm(const Service& svc, const ExecuteOptions
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
   result.placement.backend = "swarm";
-  result.placement.host = endpoint();
+  result.placement.host = endpoint.url;
+  result.delivery = CodeDelivery::Baked;
+  result.delivery_note = "the swarm backend bakes the service into its image (its nodes cannot "
+                         "see this host's files)";
   detail::SwarmBackend& sw = swarm();
 
   // ---- the image: built here, pushed once, pinned by digest ---------------------------------
@@ -523,7 +602,7 @@ ExecutionResult Engine::Impl::run_swarm(const Service& svc, const ExecuteOptions
   bool pushed = false;
   result.image = sw.pinned_image(image, pushed);
   result.cold_start = image.built || pushed;
-  result.phases.build = image.build_time + (pushed ? since(t_push) : milliseconds(0));
+  result.phases.build = image.build_time + (pushed ? since(t_push) : microseconds(0));
 
   // ---- the service: secret, network, service; its task runs on any node -------------------
   auto t0 = steady_clock::now();
@@ -532,7 +611,7 @@ ExecutionResult Engine::Impl::run_swarm(const Service& svc, const ExecuteOptions
   t0 = steady_clock::now();
   const detail::JobEnd end = lease.pump(plan.timeout);
   const auto running_at = lease.running_at() == steady_clock::time_point{} ? t0 : lease.running_at();
-  result.phases.start = duration_cast<milliseconds>(running_at - t0);
+  result.phases.start = duration_cast<microseconds>(running_at - t0);
   result.phases.run = since(running_at);
 
   // ---- finish: status, OOM verdict, removal ------------------------------------------------
@@ -552,7 +631,7 @@ ExecutionResult Engine::Impl::run_swarm(const Service& svc, const ExecuteOptions
   result.stderr_text = lease.err().take();
   detail::classify(result, end, plan.memory_mb);
   result.duration = since(t_begin);
-  history.record_execution(svc, result.phases.run);
+  history.record_execution(svc, duration_cast<milliseconds>(result.phases.run));
   return result;
 }
 
@@ -562,7 +641,9 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
-  result.placement.host = endpoint();
+  result.placement.host = endpoint.url;
+  result.delivery = plan.delivery;
+  result.delivery_note = plan.delivery_note;
 
   // ---- the image ----------------------------------------------------------------------------
   detail::ServiceImage image = images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
@@ -582,6 +663,18 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   auto t0 = steady_clock::now();
   const auto deadline = t0 + plan.timeout;
   detail::JobChannel channel(lease, plan, opt);
+  detail::JobCpuMeter cpu(lease.id(),
+                          lease.kind() == detail::Lease::Kind::Cold
+                              ? detail::JobCpuMeter::Baseline::ContainerStart
+                              : detail::JobCpuMeter::Baseline::Dispatch,
+                          plan.cpu_time_limit);
+  if (plan.cpu_time_limit && !cpu.available()) {
+    // Not enforced is worse than not run: the container goes (the Lease), nothing ran in it.
+    throw Error(ErrorCode::Execution,
+                "cpuTimeMs: the CPU accounting of container " + lease.id().substr(0, 12) +
+                    " (its cgroup) is not readable on this host, so the CPU-time limit cannot "
+                    "be enforced");
+  }
   detail::CgroupPeak peak(lease.id());
   // A reused container's cgroup peak so far belongs to earlier jobs.
   if (lease.kind() == detail::Lease::Kind::Reuse) peak.reset();
@@ -590,7 +683,7 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   const std::uint64_t ooms_before = ooms.read();
   const bool auditing = plan.policy && opt.audit;
   detail::CgroupPidsEvents pids(auditing ? lease.id() : std::string());
-  const detail::JobEnd end = channel.pump(deadline, [&] {
+  const detail::JobEnd end = channel.pump(deadline, cpu, [&] {
     peak.sample();
     if (auditing) pids.sample();
   });
@@ -602,7 +695,14 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
 
   // ---- finalise: exit status, OOM verdict, the container's fate ------------------------------
   t0 = steady_clock::now();
-  const detail::Finalised fin = detail::finalise(lease, end, ooms, ooms_before);
+  detail::Finalised fin;
+  if (end.in_band()) {
+    fin = detail::finalise(lease, end, ooms, ooms_before);
+  } else {
+    // Killed: it ran on until the kill took effect, and that CPU time is the job's too.
+    cpu.sample_during([&] { fin = detail::finalise(lease, end, ooms, ooms_before); });
+  }
+  result.cpu_time = cpu.used();
   result.exit_code = fin.exit_code;
   result.oom_killed = fin.oom_killed;
   // A reuse job that ended by a signal (crash, abort, OOM kill) may have left the container in
@@ -610,6 +710,9 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   if (lease.kind() == detail::Lease::Kind::Reuse && end.in_band() && result.exit_code < 128) {
     // The job ended normally: the container serves the next job of this key.
     lease.give_back();
+  } else if (options.keep_containers) {
+    lease.keep();
+    keep(lease.id());
   } else {
     // Queued: the daemon deletes it after this call returns.
     lease.retire(/*exiting=*/end.in_band() && lease.kind() != detail::Lease::Kind::Reuse);
@@ -625,10 +728,11 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   detail::classify(result, end, plan.memory_mb);
   if (auditing) {
     result.audit = detail::make_audit(*plan.policy, channel.take_audit_events(), result, end,
-                                      plan.timeout, pids.max_hits(), options.pids_limit);
+                                      plan.timeout, plan.cpu_time_limit, pids.max_hits(),
+                                      options.pids_limit);
   }
   result.duration = since(t_begin);
-  history.record_execution(svc, result.phases.run);
+  history.record_execution(svc, duration_cast<milliseconds>(result.phases.run));
   lease.refill_pool();
   return result;
 }
@@ -643,7 +747,13 @@ std::size_t Engine::prewarm(const Service& svc, const ExecuteOptions& opt, std::
       impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
   if (count == 0) count = std::max<std::size_t>(impl_->options.pool.size, 1);
   const std::string key = detail::want_pool(impl_->lease_context(), svc, opt, plan, image.ref, count);
-  return impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120));
+  const std::size_t ready =
+      impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120), opt.stop_token);
+  if (opt.stop_token.stop_requested()) {
+    // What is starting stays in the pool (drain_pool() and the destructor remove it).
+    throw Error(ErrorCode::Cancelled, "prewarm " + svc.config.name + ": cancelled");
+  }
+  return ready;
 }
 
 PoolStats Engine::pool_stats() const {
@@ -688,6 +798,9 @@ ExecutionReport Engine::report(const Service& svc, PreflightResult pf,
   ReportLimits limits;
   limits.timeout = milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms)));
   limits.memory_mb = svc.config.memory_mb;
+  if (const auto& cpu = svc.config.cpu_time_ms; cpu && *cpu > 0 && *cpu <= 1e12) {
+    limits.cpu_time = microseconds(std::llround(*svc.config.cpu_time_ms * 1000.0));
+  }
   return make_report(std::move(pf), std::move(execution), limits);
 }
 

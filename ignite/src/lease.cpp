@@ -100,8 +100,14 @@ void Lease::create(const Service& svc, const ExecuteOptions& opt, const Plan& pl
   if (supervised_) {
     cmd.insert(cmd.begin(), {std::string(kSupervisorPath), "once", "--"});
   }
-  const json body = create_body(ctx_.defaults, svc, image.ref, plan.delivery, opt, env_list(env),
-                                plan.policy, opt.audit, cmd);
+  json body = create_body(ctx_.defaults, svc, image.ref, plan.delivery, opt, env_list(env),
+                          plan.policy, opt.audit, cmd);
+  // Only where the supervisor reports the exit in band: an unsupervised container's exit code
+  // comes from the daemon's wait, which a deletion racing it would turn into a 404.
+  if (ctx_.auto_remove && supervised_) {
+    body["HostConfig"]["AutoRemove"] = true;
+    auto_removed_ = true;
+  }
   const std::string name = "ignite-" + svc.config.name + "-" + random_hex(10);
   try {
     id_ = create_named(ctx_.docker, ctx_.remover, body, name);
@@ -133,7 +139,13 @@ void Lease::give_back() {
 }
 
 void Lease::retire(bool exiting) {
-  if (guard_) guard_->release(exiting);
+  if (!guard_) return;
+  // The daemon deletes it as it exits; any other end still gets a (forced) delete of ours.
+  if (auto_removed_ && exiting) {
+    guard_->dismiss();
+    return;
+  }
+  guard_->release(exiting);
 }
 
 void Lease::refill_pool() {

@@ -49,6 +49,7 @@ struct LeaseContext {
   std::function<void(std::string id, bool exiting)> retire;
   ContainerDefaults defaults;
   std::size_t pool_size = 0;  // PoolOptions::size
+  bool auto_remove = false;    // CleanupOptions::auto_remove
 };
 
 // Queues the container's removal when the execution leaves scope, whatever happened.
@@ -109,11 +110,15 @@ class Lease {
 
   ContainerStart start() const { return start_; }
   std::size_t job() const { return job_; }  // 1 for a new container; n for its n-th job (reuse)
-  std::chrono::milliseconds create_time() const { return create_time_; }
-  std::chrono::milliseconds start_time() const { return start_time_; }
+  std::chrono::microseconds create_time() const { return create_time_; }
+  std::chrono::microseconds start_time() const { return start_time_; }
 
   // A reuse-mode job that ended normally: the container serves the next job of its key.
   void give_back();
+  // The container stays (EngineOptions::keep_containers): nothing queues its removal.
+  void keep() {
+    if (guard_) guard_->dismiss();
+  }
   // The container goes (removed in the background). `exiting`: its supervisor reported the
   // exit, so the removal need not kill it first.
   void retire(bool exiting);
@@ -139,10 +144,11 @@ class Lease {
   bool supervised_ = false;
   bool pooled_ = false;    // taken from the pool: job_done() when it ends
   bool returned_ = false;  // given back to the pool
+  bool auto_removed_ = false;  // the daemon deletes it when it exits (CleanupOptions::auto_remove)
   ContainerStart start_ = ContainerStart::Cold;
   std::size_t job_ = 1;
-  std::chrono::milliseconds create_time_{0};
-  std::chrono::milliseconds start_time_{0};
+  std::chrono::microseconds create_time_{0};
+  std::chrono::microseconds start_time_{0};
   std::optional<Remover::Starting> starting_;
   std::optional<ContainerGuard> guard_;
 };

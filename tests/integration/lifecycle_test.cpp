@@ -260,3 +260,42 @@ TEST(Fork, AForkedChildsCopyOfAnEngineIsDestroyedWithoutHanging) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(e->pool_stats().ready, 1u) << "the child's destructor drained the parent's pool";
 }
+
+// CleanupOptions::auto_remove: the daemon deletes a supervised cold container as it exits, so
+// nothing is queued for the Engine (its destructor has nothing to wait for) and nothing leaks,
+// whether the service ended on its own or was killed at its timeout.
+TEST(Cleanup, AutoRemoveLeavesTheDeletionToTheDaemon) {
+  Scratch ok("auto-remove-ok", "node", "console.log('done')\n");
+  Scratch slow("auto-remove-slow", "node", "setInterval(() => {}, 1000)\n");
+  Ignite::EngineOptions eo;
+  eo.cleanup.auto_remove = true;
+  Ignite::Engine e(eo);
+  std::string id;
+  {
+    const auto svc = e.load(ok.dir.path());
+    Ignite::ExecuteOptions opt;
+    opt.on_stdout = [&](std::string_view) {
+      // While the job runs: the container was created with AutoRemove.
+      if (!id.empty()) return;
+      for (const auto& c : session_containers(e)) {
+        id = c.value("Id", "");
+        EXPECT_TRUE(client().container_inspect(id).at("HostConfig").value("AutoRemove", false));
+      }
+    };
+    const auto r = e.execute(svc, opt);
+    ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.stdout_text, "done\n");
+  }
+  EXPECT_FALSE(id.empty()) << "the container was never seen";
+  EXPECT_TRUE(eventually([&] { return session_containers(e).empty(); }, 10s));
+  {
+    const auto svc = e.load(slow.dir.path());
+    Ignite::ExecuteOptions opt;
+    opt.timeout = 1500ms;
+    const auto r = e.execute(svc, opt);
+    EXPECT_EQ(r.outcome, Outcome::Timeout);
+  }
+  EXPECT_TRUE(eventually([&] { return session_containers(e).empty(); }, 10s));
+  EXPECT_EQ(e.remove_containers(), 0u);
+}

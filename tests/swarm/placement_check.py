@@ -6,7 +6,7 @@ Usage: placement_check.py SERVICE_DIR MANAGER_NODE WORKER_NODE (run by swarm_eng
 import json
 import sys
 
-import ignite
+import ignite_sandbox as ignite
 
 service_dir, manager, worker = sys.argv[1:4]
 with ignite.Engine() as engine:
