@@ -203,6 +203,9 @@ TEST(SwarmOptions, UnenforceableSettingsRefusedBeforeAnythingIsCreated) {
   refused(gvisor.svc, {}, "isolation: gvisor");
   Fixture nospawn("", "security:\n  process:\n    allowSpawn: false\n");
   refused(nospawn.svc, {}, "allowSpawn: false");
+  refused(plain.svc, {.cpu_time_limit = std::chrono::milliseconds(100)}, "cpu_time_limit");
+  Fixture cpu("  cpuTimeMs: 100\n");
+  refused(cpu.svc, {}, "cpuTimeMs: a CPU-time limit is not available on the swarm backend");
 }
 
 TEST(Placement, JsonShape) {
