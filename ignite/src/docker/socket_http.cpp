@@ -61,12 +61,24 @@ struct ThreadState {
   pid_t pid = 0;
   std::vector<Idle> idle;
   WakeFd wake;
+  // False once destroyed: a call from a later destructor at thread (or process) exit keeps no
+  // connection and polls the scope instead of using the eventfd.
+  bool usable = true;
+
+  ThreadState() = default;
+  ThreadState(const ThreadState&) = delete;
+  ThreadState& operator=(const ThreadState&) = delete;
+  ~ThreadState() {
+    idle.clear();
+    wake.reset();
+    usable = false;
+  }
 
   // After fork() the child's copy of this thread's state holds the parent's descriptors:
   // closing our copies leaves the parent's connections as they are.
   void own() {
     const pid_t now = ::getpid();
-    if (pid == now) return;
+    if (pid == now || !usable) return;
     idle.clear();
     wake.reset();
     pid = now;
@@ -75,6 +87,7 @@ struct ThreadState {
 thread_local ThreadState t_state;
 
 std::unique_ptr<Connection> take_idle(const std::string& path) {
+  if (!t_state.usable) return nullptr;
   auto& idle = t_state.idle;
   const auto it =
       std::find_if(idle.begin(), idle.end(), [&](const Idle& i) { return i.path == path; });
@@ -89,12 +102,14 @@ std::unique_ptr<Connection> take_idle(const std::string& path) {
 }
 
 void keep_idle(const std::string& path, std::unique_ptr<Connection> conn) {
+  if (!t_state.usable) return;
   auto& idle = t_state.idle;
   if (idle.size() >= kMaxIdle) idle.erase(idle.begin());
   idle.push_back({path, std::move(conn)});
 }
 
 int wake_fd() {
+  if (!t_state.usable) return -1;
   WakeFd& w = t_state.wake;
   if (w.fd < 0) w.fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   return w.fd;  // -1 (no eventfd): waits poll the scope instead, see wait_for
