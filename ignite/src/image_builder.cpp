@@ -1,5 +1,7 @@
 #include "ignite/src/image_builder.hpp"
 
+#include <sys/stat.h>
+
 #include "ignite/error.hpp"
 #include "ignite/src/audit.hpp"
 #include "ignite/src/labels.hpp"
@@ -35,22 +37,25 @@ void collect_tree(const fs::path& root, const std::string& prefix,
 
 std::string ImageBuilder::file_hash(const fs::path& path) {
   std::error_code ec;
-  const auto st = fs::symlink_status(path, ec);
-  if (fs::is_symlink(st)) return "link:" + fs::read_symlink(path, ec).string();
-  const auto size = fs::file_size(path, ec);
-  const auto mtime = fs::last_write_time(path, ec);
+  // One lstat for the type, size and mtime (every execution looks at every file of a service).
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) throw Error(ErrorCode::Service, "cannot read " + path.string());
+  if (S_ISLNK(st.st_mode)) return "link:" + fs::read_symlink(path, ec).string();
+  const auto size = static_cast<std::uintmax_t>(st.st_size);
+  const std::int64_t mtime_ns =
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   const std::string key = path.string();
   {
     std::lock_guard lock(hash_mu_);
     auto it = hash_cache_.find(key);
-    if (it != hash_cache_.end() && it->second.size == size && it->second.mtime == mtime) {
+    if (it != hash_cache_.end() && it->second.size == size && it->second.mtime_ns == mtime_ns) {
       return it->second.hash;
     }
   }
   auto hash = sha256_file(path);
   if (!hash) throw Error(ErrorCode::Service, "cannot read " + path.string());
   std::lock_guard lock(hash_mu_);
-  hash_cache_[key] = {size, mtime, *hash};
+  hash_cache_[key] = {size, mtime_ns, *hash};
   return *hash;
 }
 

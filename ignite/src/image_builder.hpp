@@ -71,7 +71,7 @@ class ImageBuilder {
   // hold thousands of files and is hashed on every run otherwise.
   struct CachedHash {
     std::uintmax_t size;
-    std::filesystem::file_time_type mtime;
+    std::int64_t mtime_ns;
     std::string hash;
   };
   std::mutex hash_mu_;

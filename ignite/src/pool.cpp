@@ -38,20 +38,24 @@ void Pool::refill_locked(const std::string& key, Key& k) {
   // A key whose containers failed to start three times in a row runs cold from then on (every
   // execution would otherwise wait for a start that fails) until drain() resets it.
   if (stop_ || k.failures >= 3) return;
-  bool queued = false;
+  std::size_t queued = 0;
   while (k.ready.size() + k.starting + k.lent < k.target) {
     // The budget counts containers being started too: they are ready soon.
     if (ready_memory_locked() + k.memory_mb > options_.memory_budget_mb) break;
     ++k.starting;
     queue_.push_back(key);
-    queued = true;
+    ++queued;
   }
   if (workers_.size() < options_.refill_concurrency && !queue_.empty()) {
     while (workers_.size() < options_.refill_concurrency) workers_.emplace_back([this] { worker(); });
   }
   // Every execution asks (want(), refill()): waking the idle workers when nothing was queued
-  // cost two context switches each time.
-  if (queued) work_cv_.notify_all();
+  // cost two context switches each time; one start needs one worker.
+  if (queued == 1) {
+    work_cv_.notify_one();
+  } else if (queued > 1) {
+    work_cv_.notify_all();
+  }
 }
 
 void Pool::want(const std::string& key, Factory factory, double memory_mb, std::size_t target) {
