@@ -234,11 +234,14 @@ WarmContainer start_warm(const LeaseContext& ctx, const json& body, std::size_t 
 std::string want_pool(const LeaseContext& ctx, const Service& svc, const ExecuteOptions& opt,
                       const Plan& p, const std::string& image, std::size_t target) {
   auto [body, key] = pool_body(ctx.defaults, svc, opt, p, image);
-  ctx.pool().want(key,
-                  [ctx, body = std::move(body), jobs = p.reuse, name = svc.config.name] {
-                    return start_warm(ctx, body, jobs, name);
-                  },
-                  p.memory_mb, target);
+  ctx.pool().want(
+      key,
+      [&] {
+        return [ctx, body = std::move(body), jobs = p.reuse, name = svc.config.name] {
+          return start_warm(ctx, body, jobs, name);
+        };
+      },
+      p.memory_mb, target);
   return key;
 }
 

@@ -58,10 +58,11 @@ void Pool::refill_locked(const std::string& key, Key& k) {
   }
 }
 
-void Pool::want(const std::string& key, Factory factory, double memory_mb, std::size_t target) {
+void Pool::want(const std::string& key, const std::function<Factory()>& make_factory,
+                double memory_mb, std::size_t target) {
   std::lock_guard lock(mu_);
   Key& k = keys_[key];
-  k.factory = std::move(factory);
+  if (!k.factory) k.factory = make_factory();
   k.memory_mb = memory_mb;
   k.target = std::max(k.target, target);
   k.last_used = Clock::now();

@@ -48,8 +48,12 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // Registers `key` (or refreshes its factory) and keeps `target` containers ready or starting.
-  void want(const std::string& key, Factory factory, double memory_mb, std::size_t target);
+  // Registers `key` and keeps `target` containers ready or starting. `make_factory` is called
+  // for a key seen the first time only: a key is everything that decides its containers, so
+  // its factory never changes (and every execution asks: building one each time cost a copy
+  // of the create body and the Engine's context).
+  void want(const std::string& key, const std::function<Factory()>& make_factory,
+            double memory_mb, std::size_t target);
 
   // A ready container for `key`, checked to be alive. When none is ready but one is being
   // started that no other caller waits for, waits for it (until `give_up`, or until `stop` is
