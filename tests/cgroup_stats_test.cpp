@@ -25,8 +25,8 @@ std::string write(const std::filesystem::path& path, const std::string& text) {
 TEST(CgroupCounter, ReadsTheKeyOfAFlatKeyedFile) {
   Ignite::testing::TempDir dir;
   // cgroup v1 memory.oom_control: "oom_kill_disable" and "under_oom" come first.
-  const auto v1 = write(dir.path() / "memory.oom_control",
-                        "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+  const auto v1 =
+      write(dir.path() / "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
   EXPECT_EQ(cgroup_counter(v1, "oom_kill"), 3u);
   EXPECT_EQ(cgroup_counter(v1, "under_oom"), 0u);
   // cgroup v2 memory.events: "oom" is a prefix of "oom_kill" and "oom_group_kill".

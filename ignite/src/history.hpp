@@ -21,8 +21,9 @@ namespace Ignite::detail {
 class ExecutionHistory {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
-  explicit ExecutionHistory(std::filesystem::path state_dir,
-                            Clock clock = [] { return std::chrono::steady_clock::now(); })
+  explicit ExecutionHistory(
+      std::filesystem::path state_dir,
+      Clock clock = [] { return std::chrono::steady_clock::now(); })
       : state_dir_(std::move(state_dir)), clock_(std::move(clock)) {}
 
   // The run phase of the service's last execution: this Engine's, else the file's.

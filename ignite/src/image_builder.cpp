@@ -39,7 +39,8 @@ std::string ImageBuilder::file_hash(const fs::path& path) {
   std::error_code ec;
   // One lstat for the type, size and mtime (every execution looks at every file of a service).
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) throw Error(ErrorCode::Service, "cannot read " + path.string());
+  if (::lstat(path.c_str(), &st) != 0)
+    throw Error(ErrorCode::Service, "cannot read " + path.string());
   if (S_ISLNK(st.st_mode)) return "link:" + fs::read_symlink(path, ec).string();
   const auto size = static_cast<std::uintmax_t>(st.st_size);
   const std::int64_t mtime_ns =

@@ -94,7 +94,8 @@ void Pool::worker() {
     // Starting a container costs the daemon a few hundred ms of CPU; on a small host that
     // slows the jobs running on pooled containers several times over. Give them up to 50 ms to
     // finish first (a burst ends within that), then start anyway, so refills never starve.
-    jobs_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || active_jobs_ == 0; });
+    jobs_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                      [&] { return stop_ || active_jobs_ == 0; });
     lock.unlock();
     std::optional<WarmContainer> made;
     std::string error;
@@ -304,7 +305,8 @@ std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::t
       return k.ready.size();
     }
     // Woken by every start that ends, and by a stop request (StopWake).
-    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout && Clock::now() >= deadline) {
+    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        Clock::now() >= deadline) {
       return k.ready.size();
     }
   }

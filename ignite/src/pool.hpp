@@ -52,8 +52,8 @@ class Pool {
   // for a key seen the first time only: a key is everything that decides its containers, so
   // its factory never changes (and every execution asks: building one each time cost a copy
   // of the create body and the Engine's context).
-  void want(const std::string& key, const std::function<Factory()>& make_factory,
-            double memory_mb, std::size_t target);
+  void want(const std::string& key, const std::function<Factory()>& make_factory, double memory_mb,
+            std::size_t target);
 
   // A ready container for `key`, checked to be alive. When none is ready but one is being
   // started that no other caller waits for, waits for it (until `give_up`, or until `stop` is

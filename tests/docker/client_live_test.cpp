@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "ignite/error.hpp"
-#include "ignite/src/docker/client.hpp"
 #include "ignite/src/docker/cancel.hpp"
+#include "ignite/src/docker/client.hpp"
 #include "ignite/src/docker/curl_transport.hpp"
 #include "ignite/src/docker/socket_http.hpp"
 
@@ -571,8 +571,8 @@ TEST_F(DockerLive, AStopRequestWakesAStreamAtOnce) {
   // every kCancelPollMs (stop times out of step with 50 ms, which would be 15-40 ms late).
   CurlTransport transport(client_->socket_path());
   HttpRequest events;
-  events.path = std::string(kApiPrefix) + "/events?filters=" +
-                "%7B%22container%22%3A%5B%22ignite-no-such-container%22%5D%7D";
+  events.path = std::string(kApiPrefix) +
+                "/events?filters=" + "%7B%22container%22%3A%5B%22ignite-no-such-container%22%5D%7D";
   events.timeout = 60s;
   std::vector<Clock::duration> late;
   for (const auto delay : {110ms, 135ms, 160ms, 185ms, 115ms}) {

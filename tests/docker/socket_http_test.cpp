@@ -190,7 +190,8 @@ TEST(SocketHttp, CallsOfAThreadShareOneConnection) {
 }
 
 TEST(SocketHttp, RequestIsFramedAsCurlFramedIt) {
-  ScriptedServer server(always("HTTP/1.1 201 Created\r\nContent-Length: 13\r\n\r\n{\"Id\":\"abc\"}\n"));
+  ScriptedServer server(
+      always("HTTP/1.1 201 Created\r\nContent-Length: 13\r\n\r\n{\"Id\":\"abc\"}\n"));
   HttpRequest post;
   post.method = "POST";
   post.path = "/v1.41/containers/create?name=x";
@@ -221,10 +222,10 @@ TEST(SocketHttp, RequestIsFramedAsCurlFramedIt) {
 }
 
 TEST(SocketHttp, ChunkedReplyWithTrailersAndInterimReply) {
-  ScriptedServer server(always(
-      "HTTP/1.1 100 Continue\r\n\r\n"
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n"));
+  ScriptedServer server(
+      always("HTTP/1.1 100 Continue\r\n\r\n"
+             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n"));
   for (int i = 0; i < 2; ++i) {
     const HttpResponse r = socket_http::request(server.endpoint(), get("/v1.41/info"));
     EXPECT_EQ(r.status, 200);
@@ -334,7 +335,8 @@ TEST(SocketHttp, ABrokenReplyIsAnError) {
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Docker) << e.what();
-    EXPECT_NE(e.message().find("malformed reply: SSH-2.0-OpenSSH"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("malformed reply: SSH-2.0-OpenSSH"), std::string::npos)
+        << e.message();
   }
 }
 

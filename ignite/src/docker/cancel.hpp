@@ -1,8 +1,8 @@
 // Cancellation of Engine API calls in flight. An execution puts its stop token in scope on the
 // thread that drives it; every call that thread makes (curl transfers, attach handshakes) then
 // ends with Error(Cancelled) soon after a stop request (a curl transfer at once: a stop callback
-// wakes it; a handshake within ~50 ms), also while the daemon does not answer at all. Cleanup that must go through after a cancellation (kill, remove) runs in a
-// CancelScope with no token.
+// wakes it; a handshake within ~50 ms), also while the daemon does not answer at all. Cleanup that
+// must go through after a cancellation (kill, remove) runs in a CancelScope with no token.
 #pragma once
 
 #include <stop_token>

@@ -55,11 +55,11 @@ class Attachment {
   // Runs the I/O loop: writes `stdin_data` (if the attachment was opened with stdin) and then
   // half-closes the sending side, while decoding output frames into `on_payload`, until the
   // daemon closes the stream (Eof), `deadline` passes (Deadline) or `should_stop` returns true
-  // (Stopped; asked after every read and at least every 20 ms, or by `wake_at`). Writing and reading are interleaved, so a service
-  // that prints while its input is still arriving cannot deadlock. A container that exits
-  // without reading all its input just ends the writing. A later call after Deadline/Stopped
-  // resumes writing at the offset reached, and writes nothing once stdin was half-closed.
-  // Throws Error(Docker) when the stream is corrupt or ends inside a frame.
+  // (Stopped; asked after every read and at least every 20 ms, or by `wake_at`). Writing and
+  // reading are interleaved, so a service that prints while its input is still arriving cannot
+  // deadlock. A container that exits without reading all its input just ends the writing. A later
+  // call after Deadline/Stopped resumes writing at the offset reached, and writes nothing once
+  // stdin was half-closed. Throws Error(Docker) when the stream is corrupt or ends inside a frame.
   // `close_stdin` false: `stdin_data` is written but the sending side stays open (pooled
   // containers read their job header, and reuse-mode containers several jobs, on one stream).
   // `wake_at` (optional, read before every wait): the time by which should_stop must be asked

@@ -156,7 +156,8 @@ bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
       }
     }
     if (CancelScope::cancelled()) return false;
-    if (const CURLMcode rc = curl_multi_poll(m, nullptr, 0, kTransferPollMs, nullptr); rc != CURLM_OK) {
+    if (const CURLMcode rc = curl_multi_poll(m, nullptr, 0, kTransferPollMs, nullptr);
+        rc != CURLM_OK) {
       throw Error(ErrorCode::Internal, std::string("curl_multi_poll: ") + curl_multi_strerror(rc));
     }
   }

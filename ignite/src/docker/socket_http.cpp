@@ -137,7 +137,8 @@ std::string lower(std::string_view s) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -220,7 +221,8 @@ class Call {
   void wait_for(const Connection& conn, short events, bool replying) {
     for (;;) {
       if (CancelScope::cancelled()) {
-        throw Error(ErrorCode::Cancelled, target_ + ": cancelled while waiting for the Docker daemon");
+        throw Error(ErrorCode::Cancelled,
+                    target_ + ": cancelled while waiting for the Docker daemon");
       }
       int timeout = -1;
       if (deadline_) {
@@ -239,8 +241,7 @@ class Call {
       if (wake_ < 0 && CancelScope::token().stop_possible()) {
         timeout = timeout < 0 ? kCancelPollMs : std::min(timeout, kCancelPollMs);
       }
-      pollfd p[2] = {{conn.fd(), static_cast<short>(events | conn.wants()), 0},
-                     {wake_, POLLIN, 0}};
+      pollfd p[2] = {{conn.fd(), static_cast<short>(events | conn.wants()), 0}, {wake_, POLLIN, 0}};
       const int n = ::poll(p, wake_ >= 0 ? 2 : 1, timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
