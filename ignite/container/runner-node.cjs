@@ -1,7 +1,10 @@
 // Ignite runner for Node.js and Bun (pooled containers, see runner.hpp in the Ignite sources).
 'use strict';
 (function igniteRunner() {
-  if (process.env.IGNITE_RUNNER !== '1') return;
+  // 1: a warm container's runtime, announced on stderr when booted. 2: booted ahead by the
+  // supervisor in reuse mode (supervisor.c, pre-boot), which needs no announcement.
+  const mode = process.env.IGNITE_RUNNER;
+  if (mode !== '1' && mode !== '2') return;
   try {
     if (!require('worker_threads').isMainThread) return;
   } catch (e) { /* no worker_threads: the main thread */ }
@@ -22,6 +25,8 @@
         return fs.readSync(0, buf, off, len, null);
       } catch (e) {
         if (e && e.code === 'EAGAIN') { Atomics.wait(cell, 0, 0, 1); continue; }
+        // A signal with a handler (Node.js's SIGUSR1) interrupts the read: wait on.
+        if (e && e.code === 'EINTR') continue;
         throw e;
       }
     }
@@ -38,7 +43,7 @@
   } catch (e) { /* a runtime without them: nothing to warm */ }
   // stderr may be a non-blocking pipe that code the service preloads (NODE_OPTIONS) has just
   // filled: wait for room rather than die of EAGAIN with the ready line unwritten.
-  const ready = Buffer.from('\x1eIGNITE-READY\n');
+  const ready = Buffer.from(mode === '1' ? '\x1eIGNITE-READY\n' : '');
   for (let off = 0; off < ready.length;) {
     try {
       off += fs.writeSync(2, ready, off);
@@ -60,6 +65,13 @@
     const n = read(body, got, size - got);
     if (n <= 0) process.exit(0);
     got += n;
+  }
+  // The supervisor booted this runtime with the variables that name a path under /tmp moved
+  // aside (the job before could write there): the job sees them as the container has them.
+  for (const key of Object.keys(process.env)) {
+    if (!key.startsWith('IGNITE_SAVED_')) continue;
+    process.env[key.slice(13)] = process.env[key];
+    delete process.env[key];
   }
   const env = JSON.parse(body.toString('utf8'));
   for (const key of Object.keys(env)) process.env[key] = String(env[key]);

@@ -103,6 +103,7 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
                  "runtime as a child process";
   } else if (p.reuse > 1) {
     p.mode = Plan::Mode::Reuse;
+    p.preboot = preboot_options(p.cmd, p.base_env).value_or(std::vector<std::string>{});
   } else if (!runner_argv(p.cmd)) {
     p.why_cold = "runtime " + p.rt.spec() + " has no resident runner";
   } else {

@@ -10,10 +10,22 @@ using namespace std::chrono;
 namespace Ignite::detail {
 namespace {
 
-bool parse_status(std::string_view text, std::optional<int>& into) {
+// "<status>", or in reuse mode with pre-boot "<status> <KiB> <us>": the memory and CPU time
+// of the next job's runtime, which booted while this job ran (supervisor.c).
+bool parse_status(std::string_view text, std::optional<int>& into, PrebootUse* preboot = nullptr) {
+  const char* const end = text.data() + text.size();
   int v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || v < 0 || v > 255) return false;
+  auto r = std::from_chars(text.data(), end, v);
+  if (r.ec != std::errc() || v < 0 || v > 255) return false;
+  if (r.ptr != end) {
+    PrebootUse use;
+    if (!preboot || *r.ptr != ' ') return false;
+    r = std::from_chars(r.ptr + 1, end, use.memory_kib);
+    if (r.ec != std::errc() || r.ptr == end || *r.ptr != ' ') return false;
+    r = std::from_chars(r.ptr + 1, end, use.cpu_us);
+    if (r.ec != std::errc() || r.ptr != end) return false;
+    *preboot = use;
+  }
   into = v;
   return true;
 }
@@ -58,14 +70,17 @@ JobChannel::JobChannel(Lease& lease, const Plan& plan, const ExecuteOptions& opt
           out_status_.reset();
           out_.append(d);
         },
-        [this](std::string_view t) { return parse_status(t, out_status_); });
+        [this](std::string_view t) { return parse_status(t, out_status_, &preboot_); });
     err_records_.emplace(
         marker,
         [this](std::string_view d) {
           err_status_.reset();
           to_err(d);
         },
-        [this](std::string_view t) { return parse_status(t, err_status_); });
+        [this](std::string_view t) {
+          PrebootUse same;  // the stdout record's copy is the one kept
+          return parse_status(t, err_status_, &same);
+        });
   }
   stdin_bytes_ = frame_job(plan);
   // A pooled container's stream stays open between jobs: this job's bytes start from the top.
@@ -82,8 +97,13 @@ std::string JobChannel::frame_job(const Plan& plan) const {
     case Lease::Kind::Once:
       return runner_header(plan.job_env) + job_input;
     case Lease::Kind::Reuse: {
+      // With pre-boot the runtime is running already: its runner reads the env (supervisor.c).
       std::string env_block;
-      for (const auto& [k, v] : plan.job_env) env_block += k + "=" + v + '\0';
+      if (!plan.preboot.empty()) {
+        env_block = runner_header(plan.job_env);
+      } else {
+        for (const auto& [k, v] : plan.job_env) env_block += k + "=" + v + '\0';
+      }
       return "JOB " + lease_.supervisor_key() + " " + job_nonce_ + " " +
              std::to_string(env_block.size()) + " " + std::to_string(job_input.size()) + "\n" +
              env_block + job_input;
@@ -135,7 +155,10 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, const std::function<v
   const bool records_final = out_status_ && err_status_ && *out_status_ == *err_status_;
   const bool in_band =
       lease_.supervised() && !r.cancelled && !r.flooded && !r.timed_out && records_final;
-  if (in_band) r.exit_record = out_status_;
+  if (in_band) {
+    r.exit_record = out_status_;
+    r.preboot = preboot_;
+  }
   if (!in_band) {
     // Drop the attach stream before the kill: a flooding container blocked on a full stdout
     // pipe otherwise holds up the daemon's kill under gVisor.

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -59,6 +60,15 @@ class CappedBuffer {
   bool truncated_ = false;
 };
 
+// Reuse mode with pre-boot: what the next job's runtime, booting while this job ran in the
+// same container, used by the end of this job (the supervisor's end-of-job record). The
+// container's cgroup counts it with the job: the engine takes the memory out of the job's
+// memory peak, and per-job CPU time read from the cgroup should take `cpu_us` out.
+struct PrebootUse {
+  std::uint64_t memory_kib = 0;  // its anonymous memory (RssAnon) at the end of the job
+  std::uint64_t cpu_us = 0;      // its CPU time from the job's arrival to its end
+};
+
 // How a job's trip through the channel ended.
 struct JobEnd {
   docker::Attachment::End end = docker::Attachment::End::Eof;
@@ -67,6 +77,7 @@ struct JobEnd {
   bool timed_out = false;  // the deadline passed
   // Complete in band: the supervisor's status, the last thing on both streams.
   std::optional<int> exit_record;
+  PrebootUse preboot;  // zero unless in band in reuse mode with pre-boot
   bool in_band() const { return exit_record.has_value(); }
 };
 
@@ -101,6 +112,7 @@ class JobChannel {
   std::optional<int> out_status_, err_status_;
   std::optional<RecordDemux> out_records_, err_records_;
   std::string job_nonce_;  // reuse mode: this job's end-of-job record key
+  PrebootUse preboot_;
   std::string stdin_bytes_;
 };
 
