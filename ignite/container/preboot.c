@@ -1,6 +1,9 @@
-/* ignite-preboot.so: loaded (LD_PRELOAD) into a runtime that the supervisor boots ahead of its
- * job in reuse mode (supervisor.c, "pre-boot"). Its constructor runs before the runtime's own
- * code, while the job before is still running in the same container as the same uid:
+/* ignite-preboot.so: loaded (LD_AUDIT) into a runtime that the supervisor boots ahead of its
+ * job in reuse mode (supervisor.c, "pre-boot"). The dynamic linker calls its la_version() as
+ * soon as it starts, before it loads and relocates the runtime (a Deno binary takes it 20-70 ms
+ * to relocate), and before any code of the runtime's own runs, while the job before is still
+ * running in the same container as the same uid. When the environment has
+ * IGNITE_PREBOOT_FD=<fd>:
  *
  *   1. it opens /proc/self/oom_score_adj and writes 1000 (the pre-boot is the OOM killer's
  *      first victim: a job near its memory limit gets the pre-boot's memory back);
@@ -8,19 +11,18 @@
  *      ptrace is refused, so the running job can neither read nor alter it, nor reopen its
  *      stdin (where its job will come from);
  *   3. only then it sends one byte and the oom_score_adj descriptor to the supervisor over the
- *      socket at IGNITE_PREBOOT_FD: the supervisor starts the job before only after this byte,
- *      and lowers the score back to 0 through the descriptor when the pre-boot gets its own job
- *      (a non-dumpable process cannot open its own /proc files any more);
- *   4. it takes IGNITE_PREBOOT_FD and itself (LD_PRELOAD) out of the environment, so nothing
- *      the runtime starts loads it again.
+ *      socket at <fd>: the supervisor starts the job before only after this byte, and lowers
+ *      the score back to 0 through the descriptor when the pre-boot gets its own job (a
+ *      non-dumpable process cannot open its own /proc files any more).
  *
- * Built without libc (-nostdlib, raw system calls): it works with whatever libc the runtime
- * image carries. A statically linked runtime never loads it; the supervisor then gets no byte
- * and boots that runtime when its job arrives instead. x86_64 and aarch64.
+ * It returns 0, so the dynamic linker unloads it at once: no auditing, no cost afterwards. The
+ * runner takes LD_AUDIT and IGNITE_PREBOOT_FD out of the environment before the job starts.
+ * Built without libc (-nostdlib, raw system calls): it loads whatever libc the runtime image
+ * carries. A statically linked runtime never loads it; the supervisor then gets no byte and
+ * boots that runtime when its job arrives instead. x86_64 and aarch64.
  */
-#define PREBOOT_PATH "/opt/ignite/ignite-preboot.so"
-
 #if defined(__x86_64__)
+#define SYS_read 0
 #define SYS_write 1
 #define SYS_close 3
 #define SYS_sendmsg 46
@@ -34,6 +36,7 @@ static long sys(long n, long a, long b, long c, long d) {
   return ret;
 }
 #elif defined(__aarch64__)
+#define SYS_read 63
 #define SYS_write 64
 #define SYS_close 57
 #define SYS_sendmsg 211
@@ -55,6 +58,7 @@ static long sys(long n, long a, long b, long c, long d) {
 #define AT_FDCWD (-100)
 #define O_WRONLY 01
 #define O_CLOEXEC 02000000
+#define O_RDONLY_CLOEXEC O_CLOEXEC
 #define PR_SET_DUMPABLE 4
 #define SOL_SOCKET 1
 #define SCM_RIGHTS 1
@@ -79,55 +83,41 @@ struct cmsg {
   int fd;
 };
 
-/* The value of NAME=... in `env`, or 0. */
-static char* value_of(char** env, const char* name) {
-  for (char** e = env; *e; ++e) {
-    const char* p = *e;
-    const char* n = name;
-    while (*n && *p == *n) ++p, ++n;
-    if (!*n && *p == '=') return (char*)p + 1;
-  }
-  return 0;
-}
-
-static int starts_with(const char* s, const char* prefix) {
-  while (*prefix && *s == *prefix) ++s, ++prefix;
-  return !*prefix;
-}
-
-/* Takes IGNITE_PREBOOT_FD and this library out of `env`, in place: the runtime reads the same
- * array. */
-static void remove_entries(char** env) {
-  char** out = env;
-  for (char** e = env; *e; ++e) {
-    if (starts_with(*e, "IGNITE_PREBOOT_FD=")) continue;
-    if (starts_with(*e, "LD_PRELOAD=")) {
-      char* v = *e + sizeof "LD_PRELOAD=" - 1;
-      if (starts_with(v, PREBOOT_PATH)) {
-        char* rest = v + sizeof PREBOOT_PATH - 1;
-        if (*rest == '\0') continue;
-        /* Preloads of the service's own follow ours after a ':': keep them. */
-        if (*rest == ':') {
-          ++rest;
-          char* w = v;
-          while ((*w++ = *rest++) != '\0') {
-          }
+/* The number after IGNITE_PREBOOT_FD= in the environment (/proc/self/environ: the dynamic
+ * linker hands an auditor no environment), or -1. */
+static int preboot_fd(void) {
+  static const char marker[] = "\0IGNITE_PREBOOT_FD=";
+  const int mlen = sizeof marker - 1;
+  int env = (int)sys(SYS_openat, AT_FDCWD, (long)"/proc/self/environ", O_RDONLY_CLOEXEC, 0);
+  if (env < 0) return -1;
+  char buf[4096];
+  int matched = 1; /* the first variable follows an implied NUL */
+  int fd = -1, digits = 0;
+  for (;;) {
+    long n = sys(SYS_read, env, (long)buf, sizeof buf, 0);
+    if (n <= 0) break;
+    for (long i = 0; i < n; ++i) {
+      const char c = buf[i];
+      if (matched == mlen) {
+        if (c >= '0' && c <= '9' && digits < 6) {
+          fd = (fd < 0 ? 0 : fd * 10) + (c - '0');
+          ++digits;
+          continue;
         }
+        sys(SYS_close, env, 0, 0, 0);
+        return digits > 0 && c == '\0' ? fd : -1;
       }
+      matched = c == marker[matched] ? matched + 1 : (c == '\0' ? 1 : 0);
     }
-    *out++ = *e;
   }
-  *out = 0;
+  sys(SYS_close, env, 0, 0, 0);
+  return -1;
 }
 
-__attribute__((constructor)) static void ignite_preboot(int argc, char** argv, char** env) {
-  (void)argc;
-  (void)argv;
-  if (!env) return;
-  const char* fd_text = value_of(env, "IGNITE_PREBOOT_FD");
-  if (!fd_text) return;
-  int fd = 0;
-  for (const char* p = fd_text; *p >= '0' && *p <= '9'; ++p) fd = fd * 10 + (*p - '0');
+unsigned int la_version(unsigned int version) {
+  (void)version;
+  const int fd = preboot_fd();
+  if (fd < 0) return 0;
   int oom = (int)sys(SYS_openat, AT_FDCWD, (long)"/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC, 0);
   if (oom >= 0) sys(SYS_write, oom, (long)"1000", 4, 0);
   sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
@@ -139,5 +129,5 @@ __attribute__((constructor)) static void ignite_preboot(int argc, char** argv, c
   sys(SYS_sendmsg, fd, (long)&m, 0, 0);
   if (oom >= 0) sys(SYS_close, oom, 0, 0, 0);
   sys(SYS_close, fd, 0, 0, 0);
-  remove_entries(env);
+  return 0; /* not an auditor: unloaded at once */
 }

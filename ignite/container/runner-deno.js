@@ -8,6 +8,14 @@ await (async () => {
   const mode = D.env.get('IGNITE_RUNNER');
   if (mode !== '1' && mode !== '2') return;
   D.env.delete('IGNITE_RUNNER');
+  // The supervisor's pre-boot preload (LD_AUDIT, first in the list) did its work at exec: the
+  // job and what it starts must not load it.
+  D.env.delete('IGNITE_PREBOOT_FD');
+  const audit = D.env.get('LD_AUDIT');
+  if (mode === '2' && audit) {
+    const rest = audit.split(':').filter((p) => p !== '/opt/ignite/ignite-preboot.so');
+    if (rest.length > 0) D.env.set('LD_AUDIT', rest.join(':')); else D.env.delete('LD_AUDIT');
+  }
   // Deno loads the web streams and fetch body machinery on first use, which services reading
   // stdin with `new Response(Deno.stdin.readable)` would otherwise pay per job (~15 ms).
   try {
@@ -38,14 +46,16 @@ await (async () => {
     if (n === null || n <= 0) D.exit(0);
     got += n;
   }
-  // The supervisor booted this runtime with the variables that name a path under /tmp moved
-  // aside (the job before could write there; DENO_DIR keeps the boot's value inside Deno): the
-  // job sees them as the container has them.
-  for (const [key, value] of Object.entries(D.env.toObject())) {
-    if (!key.startsWith('IGNITE_SAVED_')) continue;
-    D.env.set(key.slice(13), value);
-    D.env.delete(key);
+  // The supervisor booted this runtime with some variables changed (paths under /tmp, which
+  // the job before could write, and DENO_EMIT_CACHE_MODE; see supervisor.c): the job sees them
+  // as the container has them (Deno keeps the boot's DENO_DIR: its caches stay in memory).
+  for (const name of (D.env.get('IGNITE_RESTORE') ?? '').split(',')) {
+    if (!name) continue;
+    const saved = D.env.get('IGNITE_SAVED_' + name);
+    if (saved === undefined) D.env.delete(name); else D.env.set(name, saved);
+    D.env.delete('IGNITE_SAVED_' + name);
   }
+  D.env.delete('IGNITE_RESTORE');
   const env = JSON.parse(new TextDecoder().decode(body));
   for (const key of Object.keys(env)) D.env.set(key, String(env[key]));
 })();

@@ -9,6 +9,13 @@
     if (!require('worker_threads').isMainThread) return;
   } catch (e) { /* no worker_threads: the main thread */ }
   delete process.env.IGNITE_RUNNER;
+  // The supervisor's pre-boot preload (LD_AUDIT, first in the list) did its work at exec: the
+  // job and what it starts must not load it.
+  delete process.env.IGNITE_PREBOOT_FD;
+  if (mode === '2' && process.env.LD_AUDIT) {
+    const rest = process.env.LD_AUDIT.split(':').filter((p) => p !== '/opt/ignite/ignite-preboot.so');
+    if (rest.length > 0) process.env.LD_AUDIT = rest.join(':'); else delete process.env.LD_AUDIT;
+  }
   const fs = require('fs');
   // Child runtimes started with process.execArgv must not wait for a job of their own.
   const flag = typeof Bun !== 'undefined' ? '--preload' : '--require';
@@ -66,13 +73,15 @@
     if (n <= 0) process.exit(0);
     got += n;
   }
-  // The supervisor booted this runtime with the variables that name a path under /tmp moved
-  // aside (the job before could write there): the job sees them as the container has them.
-  for (const key of Object.keys(process.env)) {
-    if (!key.startsWith('IGNITE_SAVED_')) continue;
-    process.env[key.slice(13)] = process.env[key];
-    delete process.env[key];
+  // The supervisor booted this runtime with some variables changed (paths under /tmp, which
+  // the job before could write; see supervisor.c): the job sees them as the container has them.
+  for (const name of (process.env.IGNITE_RESTORE || '').split(',')) {
+    if (!name) continue;
+    const saved = process.env['IGNITE_SAVED_' + name];
+    if (saved === undefined) delete process.env[name]; else process.env[name] = saved;
+    delete process.env['IGNITE_SAVED_' + name];
   }
+  delete process.env.IGNITE_RESTORE;
   const env = JSON.parse(body.toString('utf8'));
   for (const key of Object.keys(env)) process.env[key] = String(env[key]);
 })();

@@ -6,7 +6,7 @@
  * runtime image, whatever libc that image carries (or none).
  *
  *   ignite-supervisor once  -- <runtime argv...>
- *   ignite-supervisor reuse -- <runtime argv...>
+ *   ignite-supervisor reuse [--preboot [--hold-port=N] [--preboot-env=NAME=VALUE]...] -- <argv...>
  *
  * Both modes first make the supervisor non-dumpable (its /proc files become root's: a service
  * running as the same uid can read neither its memory, environment nor descriptors, nor open its
@@ -43,6 +43,41 @@
  * stream belongs to the job). The job nonce is fresh per job and only ever crosses the
  * supervisor's own stdin. When the clean-up fails the supervisor exits after the record, so the
  * container is not used again. End of file on stdin ends the supervisor.
+ *
+ * reuse --preboot [--hold-port=N] -- <runtime argv with its runner preloaded>:
+ * each job's runtime is booted ahead ("pre-boot"), so it is booted and waiting when its job
+ * arrives: the job's env bytes are the runner's header ("<n>\n<JSON>", runner.hpp) and go to
+ * that runtime's stdin with the input. A fresh process per job still, and the clean-up between
+ * jobs is the same, except that it spares the one process booted for the next job. The order
+ * keeps the next job's runtime out of the running job's reach (same uid):
+ *
+ *   - it is forked only after the job before was cleaned up (nothing of any job is alive),
+ *     with IGNITE_RUNNER=2 and LD_AUDIT=/opt/ignite/ignite-preboot.so (preboot.c), which the
+ *     dynamic linker runs first, before it relocates the runtime (1-2 ms after the exec, where
+ *     a constructor would wait 20-70 ms for the relocation of a Deno or Node.js binary), and
+ *     before any code of the runtime's own: it sets its oom_score_adj to 1000 (the
+ *     OOM killer's first choice, so a job near its memory limit gets that memory back), makes
+ *     the process non-dumpable (/proc/<pid>/{mem,fd,environ} become root's, ptrace is
+ *     refused, its stdin cannot be reopened), and then sends one byte and its oom_score_adj
+ *     descriptor over a socket;
+ *   - a job starts only after the byte of the runtime booted for the job after it came;
+ *     when its own runtime gets the job, the supervisor writes 0 through that descriptor;
+ *   - a runtime the job before killed or stopped is replaced by a fresh boot (or continued
+ *     with SIGCONT) before its job is handed over: signals can only cost the next job its
+ *     head start, never its success;
+ *   - --hold-port=9229 (Node.js): the supervisor listens on 127.0.0.1:9229 and [::1]:9229 and
+ *     never accepts, so the inspector that SIGUSR1 starts cannot listen there;
+ *   - variables naming a path under /tmp (HOME, DENO_DIR) point to /nonexistent during the boot
+ *     (the job before may write /tmp; the boot must not read what it left), and
+ *     --preboot-env=NAME=VALUE ones are set (Deno: DENO_EMIT_CACHE_MODE=disable, as it would
+ *     otherwise retry writing its emit cache there for 150 ms); the runner puts them back
+ *     (IGNITE_RESTORE, IGNITE_SAVED_<name>) when the job starts.
+ *
+ * Its END record carries what the next job's runtime used while the job ran, which the
+ * container's cgroup counts with the job: "\x1eIGNITE-END <nonce> <status> <KiB> <us>\n", its
+ * anonymous memory at the end of the job and its CPU time since the job arrived. A runtime
+ * whose preload does not answer within 5 s (statically linked: LD_AUDIT is ignored) ends
+ * pre-booting for the container: each job then boots its runtime when it arrives.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -352,9 +387,15 @@ struct runtime {
 
 extern char** environ;
 
+/* --preboot-env=NAME=VALUE: set for the boot of each pre-booted runtime (Deno's
+ * DENO_EMIT_CACHE_MODE=disable), and taken back by the runner for the job. */
+#define MAX_PREBOOT_ENV 8
+static const char* preboot_env_extra[MAX_PREBOOT_ENV];
+static int preboot_env_count = 0;
+
 /* The runtime booted for the next job to arrive, and the one booted for the job after it. */
 static struct runtime cur = {0}, nxt = {0};
-/* Set when a runtime's preload did not answer in time (a static runtime ignores LD_PRELOAD):
+/* Set when a runtime's preload did not answer in time (a static runtime ignores LD_AUDIT):
  * from then on each job boots its runtime when it arrives, without the preload. */
 static int preboot_broken = 0;
 
@@ -392,41 +433,62 @@ static void discard(struct runtime* r) {
 }
 
 /* The child's environment: IGNITE_RUNNER=2 (the runner reads its job header and announces
- * nothing), and, with the preload, LD_PRELOAD and its socket. Every variable whose value is a
- * path under /tmp (HOME, DENO_DIR) points elsewhere during the boot and is restored by the
- * runner when the job starts: the boot runs while the job before may write /tmp, and must not
- * read anything it left there (a runtime's config or code caches). */
+ * nothing), and, with the preload, LD_AUDIT (preboot.c: the dynamic linker runs it before it
+ * relocates the runtime) and its socket. The runner takes both out when the job starts. Every
+ * variable whose value is a path under /tmp (HOME, DENO_DIR) points elsewhere during the boot
+ * and is restored by the runner when the job starts: the boot runs while the job before may
+ * write /tmp, and must not read anything it left there (a runtime's config or code caches). */
 static void preboot_env(int with_preload) {
   setenv("IGNITE_RUNNER", "2", 1);
   if (with_preload) {
-    const char* old = getenv("LD_PRELOAD");
+    const char* old = getenv("LD_AUDIT");
     if (old && *old) {
       char* both = malloc(strlen(old) + sizeof PREBOOT_LIBRARY + 1);
       if (!both) _exit(125);
       sprintf(both, "%s:%s", PREBOOT_LIBRARY, old);
-      setenv("LD_PRELOAD", both, 1);
+      setenv("LD_AUDIT", both, 1);
     } else {
-      setenv("LD_PRELOAD", PREBOOT_LIBRARY, 1);
+      setenv("LD_AUDIT", PREBOOT_LIBRARY, 1);
     }
     setenv("IGNITE_PREBOOT_FD", "3", 1);
   }
+  /* What the boot must not see, collected first (setenv may move environ). */
   size_t n = 0;
   for (char** e = environ; *e; ++e) ++n;
-  char** hide = calloc(n + 1, sizeof *hide);
-  if (!hide) _exit(125);
+  char** change = calloc(n + preboot_env_count + 1, sizeof *change);
+  if (!change) _exit(125);
   size_t k = 0;
   for (char** e = environ; *e; ++e) {
     const char* eq = strchr(*e, '=');
-    if (eq && (strcmp(eq + 1, "/tmp") == 0 || strncmp(eq + 1, "/tmp/", 5) == 0)) hide[k++] = strdup(*e);
+    if (eq && (strcmp(eq + 1, "/tmp") == 0 || strncmp(eq + 1, "/tmp/", 5) == 0)) {
+      size_t len = (size_t)(eq - *e);
+      char* c = malloc(len + sizeof "=/nonexistent");
+      if (!c) _exit(125);
+      memcpy(c, *e, len);
+      strcpy(c + len, "=/nonexistent");
+      change[k++] = c;
+    }
   }
+  for (int i = 0; i < preboot_env_count; ++i) change[k++] = strdup(preboot_env_extra[i]);
+  /* Each changed variable's value for the job: IGNITE_SAVED_<name> (none: unset), and the
+   * names in IGNITE_RESTORE, which the runner puts back when the job starts. */
+  char* restore = calloc(1, 1);
   for (size_t i = 0; i < k; ++i) {
-    char* eq = strchr(hide[i], '=');
+    char* eq = strchr(change[i], '=');
+    if (!eq || eq == change[i] || !restore) _exit(125);
     *eq = '\0';
+    const char* old = getenv(change[i]);
     char saved[512];
-    if (snprintf(saved, sizeof saved, "IGNITE_SAVED_%s", hide[i]) >= (int)sizeof saved) continue;
-    setenv(saved, eq + 1, 1);
-    setenv(hide[i], "/nonexistent", 1);
+    if (snprintf(saved, sizeof saved, "IGNITE_SAVED_%s", change[i]) >= (int)sizeof saved) _exit(125);
+    if (old) setenv(saved, old, 1);
+    setenv(change[i], eq + 1, 1);
+    char* more = malloc(strlen(restore) + strlen(change[i]) + 2);
+    if (!more) _exit(125);
+    sprintf(more, "%s%s%s", restore, *restore ? "," : "", change[i]);
+    free(restore);
+    restore = more;
   }
+  if (k > 0) setenv("IGNITE_RESTORE", restore, 1);
 }
 
 /* Forks a runtime with the runner preloaded; it boots and waits for its job header on stdin. */
@@ -895,13 +957,17 @@ int main(int argc, char** argv) {
         preboot = 1;
       } else if (strncmp(argv[at], "--hold-port=", 12) == 0) {
         port = atoi(argv[at] + 12);
+      } else if (strncmp(argv[at], "--preboot-env=", 14) == 0 && strchr(argv[at] + 14, '=') &&
+                 preboot_env_count < MAX_PREBOOT_ENV) {
+        preboot_env_extra[preboot_env_count++] = argv[at] + 14;
       } else {
         break;
       }
     }
   }
   if (argc < at + 2 || strcmp(argv[at], "--") != 0) {
-    dprintf(2, "usage: ignite-supervisor once|reuse [--preboot] [--hold-port=N] -- <command...>\n");
+    dprintf(2, "usage: ignite-supervisor once|reuse [--preboot] [--hold-port=N] "
+               "[--preboot-env=NAME=VALUE]... -- <command...>\n");
     return 125;
   }
   if (strcmp(argv[1], "once") == 0 && at == 2) return run_once(argv + 3);

@@ -3,8 +3,9 @@
 // A pooled container starts before its job is known: /opt/ignite/ignite-supervisor (a static
 // binary, ignite/container/supervisor.c) starts the runtime with a small preload, the runner,
 // loaded before the service's entry (`node --require`, `bun --preload`, `deno run --preload`,
-// `qjs -I`). The runner lets the runtime boot, writes "\x1eIGNITE-READY\n" on stderr and blocks
-// reading the job header from stdin:
+// `qjs -I`). The runner lets the runtime boot, writes "\x1eIGNITE-READY\n" on stderr
+// (IGNITE_RUNNER=1; with IGNITE_RUNNER=2, a runtime the supervisor boots ahead in reuse mode,
+// nothing) and blocks reading the job header from stdin:
 //
 //   <n>\n<n bytes: a JSON object of environment variables, string values>
 //

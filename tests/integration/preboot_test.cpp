@@ -47,7 +47,7 @@ struct PrebootService {
 constexpr const char* kReport = R"JS(
 function report(input) {
   const leaked = Object.keys(process.env).filter((k) =>
-    /^(IGNITE_SAVED_|IGNITE_PREBOOT|IGNITE_RUNNER|LD_PRELOAD)/.test(k));
+    /^(IGNITE_SAVED_|IGNITE_RESTORE|IGNITE_PREBOOT|IGNITE_RUNNER|LD_PRELOAD|LD_AUDIT|DENO_EMIT)/.test(k));
   require('fs').writeSync(1, JSON.stringify({ input, secret: process.env.SECRET || null,
     home: process.env.HOME, leaked }) + '\n');
 }
@@ -258,7 +258,7 @@ TEST(Preboot, DenoJobsGetTheirOwnInputAndEnv) {
   PrebootService s("deno", "index.ts", R"TS(
 const input = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
 const leaked = Object.keys(Deno.env.toObject()).filter((k) =>
-  /^(IGNITE_SAVED_|IGNITE_PREBOOT|IGNITE_RUNNER|LD_PRELOAD)/.test(k));
+  /^(IGNITE_SAVED_|IGNITE_RESTORE|IGNITE_PREBOOT|IGNITE_RUNNER|LD_PRELOAD|LD_AUDIT|DENO_EMIT)/.test(k));
 console.log(JSON.stringify({ input, secret: Deno.env.get('SECRET') ?? null,
   home: Deno.env.get('HOME'), leaked }));
 )TS");
