@@ -32,7 +32,7 @@ std::span<const AuditScript> runner_scripts();
 std::string_view supervisor_binary();
 inline constexpr std::string_view kSupervisorPath = "/opt/ignite/ignite-supervisor";
 
-// The preload of runtimes booted ahead of their job in reuse mode (ignite/container/preboot.c),
+// The LD_AUDIT module of runtimes booted ahead of their job in reuse mode (container/preboot.c),
 // embedded at build time, and where images carry it.
 std::string_view preboot_library();
 inline constexpr std::string_view kPrebootPath = "/opt/ignite/ignite-preboot.so";
