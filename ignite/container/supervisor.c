@@ -62,9 +62,9 @@
  *     descriptor over a socket;
  *   - a job starts only after the byte of the runtime booted for the job after it came;
  *     when its own runtime gets the job, the supervisor writes 0 through that descriptor;
- *   - a runtime the job before killed or stopped is replaced by a fresh boot (or continued
- *     with SIGCONT) before its job is handed over: signals can only cost the next job its
- *     head start, never its success;
+ *   - a runtime the job before killed, or sent a signal still pending, or that is exiting, is
+ *     replaced by a fresh boot before its job is handed over, and a stopped one is continued
+ *     (SIGCONT): signals can only cost the next job its head start, never its success;
  *   - --hold-port=9229 (Node.js): the supervisor listens on 127.0.0.1:9229 and [::1]:9229 and
  *     never accepts, so the inspector that SIGUSR1 starts cannot listen there;
  *   - variables naming a path under /tmp (HOME, DENO_DIR) point to /nonexistent during the boot
@@ -435,9 +435,10 @@ static void discard(struct runtime* r) {
 /* The child's environment: IGNITE_RUNNER=2 (the runner reads its job header and announces
  * nothing), and, with the preload, LD_AUDIT (preboot.c: the dynamic linker runs it before it
  * relocates the runtime) and its socket. The runner takes both out when the job starts. Every
- * variable whose value is a path under /tmp (HOME, DENO_DIR) points elsewhere during the boot
- * and is restored by the runner when the job starts: the boot runs while the job before may
- * write /tmp, and must not read anything it left there (a runtime's config or code caches). */
+ * variable whose value is a path under /tmp (HOME, DENO_DIR) points to /nonexistent during the
+ * boot: the boot runs while the job before may write /tmp, and must not read anything it left
+ * there (a runtime's config or code caches). Those and the --preboot-env ones are put back by
+ * the runner when the job starts. */
 static void preboot_env(int with_preload) {
   setenv("IGNITE_RUNNER", "2", 1);
   if (with_preload) {
@@ -503,10 +504,14 @@ static int spawn_runtime(char** argv, struct runtime* r) {
     close(in_pipe[1]);
     return -1;
   }
-  if (pipe2(err_pipe, O_CLOEXEC) < 0 ||
-      (with_preload && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
+  if (pipe2(err_pipe, O_CLOEXEC) < 0) {
     int fds[] = {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1]};
     for (int i = 0; i < 4; ++i) close(fds[i]);
+    return -1;
+  }
+  if (with_preload && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0) {
+    int fds[] = {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]};
+    for (int i = 0; i < 6; ++i) close(fds[i]);
     return -1;
   }
   pid_t child = fork();
@@ -515,7 +520,14 @@ static int spawn_runtime(char** argv, struct runtime* r) {
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
-    if (with_preload) dup2(sock[1], 3); /* dup2 clears close-on-exec */
+    if (with_preload) {
+      /* Open across the exec at 3 (dup2 clears close-on-exec, but not when it is 3 already). */
+      if (sock[1] == 3) {
+        fcntl(3, F_SETFD, 0);
+      } else {
+        dup2(sock[1], 3);
+      }
+    }
     signal(SIGPIPE, SIG_DFL);
     preboot_env(with_preload);
     execvp(argv[0], argv);
@@ -585,6 +597,38 @@ static int alive(struct runtime* r) {
   pid_t w = waitpid(r->pid, &st, WNOHANG);
   if (w == r->pid) note_reaped(w, st);
   return !r->dead;
+}
+
+/* Whether a booted runtime can take its job: alive, not exiting, and no signal pending (the
+ * job before may have signalled it just before it was killed: a SIGKILL on its way, or one
+ * not delivered yet, would end it during its own job). Stopped is fine: it gets SIGCONT. Its
+ * /proc stat and status files stay readable when it is non-dumpable (world-readable). */
+static int fit_for_job(struct runtime* r) {
+  if (!alive(r)) return 0;
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)r->pid);
+  FILE* f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char* after = strrchr(buf, ')');
+  char state = 0;
+  unsigned long flags = 0;
+  /* ") <state> <ppid> <pgrp> <session> <tty> <tpgid> <flags>" */
+  if (!after || sscanf(after, ") %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) return 0;
+  if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) return 0;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)r->pid);
+  f = fopen(path, "r");
+  if (!f) return 0;
+  int fit = 1;
+  char line[256];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long long mask = 0;
+    if ((sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1) && mask) fit = 0;
+  }
+  fclose(f);
+  return fit;
 }
 
 /* CPU time of all live threads of a process, in microseconds (its /proc files stay readable to
@@ -823,7 +867,7 @@ static int run_job(char** argv, const char* key, char* nonce, int preboot) {
     /* The job's bytes (the runner's header, then the input) go to its runtime's stdin as they
      * are. Nothing of this job may run before the next job's runtime is non-dumpable. */
     if (nxt.pid > 0 && await_handshake(&nxt) < 0) discard(&nxt);
-    if (!alive(&cur)) {
+    if (!fit_for_job(&cur)) {
       discard(&cur);
       if (spawn_runtime(argv, &cur) < 0) die("fork");
     }
