@@ -26,33 +26,47 @@ static_assert(IGNITE_C_VERSION_MAJOR == IGNITE_VERSION_MAJOR &&
 namespace ignite_capi {
 namespace {
 
-// ErrorCode -> status, one row per code in declaration order.
-constexpr std::pair<ErrorCode, ignite_status> kCodes[] = {
-    {ErrorCode::Config, IGNITE_ECONFIG},
-    {ErrorCode::Service, IGNITE_ESERVICE},
-    {ErrorCode::Runtime, IGNITE_ERUNTIME},
-    {ErrorCode::Build, IGNITE_EBUILD},
-    {ErrorCode::DockerUnavailable, IGNITE_EDOCKER_UNAVAILABLE},
-    {ErrorCode::Docker, IGNITE_EDOCKER},
-    {ErrorCode::Execution, IGNITE_EEXECUTION},
-    {ErrorCode::Preflight, IGNITE_EPREFLIGHT},
-    {ErrorCode::Lock, IGNITE_ELOCK},
-    {ErrorCode::NotFound, IGNITE_ENOTFOUND},
-    {ErrorCode::InvalidArgument, IGNITE_EINVALID},
-    {ErrorCode::Cancelled, IGNITE_ECANCELLED},
-    {ErrorCode::Internal, IGNITE_EINTERNAL},
-};
-constexpr bool codes_table_ok() {
-  for (std::size_t i = 0; i < std::size(kCodes); ++i) {
-    if (static_cast<std::size_t>(kCodes[i].first) != i) return false;
-    if (kCodes[i].second != -static_cast<int>(i) - 1) return false;
+// The C values are fixed (ignite.h): a new ErrorCode gets a new value, appended, and nothing
+// renumbers. The switch has no default, so -Wswitch (an error here) names a code without one.
+constexpr ignite_status status_of(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::Config:
+      return IGNITE_ECONFIG;
+    case ErrorCode::Service:
+      return IGNITE_ESERVICE;
+    case ErrorCode::Runtime:
+      return IGNITE_ERUNTIME;
+    case ErrorCode::Build:
+      return IGNITE_EBUILD;
+    case ErrorCode::DockerUnavailable:
+      return IGNITE_EDOCKER_UNAVAILABLE;
+    case ErrorCode::Docker:
+      return IGNITE_EDOCKER;
+    case ErrorCode::Execution:
+      return IGNITE_EEXECUTION;
+    case ErrorCode::Preflight:
+      return IGNITE_EPREFLIGHT;
+    case ErrorCode::Lock:
+      return IGNITE_ELOCK;
+    case ErrorCode::NotFound:
+      return IGNITE_ENOTFOUND;
+    case ErrorCode::InvalidArgument:
+      return IGNITE_EINVALID;
+    case ErrorCode::Cancelled:
+      return IGNITE_ECANCELLED;
+    case ErrorCode::Internal:
+      return IGNITE_EINTERNAL;
   }
-  return true;
+  return IGNITE_EINTERNAL;
 }
-static_assert(std::size(kCodes) == static_cast<std::size_t>(ErrorCode::Internal) + 1,
-              "every Ignite::ErrorCode needs an IGNITE_E* status (and Internal must stay last)");
-static_assert(codes_table_ok(), "kCodes must list ErrorCode in order as -1, -2, ...");
-static_assert(IGNITE_EUSER < -static_cast<int>(std::size(kCodes)), "IGNITE_EUSER collides");
+// The published values; changing one breaks every caller that stored or switched on it.
+static_assert(IGNITE_OK == 0 && IGNITE_ECONFIG == -1 && IGNITE_ESERVICE == -2 &&
+                  IGNITE_ERUNTIME == -3 && IGNITE_EBUILD == -4 &&
+                  IGNITE_EDOCKER_UNAVAILABLE == -5 && IGNITE_EDOCKER == -6 &&
+                  IGNITE_EEXECUTION == -7 && IGNITE_EPREFLIGHT == -8 && IGNITE_ELOCK == -9 &&
+                  IGNITE_ENOTFOUND == -10 && IGNITE_EINVALID == -11 && IGNITE_ECANCELLED == -12 &&
+                  IGNITE_EINTERNAL == -13 && IGNITE_EUSER == -100,
+              "ignite.h's error codes are fixed values: append new ones, never renumber");
 
 constexpr std::pair<Outcome, ignite_outcome> kOutcomes[] = {
     {Outcome::Success, IGNITE_OUTCOME_SUCCESS},
@@ -61,6 +75,7 @@ constexpr std::pair<Outcome, ignite_outcome> kOutcomes[] = {
     {Outcome::MemoryLimit, IGNITE_OUTCOME_MEMORY_LIMIT},
     {Outcome::OutputLimit, IGNITE_OUTCOME_OUTPUT_LIMIT},
     {Outcome::Cancelled, IGNITE_OUTCOME_CANCELLED},
+    {Outcome::CpuLimit, IGNITE_OUTCOME_CPU_LIMIT},
 };
 constexpr std::pair<CheckStatus, ignite_check_status> kChecks[] = {
     {CheckStatus::Pass, IGNITE_CHECK_PASS},
@@ -80,7 +95,7 @@ constexpr bool identity_table_ok(const Table &table) {
   }
   return true;
 }
-static_assert(std::size(kOutcomes) == static_cast<std::size_t>(Outcome::Cancelled) + 1 &&
+static_assert(std::size(kOutcomes) == static_cast<std::size_t>(Outcome::CpuLimit) + 1 &&
                   identity_table_ok(kOutcomes),
               "ignite_outcome must mirror Ignite::Outcome");
 static_assert(std::size(kChecks) == static_cast<std::size_t>(CheckStatus::Fail) + 1 &&
@@ -106,10 +121,7 @@ ignite_container_start to_c(ContainerStart s) noexcept {
 
 }  // namespace
 
-ignite_status to_status(ErrorCode code) noexcept {
-  const auto i = static_cast<std::size_t>(code);
-  return i < std::size(kCodes) ? kCodes[i].second : IGNITE_EINTERNAL;
-}
+ignite_status to_status(ErrorCode code) noexcept { return status_of(code); }
 
 ignite_status set_error(ignite_status code, std::string_view a, std::string_view b,
                         int http_status) noexcept {
@@ -235,8 +247,9 @@ ignite_engine_session_id(const char **out, const ignite_engine *engine) {
 IGNITE_EXTERN(ignite_status)
 ignite_service_load(ignite_service **out, ignite_engine *engine, const char *path) {
   IGNITE_CHECK(out, engine, path);
-  return guard(__func__, [&](const char *fn) {
-    *out = new ignite_service(engine->engine.load(utf8_arg(fn, "path", path)));
+  return guard(__func__, [&] {
+    // A path is bytes (ignite.h): no UTF-8 requirement.
+    *out = new ignite_service(engine->engine.load(std::string(path)));
   });
 }
 
@@ -310,7 +323,9 @@ ignite_execute_options_init(ignite_execute_options *opts, unsigned int version) 
   IGNITE_CHECK(opts);
   return guard(__func__, [&](const char *fn) {
     check_version(fn, "version", version, IGNITE_EXECUTE_OPTIONS_VERSION);
-    *opts = IGNITE_EXECUTE_OPTIONS_INIT;
+    // A caller of an older version has a shorter struct: write only its fields.
+    static const ignite_execute_options kDefaults = IGNITE_EXECUTE_OPTIONS_INIT;
+    std::memcpy(static_cast<void *>(opts), &kDefaults, execute_options_size(version));
     opts->version = version;
   });
 }
@@ -376,7 +391,39 @@ IGNITE_EXTERN(ignite_status) ignite_result_cold_start(int *out, const ignite_res
 
 IGNITE_EXTERN(ignite_status) ignite_result_duration_ms(int64_t *out, const ignite_result *result) {
   IGNITE_CHECK(out, result);
+  return guard(__func__, [&] {
+    *out = std::chrono::duration_cast<std::chrono::milliseconds>(result->result.duration).count();
+  });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_duration_us(int64_t *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
   return guard(__func__, [&] { *out = result->result.duration.count(); });
+}
+
+IGNITE_EXTERN(ignite_status) ignite_result_cpu_time_us(int64_t *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] {
+    *out = result->result.cpu_time ? result->result.cpu_time->count() : int64_t{-1};
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_result_phase_us(int64_t *out, const ignite_result *result, ignite_phase phase) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&](const char *fn) {
+    const Ignite::PhaseTimings &p = result->result.phases;
+    switch (phase) {
+      case IGNITE_PHASE_BUILD: *out = p.build.count(); return;
+      case IGNITE_PHASE_CREATE: *out = p.create.count(); return;
+      case IGNITE_PHASE_START: *out = p.start.count(); return;
+      case IGNITE_PHASE_RUN: *out = p.run.count(); return;
+      case IGNITE_PHASE_CLEANUP: *out = p.cleanup.count(); return;
+    }
+    throw CError(IGNITE_EINVALID,
+                 std::string(fn) + ": phase " + std::to_string(static_cast<int>(phase)) +
+                     " is not an ignite_phase (IGNITE_PHASE_BUILD .. IGNITE_PHASE_CLEANUP)");
+  });
 }
 
 IGNITE_EXTERN(ignite_status)
@@ -425,8 +472,7 @@ ignite_engine_prewarm(size_t *out, ignite_engine *engine, const ignite_service *
   if (out) *out = 0;  // optional
   IGNITE_CHECK(engine, service);
   return guard(__func__, [&](const char *fn) {
-    const std::size_t ready =
-        engine->engine.prewarm(service->svc, prewarm_options(fn, opts), count);
+    const std::size_t ready = prewarm(fn, engine->engine, service->svc, opts, count);
     if (out) *out = ready;
   });
 }
@@ -448,6 +494,28 @@ IGNITE_EXTERN(ignite_status) ignite_engine_flush(ignite_engine *engine) {
   return guard(__func__, [&] { engine->engine.flush(); });
 }
 
+IGNITE_EXTERN(ignite_status) ignite_engine_remove_containers(size_t *out, ignite_engine *engine) {
+  if (out) *out = 0;  // optional
+  IGNITE_CHECK(engine);
+  return guard(__func__, [&] {
+    const std::size_t n = engine->engine.remove_containers();
+    if (out) *out = n;
+  });
+}
+
+IGNITE_EXTERN(ignite_status)
+ignite_engine_gc(size_t *out_containers, size_t *out_images, ignite_engine *engine,
+                 int service_images) {
+  if (out_containers) *out_containers = 0;  // both optional
+  if (out_images) *out_images = 0;
+  IGNITE_CHECK(engine);
+  return guard(__func__, [&] {
+    const Ignite::GcResult r = engine->engine.gc(service_images != 0);
+    if (out_containers) *out_containers = r.containers;
+    if (out_images) *out_images = r.images;
+  });
+}
+
 // --- Preflight ------------------------------------------------------------------------------
 
 IGNITE_EXTERN(const char *) ignite_check_status_str(ignite_check_status status) {
@@ -460,7 +528,8 @@ ignite_preflight_options_init(ignite_preflight_options *opts, unsigned int versi
   IGNITE_CHECK(opts);
   return guard(__func__, [&](const char *fn) {
     check_version(fn, "version", version, IGNITE_PREFLIGHT_OPTIONS_VERSION);
-    *opts = IGNITE_PREFLIGHT_OPTIONS_INIT;
+    static const ignite_preflight_options kDefaults = IGNITE_PREFLIGHT_OPTIONS_INIT;
+    std::memcpy(static_cast<void *>(opts), &kDefaults, preflight_options_size(version));
     opts->version = version;
   });
 }
@@ -470,8 +539,7 @@ ignite_preflight_run(ignite_preflight **out, ignite_engine *engine, const ignite
                      const ignite_preflight_options *opts) {
   IGNITE_CHECK(out, engine, service);
   return guard(__func__, [&](const char *fn) {
-    *out =
-        new ignite_preflight{engine->engine.preflight(service->svc, preflight_options(fn, opts))};
+    *out = new ignite_preflight{preflight(fn, engine->engine, service->svc, opts)};
   });
 }
 
@@ -560,9 +628,7 @@ IGNITE_EXTERN(ignite_status) ignite_runtime_register(ignite_engine *engine, cons
 
 IGNITE_EXTERN(ignite_status) ignite_runtime_load_file(ignite_engine *engine, const char *path) {
   IGNITE_CHECK(engine, path);
-  return guard(__func__, [&](const char *fn) {
-    engine->engine.load_runtimes_file(utf8_arg(fn, "path", path));
-  });
+  return guard(__func__, [&] { engine->engine.load_runtimes_file(std::string(path)); });
 }
 
 IGNITE_EXTERN(ignite_status)

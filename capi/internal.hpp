@@ -117,13 +117,22 @@ void check_version(const char* fn, const char* name, unsigned int version, unsig
 // Bytes of ignite_engine_options a caller of `version` has (1 <= version <= current): a
 // version 1 struct ends before the pool fields.
 std::size_t engine_options_size(unsigned int version) noexcept;
+// The bytes of an ignite_execute_options / ignite_preflight_options of `version` (an older
+// version's struct is shorter).
+std::size_t execute_options_size(unsigned int version) noexcept;
+std::size_t preflight_options_size(unsigned int version) noexcept;
 
 // Option structs: NULL means the defaults; an unknown version is IGNITE_EINVALID.
 Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options* opts);
 Ignite::PreflightOptions preflight_options(const char* fn, const ignite_preflight_options* opts);
-// ignite_engine_prewarm: the execute options that shape the container (callbacks and the cancel
-// token do not apply).
-Ignite::ExecuteOptions prewarm_options(const char* fn, const ignite_execute_options* opts);
+// ignite_preflight_run: options, build-log callback and cancel token (version 2).
+Ignite::PreflightResult preflight(const char* fn, Ignite::Engine& engine,
+                                  const Ignite::Service& service,
+                                  const ignite_preflight_options* opts);
+// ignite_engine_prewarm: the execute options that shape the container, the cancel token and
+// the build-log callback.
+std::size_t prewarm(const char* fn, Ignite::Engine& engine, const Ignite::Service& service,
+                    const ignite_execute_options* opts, std::size_t count);
 
 // Fills the fields of out.version (IGNITE_EINVALID for an unknown version).
 void pool_stats_out(const char* fn, ignite_pool_stats& out, const Ignite::PoolStats& stats);

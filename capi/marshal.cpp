@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -81,6 +82,12 @@ std::optional<std::string> optional_text(const char* fn, const char* name, const
   return utf8_arg(fn, name, text);
 }
 
+// A path: bytes as given (need not be UTF-8); NULL or "" is nullopt.
+std::optional<std::string> optional_path(const char* text) {
+  if (!text || !*text) return std::nullopt;
+  return std::string(text);
+}
+
 void add_env_json(const char* fn, const char* text, std::map<std::string, std::string>& env) {
   const json j = json::parse(json_arg(fn, "opts->env_json", text));
   if (!j.is_object()) throw invalid(fn, "opts->env_json must be a JSON object of strings");
@@ -120,6 +127,15 @@ Ignite::ExecuteOptions execute_options(const char* fn, const ignite_execute_opti
   if (o.output_limit != 0) opt.output_limit = o.output_limit;
   opt.audit = o.audit != 0;
   opt.delivery = delivery(fn, o.delivery);
+  if (o.version < 3) return opt;  // older structs end before cpu_time_ms: never read further
+  if (o.cpu_time_ms != 0) {
+    if (!std::isfinite(o.cpu_time_ms) || o.cpu_time_ms < 0 || o.cpu_time_ms > 1e12) {
+      throw invalid(fn, "opts->cpu_time_ms must be a positive number of milliseconds up to 1e12 "
+                        "(0: service.yaml's cpuTimeMs), got " + std::to_string(o.cpu_time_ms));
+    }
+    opt.cpu_time_limit = std::chrono::microseconds(
+        std::max<std::int64_t>(1, std::llround(o.cpu_time_ms * 1000.0)));
+  }
   return opt;
 }
 
@@ -175,10 +191,41 @@ constexpr std::size_t kEngineOptionsV2Size = offsetof(ignite_engine_options, met
 static_assert(kEngineOptionsV2Size ==
                   offsetof(ignite_engine_options, pool_memory_budget_mb) + sizeof(double),
               "version 2 of ignite_engine_options must stay a prefix of the current struct");
-static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 3, "engine_options_size knows versions 1 to 3");
+// A version 3 struct ends with shutdown_grace_ms.
+constexpr std::size_t kEngineOptionsV3Size = offsetof(ignite_engine_options, docker_context);
+static_assert(kEngineOptionsV3Size ==
+                  offsetof(ignite_engine_options, shutdown_grace_ms) + sizeof(int64_t),
+              "version 3 of ignite_engine_options must stay a prefix of the current struct");
+static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 4, "engine_options_size knows versions 1 to 4");
+
+// Version 1 of ignite_execute_options ends with `cancel`; of ignite_preflight_options with
+// `delivery`.
+constexpr std::size_t kExecuteOptionsV1Size = offsetof(ignite_execute_options, on_build_log);
+static_assert(kExecuteOptionsV1Size ==
+                  offsetof(ignite_execute_options, cancel) + sizeof(ignite_cancel_token*),
+              "version 1 of ignite_execute_options must stay a prefix of the current struct");
+constexpr std::size_t kExecuteOptionsV2Size = offsetof(ignite_execute_options, cpu_time_ms);
+static_assert(kExecuteOptionsV2Size ==
+                  offsetof(ignite_execute_options, build_log_payload) + sizeof(void*),
+              "version 2 of ignite_execute_options must stay a prefix of the current struct");
+static_assert(IGNITE_EXECUTE_OPTIONS_VERSION == 3, "execute_options_size knows versions 1 to 3");
+constexpr std::size_t kPreflightOptionsV1Size = offsetof(ignite_preflight_options, on_build_log);
+static_assert(IGNITE_PREFLIGHT_OPTIONS_VERSION == 2,
+              "preflight_options_size knows versions 1 to 2");
+
+std::size_t execute_options_size(unsigned int version) noexcept {
+  return version >= 3   ? sizeof(ignite_execute_options)
+         : version == 2 ? kExecuteOptionsV2Size
+                        : kExecuteOptionsV1Size;
+}
+
+std::size_t preflight_options_size(unsigned int version) noexcept {
+  return version >= 2 ? sizeof(ignite_preflight_options) : kPreflightOptionsV1Size;
+}
 
 std::size_t engine_options_size(unsigned int version) noexcept {
-  return version >= 3   ? sizeof(ignite_engine_options)
+  return version >= 4   ? sizeof(ignite_engine_options)
+         : version == 3 ? kEngineOptionsV3Size
          : version == 2 ? kEngineOptionsV2Size
                         : kEngineOptionsV1Size;
 }
@@ -199,7 +246,7 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
   check_version(fn, "opts->version", o->version, IGNITE_ENGINE_OPTIONS_VERSION);
   if (auto host = optional_text(fn, "opts->docker_host", o->docker_host)) opt.docker_host = *host;
   if (o->max_concurrent != 0) opt.max_concurrent = o->max_concurrent;
-  if (auto dir = optional_text(fn, "opts->state_dir", o->state_dir)) opt.state_dir = *dir;
+  if (auto dir = optional_path(o->state_dir)) opt.state_dir = *dir;
   if (auto d = delivery(fn, o->delivery)) opt.delivery = *d;
   if (o->pids_limit != 0) opt.pids_limit = o->pids_limit;
   if (auto size = optional_text(fn, "opts->tmpfs_size", o->tmpfs_size)) opt.tmpfs_size = *size;
@@ -237,6 +284,25 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
   }
   opt.cleanup.shutdown_grace = positive_ms(fn, "opts->shutdown_grace_ms", o->shutdown_grace_ms,
                                            opt.cleanup.shutdown_grace);
+  if (o->version < 4) return opt;
+  if (auto context = optional_text(fn, "opts->docker_context", o->docker_context)) {
+    opt.docker_context = *context;
+  }
+  if (o->docker_tls_verify < -1 || o->docker_tls_verify > 1) {
+    throw invalid(fn, "opts->docker_tls_verify must be 1 (TLS), -1 (no TLS) or 0 "
+                      "($DOCKER_TLS_VERIFY) (got " + std::to_string(o->docker_tls_verify) + ")");
+  }
+  if (o->docker_tls_verify != 0) opt.docker_tls_verify = o->docker_tls_verify == 1;
+  if (auto dir = optional_text(fn, "opts->docker_cert_path", o->docker_cert_path)) {
+    opt.docker_cert_path = *dir;
+  }
+  opt.allow_plain_tcp = o->allow_plain_tcp != 0;
+  if (o->ssh_options != nullptr) {
+    for (std::size_t i = 0; o->ssh_options[i] != nullptr; ++i) {
+      opt.ssh_options.push_back(utf8_arg(
+          fn, ("opts->ssh_options[" + std::to_string(i) + "]").c_str(), o->ssh_options[i]));
+    }
+  }
   return opt;
 }
 
@@ -250,9 +316,88 @@ Ignite::PreflightOptions preflight_options(const char* fn, const ignite_prefligh
   return opt;
 }
 
-Ignite::ExecuteOptions prewarm_options(const char* fn, const ignite_execute_options* o) {
-  if (!o) return {};
-  return execute_options(fn, *o);
+namespace {
+
+// What a call shares with the caller while it runs: one stop source that the caller's cancel
+// token and a callback returning non-zero both stop, and which callback stopped it.
+class CallControl {
+ public:
+  CallControl(const char* fn, ignite_cancel_token* cancel) : fn_(fn) {
+    if (cancel) link_.emplace(cancel->source.get_token(), ForwardStop{&stop_});
+  }
+  std::stop_token token() const { return stop_.get_token(); }
+
+  // Records a callback's non-zero return and stops the call.
+  void stopped_by(const char* callback, int rc) {
+    if (rc_ != 0) return;
+    rc_ = rc;
+    callback_ = callback;
+    stop_.request_stop();
+  }
+  bool stopped() const { return rc_ != 0; }
+
+  std::function<void(std::string_view)> build_log(ignite_build_log_cb cb, void* payload) {
+    if (!cb) return {};
+    return [this, cb, payload](std::string_view line) {
+      if (stopped()) return;
+      if (const int rc = cb(line.data(), line.size(), payload); rc != 0) {
+        stopped_by("on_build_log", rc);
+      }
+    };
+  }
+
+  // After the call: IGNITE_EUSER when a callback stopped it (whatever the engine made of the
+  // stop: a result, or Error(Cancelled)).
+  void check() const {
+    if (rc_ == 0) return;
+    throw CError(IGNITE_EUSER, std::string(fn_) + ": " + callback_ + " returned " +
+                                   std::to_string(rc_) + ": the call was stopped");
+  }
+
+ private:
+  const char* fn_;
+  std::stop_source stop_;
+  std::optional<std::stop_callback<ForwardStop>> link_;
+  int rc_ = 0;
+  const char* callback_ = "";
+};
+
+}  // namespace
+
+Ignite::PreflightResult preflight(const char* fn, Ignite::Engine& engine,
+                                  const Ignite::Service& service,
+                                  const ignite_preflight_options* o) {
+  Ignite::PreflightOptions opt = preflight_options(fn, o);
+  const bool v2 = o && o->version >= 2;
+  CallControl control(fn, v2 ? o->cancel : nullptr);
+  opt.stop_token = control.token();
+  if (v2) opt.on_build_output = control.build_log(o->on_build_log, o->build_log_payload);
+  try {
+    Ignite::PreflightResult r = engine.preflight(service, opt);
+    control.check();
+    return r;
+  } catch (const Ignite::Error&) {
+    control.check();
+    throw;
+  }
+}
+
+std::size_t prewarm(const char* fn, Ignite::Engine& engine, const Ignite::Service& service,
+                    const ignite_execute_options* o, std::size_t count) {
+  Ignite::ExecuteOptions opt = o ? execute_options(fn, *o) : Ignite::ExecuteOptions{};
+  CallControl control(fn, o ? o->cancel : nullptr);
+  opt.stop_token = control.token();
+  if (o && o->version >= 2) {
+    opt.on_build_output = control.build_log(o->on_build_log, o->build_log_payload);
+  }
+  try {
+    const std::size_t ready = engine.prewarm(service, opt, count);
+    control.check();
+    return ready;
+  } catch (const Ignite::Error&) {
+    control.check();
+    throw;
+  }
 }
 
 void pool_stats_out(const char* fn, ignite_pool_stats& out, const Ignite::PoolStats& stats) {
@@ -271,33 +416,34 @@ ignite_result* execute(const char* fn, Ignite::Engine& engine, const Ignite::Ser
   if (!o) o = &kDefaults;
   Ignite::ExecuteOptions opt = execute_options(fn, *o);
 
-  // One stop source per run: the caller's token and the callback both stop it.
-  std::stop_source stop;
-  opt.stop_token = stop.get_token();
-  std::optional<std::stop_callback<ForwardStop>> link;
-  if (o->cancel) link.emplace(o->cancel->source.get_token(), ForwardStop{&stop});
-
-  int callback_rc = 0;  // written and read on this thread only (callbacks run here)
+  // One stop source per run: the caller's token and the callbacks all stop it. Callbacks run
+  // on this thread only.
+  CallControl control(fn, o->cancel);
+  opt.stop_token = control.token();
   if (o->on_output) {
-    const auto tee = [&, cb = o->on_output, payload = o->payload](int stream) {
-      return [&callback_rc, &stop, cb, payload, stream](std::string_view data) {
-        if (callback_rc != 0) return;
+    const auto tee = [&control, cb = o->on_output, payload = o->payload](int stream) {
+      return [&control, cb, payload, stream](std::string_view data) {
+        if (control.stopped()) return;
         if (const int rc = cb(data.data(), data.size(), stream, payload); rc != 0) {
-          callback_rc = rc;
-          stop.request_stop();
+          control.stopped_by("on_output", rc);
         }
       };
     };
     opt.on_stdout = tee(IGNITE_STREAM_STDOUT);
     opt.on_stderr = tee(IGNITE_STREAM_STDERR);
   }
-
-  auto result = std::make_unique<ignite_result>(ignite_result{engine.execute(service, opt)});
-  if (callback_rc != 0) {
-    throw CError(IGNITE_EUSER, std::string(fn) + ": on_output returned " +
-                                   std::to_string(callback_rc) +
-                                   ": the run was stopped and its container removed");
+  if (o->version >= 2) {
+    opt.on_build_output = control.build_log(o->on_build_log, o->build_log_payload);
   }
+
+  std::unique_ptr<ignite_result> result;
+  try {
+    result = std::make_unique<ignite_result>(ignite_result{engine.execute(service, opt)});
+  } catch (const Ignite::Error&) {
+    control.check();
+    throw;
+  }
+  control.check();  // the run was stopped and its container removed
   return result.release();
 }
 

@@ -162,6 +162,40 @@ TEST(Preflight, DependencyBoundariesAndConfig) {
   EXPECT_EQ(c.threshold, num(15));
 }
 
+TEST(Preflight, CpuTimeCheckOnlyWhenSetAndAfterTheTimeout) {
+  auto svc = mock_service();
+  svc.config.cpu_time_ms = 2000;
+  const auto r = Ignite::run_preflight(svc);
+  ASSERT_EQ(r.checks.size(), 4u);
+  EXPECT_EQ(r.checks[2].name, "timeout-config");
+  EXPECT_EQ(r.checks[3].name, "cpu-time-config");
+  EXPECT_EQ(r.checks[3].status, CheckStatus::Pass);
+  EXPECT_EQ(r.checks[3].message,
+            "CPU-time limit 2000ms can be reached within timeoutMs 5000ms at cpuLimit 1 (at most "
+            "5000ms of CPU)");
+  EXPECT_EQ(r.checks[3].value, num(2000));
+  EXPECT_EQ(r.checks[3].threshold, num(5000));
+}
+
+TEST(Preflight, CpuTimeBeyondWhatTheTimeoutAllowsWarns) {
+  auto svc = mock_service();
+  svc.config.cpu_time_ms = 6000;
+  auto c = find(Ignite::run_preflight(svc), "cpu-time-config");
+  EXPECT_EQ(c.status, CheckStatus::Warn);
+  EXPECT_EQ(c.message,
+            "CPU-time limit 6000ms cannot be reached within timeoutMs 5000ms at cpuLimit 1 (at "
+            "most 5000ms of CPU): the timeout ends a busy service first");
+  const auto report = Ignite::make_report(Ignite::run_preflight(svc));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_EQ(report.warnings[0].suggestion,
+            "Lower cpuTimeMs, or raise timeoutMs or cpuLimit, so that the CPU-time limit can act");
+  // Two CPUs use CPU time twice as fast as wall time passes.
+  svc.config.cpu_limit = 2;
+  c = find(Ignite::run_preflight(svc), "cpu-time-config");
+  EXPECT_EQ(c.status, CheckStatus::Pass);
+  EXPECT_EQ(c.threshold, num(10000));
+}
+
 TEST(Preflight, Timeout5000Passes) {
   const auto c = find(Ignite::run_preflight(mock_service()), "timeout-config");
   EXPECT_EQ(c.status, CheckStatus::Pass);

@@ -157,6 +157,31 @@ TEST(Report, OutcomeWarnings) {
   EXPECT_EQ(messages(c), std::vector<std::string>{"Execution was cancelled"});
   EXPECT_EQ(c.warnings[0].level, WarningLevel::Critical);
   EXPECT_FALSE(c.warnings[0].suggestion);
+
+  auto cpu = Ignite::make_report(preflight({}), execution(137, Outcome::CpuLimit),
+                                 {.cpu_time = 250ms});
+  EXPECT_EQ(messages(cpu),
+            std::vector<std::string>{"Service was killed after using its CPU-time limit (250ms of CPU)"});
+  EXPECT_EQ(cpu.warnings[0].level, WarningLevel::Critical);
+  EXPECT_EQ(cpu.warnings[0].suggestion,
+            "Increase cpuTimeMs in service.yaml or reduce the work the service does");
+  EXPECT_EQ(messages(Ignite::make_report(preflight({}), execution(137, Outcome::CpuLimit))),
+            std::vector<std::string>{"Service was killed after using its CPU-time limit"});
+}
+
+TEST(ReportText, PreciseTimesAndCpuTimeNextToWallTimeAndMemory) {
+  auto e = execution(137, Outcome::CpuLimit);
+  e.duration = 12345us;
+  e.cpu_time = 200417us;
+  e.memory_peak_mb = 3.5;
+  auto r = Ignite::make_report(preflight({}), e, {.cpu_time = 200ms});
+  const std::string text = Ignite::format_report_text(r, false);
+  EXPECT_THAT(text, HasSubstr("  Duration: 12.345ms\n  CPU Time: 200.417ms\n  Memory: 3.5MB\n"));
+  EXPECT_THAT(text, HasSubstr("  Outcome: cpu_limit\n"));
+  // Without a reading (a daemon whose cgroups are not visible here) there is no CPU line.
+  e.cpu_time.reset();
+  EXPECT_THAT(Ignite::format_report_text(Ignite::make_report(preflight({}), e), false),
+              Not(HasSubstr("CPU Time")));
 }
 
 TEST(ReportText, WithoutExecutionNoColour) {
@@ -340,4 +365,24 @@ TEST(ReportJson, ExecutionUsesExecutionResultShape) {
   EXPECT_EQ(j["execution"]["outcome"], "error");
   EXPECT_EQ(j["warnings"][0]["message"], "Service exited with code 1");
   EXPECT_EQ(j["preflight"]["checks"], nlohmann::json::array());
+}
+
+TEST(ReportJson, TimesAreFractionalMillisecondsAndCpuTimeOnlyWhenMeasured) {
+  auto e = execution(0, Outcome::Success);
+  e.duration = 12345us;
+  e.phases.run = 8001us;
+  e.phases.create = 2000us;
+  const nlohmann::json without = e;
+  EXPECT_FALSE(without.contains("cpuTimeMs"));
+  e.cpu_time = 4567us;
+  const nlohmann::json j = e;
+  EXPECT_EQ(j["executionTimeMs"].dump(), "12.345");
+  EXPECT_EQ(j["cpuTimeMs"].dump(), "4.567");
+  EXPECT_EQ(j["phases"]["runMs"].dump(), "8.001");
+  EXPECT_EQ(j["phases"]["createMs"].dump(), "2") << "integral values print as integers";
+  EXPECT_EQ(nlohmann::json(execution(137, Outcome::CpuLimit))["outcome"], "cpu_limit");
+  Ignite::ServiceConfig c;
+  c.cpu_time_ms = 250;
+  EXPECT_EQ(nlohmann::json(c)["cpuTimeMs"], 250);
+  EXPECT_FALSE(nlohmann::json(Ignite::ServiceConfig{}).contains("cpuTimeMs"));
 }

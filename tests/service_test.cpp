@@ -1,11 +1,15 @@
 // service.yaml loading and validation (reference §1 plus Ignite's fixes).
+#include "ignite/service.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "ignite/error.hpp"
+#include "ignite/json.hpp"
 #include "ignite/policy.hpp"
 #include "ignite/runtime.hpp"
-#include "ignite/service.hpp"
 #include "tests/test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -41,6 +45,13 @@ Ignite::Error load_error(const std::string& yaml, const std::string& entry_file 
 
 std::string with(const std::string& line) {
   return std::string(kValid) + line + "\n";
+}
+
+// Writes `yaml` and an index.js into `dir`; returns its path.
+fs::path example_dir(const TempDir& dir, const std::string& yaml) {
+  write_file(dir.path() / "service.yaml", yaml);
+  write_file(dir.path() / "index.js", "");
+  return dir.path();
 }
 
 }  // namespace
@@ -128,6 +139,28 @@ TEST(Service, NumbersMustBeFinitePositiveNumbers) {
   }
 }
 
+TEST(Service, CpuTimeMsIsAnOptionalPositiveNumberOfMilliseconds) {
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", with("  cpuTimeMs: 250.5"));
+  write_file(dir.path() / "index.js", "");
+  EXPECT_EQ(Ignite::load_service(dir.path()).config.cpu_time_ms, 250.5);
+  write_file(dir.path() / "service.yaml", kValid);
+  EXPECT_FALSE(Ignite::load_service(dir.path()).config.cpu_time_ms.has_value());
+  for (const char* bad :
+       {"0", "-5", ".nan", ".inf", "\"200\"", "abc", "true", "null", "[1]", "1e13"}) {
+    const auto e = load_error(with(std::string("  cpuTimeMs: ") + bad));
+    EXPECT_EQ(e.code(), ErrorCode::Config) << bad;
+    EXPECT_THAT(e.message(),
+                HasSubstr("service.cpuTimeMs must be a positive number of milliseconds of CPU "
+                          "time, at most 1e12"))
+        << bad;
+  }
+  // Reported with the other problems, each naming its field.
+  const auto e = load_error(with("  cpuTimeMs: 0\n  cpuLimit: 0"));
+  EXPECT_THAT(e.message(), HasSubstr("service.cpuLimit must be a positive number"));
+  EXPECT_THAT(e.message(), HasSubstr("service.cpuTimeMs must be a positive number"));
+}
+
 TEST(Service, EntryMustStayInside) {
   for (const char* bad : {"/etc/passwd", "../x.js", "sub/../../x.js", "./..", "."}) {
     auto e = load_error(std::string("service:\n  name: x\n  runtime: node\n  memoryMb: 1\n  timeoutMs: 1\n  entry: \"") + bad + "\"\n");
@@ -174,6 +207,28 @@ TEST(Service, EnvRules) {
   EXPECT_THAT(load_error(with("  env:\n    PORT: 3000")).message(), HasSubstr("service.env.PORT must be a string"));
   EXPECT_THAT(load_error(with("  env:\n    1BAD: x")).message(), HasSubstr("service.env.1BAD is not a valid environment variable name"));
   EXPECT_THAT(load_error(with("  env:\n    A=B: x")).message(), HasSubstr("is not a valid environment variable name"));
+}
+
+// overridableEnv: the variables a server's clients may set (examples/http refuses the rest).
+TEST(Service, OverridableEnvRules) {
+  TempDir dir;
+  write_file(dir.path() / "service.yaml", with("  overridableEnv: [GREETING, LOG_LEVEL]"));
+  write_file(dir.path() / "index.js", "");
+  const auto svc = Ignite::load_service(dir.path());
+  EXPECT_EQ(svc.config.overridable_env, (std::vector<std::string>{"GREETING", "LOG_LEVEL"}));
+  EXPECT_EQ(nlohmann::json(svc.config).at("overridableEnv"),
+            nlohmann::json::array({"GREETING", "LOG_LEVEL"}));
+  EXPECT_TRUE(Ignite::load_service(example_dir(dir, kValid)).config.overridable_env.empty());
+  EXPECT_THAT(load_error(with("  overridableEnv: GREETING")).message(),
+              HasSubstr("service.overridableEnv must be a list of environment variable names"));
+  EXPECT_THAT(load_error(with("  overridableEnv: [OK, 1BAD]")).message(),
+              HasSubstr("service.overridableEnv[1] must be an environment variable name"));
+  EXPECT_THAT(load_error(with("  overridableEnv: [IGNITE_INPUT]")).message(),
+              HasSubstr("service.overridableEnv[0]: IGNITE_INPUT is reserved"));
+  EXPECT_THAT(load_error(with("  overridableEnv: [A, A]")).message(),
+              HasSubstr("service.overridableEnv[1]: A is listed twice"));
+  EXPECT_THAT(load_error(with("  overridableEnv: [[A]]")).message(),
+              HasSubstr("service.overridableEnv[0] must be"));
 }
 
 TEST(Service, YamlSyntaxErrorHasLineAndColumn) {

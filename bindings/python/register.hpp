@@ -1,6 +1,6 @@
 // File: bindings/python/register.hpp
 //
-// The pieces of `ignite._core`, one register function per area (boost-histogram's layout):
+// The pieces of `ignite_sandbox._core`, one register function per area (boost-histogram's layout):
 // errors, value types (models) and the Engine. module.cpp calls them in that order, since the
 // engine's signatures mention the model types.
 #pragma once

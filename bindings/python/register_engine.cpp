@@ -6,20 +6,24 @@
 // the Python call; an exception raised by a callback stops the run (the container is killed
 // and removed) and is re-raised once the call returns.
 //
-// execute() runs Engine::execute on a worker std::jthread while the calling thread waits with
-// the GIL released. On the main thread the wait wakes every 50 ms, takes the GIL and runs
-// PyErr_CheckSignals(), so Ctrl-C (KeyboardInterrupt, or any exception a signal handler
-// raises) requests stop through ExecuteOptions::stop_token; the exception propagates after the
-// container is gone.
+// execute(), prewarm() and preflight() run the Engine call on a worker std::jthread while the
+// calling thread waits with the GIL released. On the main thread the wait wakes every 50 ms,
+// takes the GIL and runs PyErr_CheckSignals(), so Ctrl-C (KeyboardInterrupt, or any exception
+// a signal handler raises) requests stop through the call's stop token; the exception
+// propagates once the container is killed (an image build is cancelled the same way). Ctrl-C
+// works in the next call again: no signal is left pending. The Engine's destructor runs
+// without the GIL (ReleaseGilDelete).
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <future>
 #include <memory>
 #include <optional>
+#include <vector>
 #include <stop_token>
 #include <thread>
 
@@ -65,8 +69,58 @@ unsigned long g_main_thread_ident = 0;
 
 bool on_main_thread() { return PyThread_get_thread_ident() == g_main_thread_ident; }
 
-// Engine::execute on a worker thread (see the banner). `options`, which holds the last
-// references to the PyCallbacks, outlives the worker and is destroyed with the GIL held.
+// Runs `work` on a worker std::jthread while this thread waits with the GIL released (see the
+// banner), and returns its value or rethrows its exception. On the main thread the wait wakes
+// every 50 ms to run PyErr_CheckSignals(): the first exception a signal handler raises
+// (KeyboardInterrupt) requests stop through `state.stop`, which `work` must honour, and is
+// rethrown once `work` has returned (the container killed and its removal queued). Later
+// signals during that bounded wind-down are taken too, so that none is left pending to
+// interrupt some later, unrelated call; they fold into the first exception.
+template <typename Work>
+auto interruptible(CallState& state, const std::stop_source* caller_stop, Work&& work)
+    -> decltype(work()) {
+  using Result = decltype(work());
+  const bool poll_signals = on_main_thread();
+  std::exception_ptr interrupt;
+  std::promise<Result> promise;
+  std::future<Result> done = promise.get_future();
+  {
+    py::gil_scoped_release release;
+    // A caller's StopSource forwards into this call's own source.
+    std::optional<std::stop_callback<std::function<void()>>> forward;
+    if (caller_stop != nullptr) {
+      forward.emplace(caller_stop->get_token(),
+                      std::function<void()>([&state] { state.stop.request_stop(); }));
+    }
+    std::jthread worker([&] {
+      try {
+        promise.set_value(work());
+      } catch (...) {
+        promise.set_exception(std::current_exception());
+      }
+    });
+    if (!poll_signals) {
+      done.wait();
+    } else {
+      while (done.wait_for(50ms) != std::future_status::ready) {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() == 0) continue;
+        if (!interrupt) {
+          interrupt = std::make_exception_ptr(py::error_already_set());
+          state.stop.request_stop();
+        } else {
+          PyErr_Clear();
+        }
+      }
+    }
+  }  // worker joined, GIL held again
+  if (interrupt) std::rethrow_exception(interrupt);
+  if (state.error) std::rethrow_exception(state.error);
+  return done.get();
+}
+
+// Engine::execute through interruptible(). `options`, which holds the last references to the
+// PyCallbacks, outlives the worker and is destroyed with the GIL held.
 ExecutionResult execute(Engine& engine, const Service& service, std::optional<std::string> input,
                         std::map<std::string, std::string> env, std::optional<std::string> runtime,
                         std::optional<std::int64_t> timeout_ms, std::optional<double> memory_mb,
@@ -75,13 +129,22 @@ ExecutionResult execute(Engine& engine, const Service& service, std::optional<st
                         const std::optional<py::object>& on_stderr,
                         std::optional<CodeDelivery> delivery,
                         const std::optional<py::object>& on_build_output, bool audit,
-                        const std::stop_source* stop) {
+                        const std::stop_source* stop, std::optional<double> cpu_time_ms) {
   auto state = std::make_shared<CallState>();
   ExecuteOptions options;
   options.input = std::move(input);
   options.env = std::move(env);
   options.runtime = std::move(runtime);
   if (timeout_ms) options.timeout = std::chrono::milliseconds(*timeout_ms);
+  if (cpu_time_ms) {
+    // Checked here: a NaN or huge float has no microsecond count.
+    if (!std::isfinite(*cpu_time_ms) || *cpu_time_ms <= 0 || *cpu_time_ms > 1e12) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "cpu_time_ms must be a positive number of milliseconds up to 1e12");
+    }
+    options.cpu_time_limit = std::chrono::microseconds(
+        std::max<std::int64_t>(1, std::llround(*cpu_time_ms * 1000.0)));
+  }
   options.memory_mb = memory_mb;
   options.cpus = cpus;
   options.output_limit = output_limit;
@@ -91,70 +154,31 @@ ExecutionResult execute(Engine& engine, const Service& service, std::optional<st
   options.stop_token = state->stop.get_token();
   options.delivery = delivery;
   options.audit = audit;
-
-  const bool poll_signals = on_main_thread();
-  std::exception_ptr interrupt;
-  std::promise<ExecutionResult> promise;
-  std::future<ExecutionResult> done = promise.get_future();
-  {
-    py::gil_scoped_release release;
-    // A caller's StopSource forwards into this call's own source.
-    std::optional<std::stop_callback<std::function<void()>>> forward;
-    if (stop != nullptr) {
-      forward.emplace(stop->get_token(),
-                      std::function<void()>([state] { state->stop.request_stop(); }));
-    }
-    std::jthread worker([&] {
-      try {
-        promise.set_value(engine.execute(service, options));
-      } catch (...) {
-        promise.set_exception(std::current_exception());
-      }
-    });
-    if (!poll_signals) {
-      done.wait();
-    } else {
-      while (done.wait_for(50ms) != std::future_status::ready) {
-        if (interrupt) continue;  // stop requested; wait for the container to be removed
-        py::gil_scoped_acquire gil;
-        if (PyErr_CheckSignals() != 0) {
-          interrupt = std::make_exception_ptr(py::error_already_set());
-          state->stop.request_stop();
-        }
-      }
-    }
-  }  // worker joined, GIL held again
-  if (interrupt) std::rethrow_exception(interrupt);
-  if (state->error) std::rethrow_exception(state->error);
-  return done.get();
+  return interruptible(*state, stop, [&] { return engine.execute(service, options); });
 }
 
 PreflightResult preflight(Engine& engine, const Service& service, bool build_image,
                           std::optional<std::string> runtime, std::optional<CodeDelivery> delivery,
-                          const std::optional<py::object>& on_build_output) {
+                          const std::optional<py::object>& on_build_output,
+                          const std::stop_source* stop) {
   auto state = std::make_shared<CallState>();
   PreflightOptions options;
   options.build_image = build_image;
   options.runtime = std::move(runtime);
   options.delivery = delivery;
   options.on_build_output = wrap_callback(on_build_output, state);
-  std::optional<PreflightResult> result;
-  {
-    py::gil_scoped_release release;
-    result = engine.preflight(service, options);
-  }
-  // A build cannot be interrupted: a callback's exception surfaces once it has finished.
-  if (state->error) std::rethrow_exception(state->error);
-  return std::move(*result);
+  options.stop_token = state->stop.get_token();
+  return interruptible(*state, stop, [&] { return engine.preflight(service, options); });
 }
 
 // Engine::prewarm with the ExecuteOptions that shape the container; the wait (and any image
-// build) runs without the GIL.
+// build) runs without the GIL and ends early on Ctrl-C or `stop` (Error(Cancelled)).
 std::size_t prewarm(Engine& engine, const Service& service, std::size_t count,
                     std::map<std::string, std::string> env, std::optional<std::string> runtime,
                     std::optional<std::int64_t> timeout_ms, std::optional<double> memory_mb,
                     std::optional<double> cpus, std::optional<CodeDelivery> delivery, bool audit,
-                    const std::optional<py::object>& on_build_output) {
+                    const std::optional<py::object>& on_build_output,
+                    const std::stop_source* stop) {
   auto state = std::make_shared<CallState>();
   ExecuteOptions options;
   options.env = std::move(env);
@@ -165,21 +189,36 @@ std::size_t prewarm(Engine& engine, const Service& service, std::size_t count,
   options.delivery = delivery;
   options.audit = audit;
   options.on_build_output = wrap_callback(on_build_output, state);
-  std::size_t ready = 0;
-  {
-    py::gil_scoped_release release;
-    ready = engine.prewarm(service, options, count);
-  }
-  // As in preflight: a callback's exception surfaces once the call has finished.
-  if (state->error) std::rethrow_exception(state->error);
-  return ready;
+  options.stop_token = state->stop.get_token();
+  return interruptible(*state, stop, [&] { return engine.prewarm(service, options, count); });
 }
+
+// The holder's deleter: ~Engine drains the pool, joins its threads and finishes queued
+// removals (bounded by CleanupOptions::shutdown_grace), which must not stall every other
+// Python thread, so it runs with the GIL released whenever this thread holds it (garbage
+// collection, interpreter exit, close()).
+struct ReleaseGilDelete {
+  void operator()(Engine* engine) const noexcept {
+    if (engine == nullptr) return;
+    if (PyGILState_Check() != 0) {
+      py::gil_scoped_release release;
+      delete engine;
+    } else {
+      delete engine;
+    }
+  }
+};
+using EngineHolder = std::unique_ptr<Engine, ReleaseGilDelete>;
 
 Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids_limit,
                    std::string tmpfs_size, CodeDelivery delivery, bool reap_on_start,
                    std::optional<std::filesystem::path> state_dir, std::size_t pool_size,
                    std::size_t pool_reuse, std::int64_t pool_idle_expiry_s,
-                   std::size_t pool_refill_concurrency, double pool_memory_budget_mb) {
+                   std::size_t pool_refill_concurrency, double pool_memory_budget_mb,
+                   bool keep_containers, std::string docker_context,
+                   std::optional<bool> docker_tls_verify,
+                   std::optional<std::filesystem::path> docker_cert_path, bool allow_plain_tcp,
+                   std::vector<std::string> ssh_options) {
   EngineOptions options;
   options.docker_host = std::move(docker_host);
   options.max_concurrent = max_concurrent;
@@ -193,6 +232,12 @@ Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids
   options.pool.idle_expiry = std::chrono::seconds(pool_idle_expiry_s);
   options.pool.refill_concurrency = pool_refill_concurrency;
   options.pool.memory_budget_mb = pool_memory_budget_mb;
+  options.keep_containers = keep_containers;
+  options.docker_context = std::move(docker_context);
+  options.docker_tls_verify = docker_tls_verify;
+  if (docker_cert_path) options.docker_cert_path = *docker_cert_path;
+  options.allow_plain_tcp = allow_plain_tcp;
+  options.ssh_options = std::move(ssh_options);
   return Engine(std::move(options));
 }
 
@@ -223,7 +268,9 @@ void register_engine(py::module_& m) {
       .def_property_readonly("stop_requested", &std::stop_source::stop_requested);
 
   using release = py::call_guard<py::gil_scoped_release>;
-  py::class_<Engine>(m, "Engine", "Ignite::Engine (thread-safe; see ignite/engine.hpp).")
+  py::class_<Engine, EngineHolder>(m, "Engine",
+                                   "Ignite::Engine (thread-safe; see ignite/engine.hpp). Its "
+                                   "destructor runs with the GIL released.")
       .def(py::init(&make_engine), py::kw_only(), py::arg("docker_host") = "",
            py::arg("max_concurrent") = EngineOptions{}.max_concurrent,
            py::arg("pids_limit") = EngineOptions{}.pids_limit,
@@ -235,8 +282,16 @@ void register_engine(py::module_& m) {
            py::arg("pool_idle_expiry_s") = PoolOptions{}.idle_expiry.count(),
            py::arg("pool_refill_concurrency") = PoolOptions{}.refill_concurrency,
            py::arg("pool_memory_budget_mb") = PoolOptions{}.memory_budget_mb,
-           "EngineOptions as keywords (EngineOptions::pool as pool_*). Does not contact the "
-           "daemon.")
+           py::arg("keep_containers") = EngineOptions{}.keep_containers,
+           py::arg("docker_context") = "", py::arg("docker_tls_verify") = py::none(),
+           py::arg("docker_cert_path") = py::none(), py::arg("allow_plain_tcp") = false,
+           py::arg("ssh_options") = std::vector<std::string>{},
+           "EngineOptions as keywords (EngineOptions::pool as pool_*; keep_containers: "
+           "EngineOptions::keep_containers). Does not contact the daemon.")
+      .def_property_readonly("docker_endpoint", &Engine::docker_endpoint,
+                             "The daemon's URL (unix://, tcp://, ssh://).")
+      .def_property_readonly("docker_is_local", &Engine::docker_is_local,
+                             "Whether the daemon is on this host's unix socket.")
       .def("load", &Engine::load, py::arg("dir"), release(),
            "Loads and validates a service directory. Raises ConfigError, ServiceError.")
       .def("execute", &execute, py::arg("service"), py::kw_only(), py::arg("input") = py::none(),
@@ -246,20 +301,25 @@ void register_engine(py::module_& m) {
            py::arg("on_stdout") = py::none(), py::arg("on_stderr") = py::none(),
            py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),
            py::arg("audit") = false, py::arg("stop") = py::none(),
-           "Runs the service once in a fresh container (ExecuteOptions as keywords; input is "
-           "JSON text; callbacks receive bytes).")
+           py::arg("cpu_time_ms") = py::none(),
+           "Runs the service once in a fresh container (ExecuteOptions as keywords, "
+           "cpu_time_ms for cpu_time_limit; input is JSON text; callbacks receive bytes).")
       .def("preflight", &preflight, py::arg("service"), py::kw_only(),
            py::arg("build_image") = false, py::arg("runtime") = py::none(),
            py::arg("delivery") = py::none(), py::arg("on_build_output") = py::none(),
-           "Preflight checks; the image-size check when the image exists or build_image.")
+           py::arg("stop") = py::none(),
+           "Preflight checks; the image-size check when the image exists or build_image. "
+           "Ctrl-C or stop: StopSource cancel an image build (CancelledError).")
       .def("prewarm", &prewarm, py::arg("service"), py::kw_only(), py::arg("count") = 0,
            py::arg("env") = std::map<std::string, std::string>{}, py::arg("runtime") = py::none(),
            py::arg("timeout_ms") = py::none(), py::arg("memory_mb") = py::none(),
            py::arg("cpus") = py::none(), py::arg("delivery") = py::none(),
            py::arg("audit") = false, py::arg("on_build_output") = py::none(),
+           py::arg("stop") = py::none(),
            "Fills the warm pool for what execute() with these ExecuteOptions would run, up to "
            "count ready containers (0: pool_size), and waits for them; returns how many are "
-           "ready. Raises ConfigError when the pool is off or cannot serve the service.")
+           "ready. Raises ConfigError when the pool is off or cannot serve the service, "
+           "CancelledError on Ctrl-C or stop: StopSource.")
       .def("pool_stats", &Engine::pool_stats, release(), "The warm pool's counters.")
       .def("drain_pool", &Engine::drain_pool, release(),
            "Removes every ready container; refilling stops until an execution asks again.")
@@ -284,6 +344,9 @@ void register_engine(py::module_& m) {
            "service_images, unused per-service images.")
       .def("remove_containers", &Engine::remove_containers, release(),
            "Removes every container this engine created that still exists; returns the count.")
+      .def("release_kept", &Engine::release_kept, py::arg("container_id"), release(),
+           "keep_containers: queues the removal of a kept container; False when none has "
+           "that id.")
       // The registry lock may be held by a load() running without the GIL: wait without it.
       .def("runtimes", &Engine::runtimes, release(), "A snapshot of the runtime registry.")
       .def("register_runtime", &Engine::register_runtime, py::arg("runtime"), release())

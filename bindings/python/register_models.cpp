@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -35,6 +36,9 @@ std::string dump(const T& value, int indent) {
 constexpr const char* kToJsonDoc =
     "This value as JSON text (the shape of ignite/json.hpp, camelCase keys); indent < 0: one "
     "line.";
+
+// A time in fractional milliseconds (microsecond resolution).
+double ms(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
 template <typename T, typename Class>
 void def_to_json(Class& cls) {
@@ -74,7 +78,8 @@ void register_enums(py::module_& m) {
       .value("Timeout", Outcome::Timeout)
       .value("MemoryLimit", Outcome::MemoryLimit)
       .value("OutputLimit", Outcome::OutputLimit)
-      .value("Cancelled", Outcome::Cancelled);
+      .value("Cancelled", Outcome::Cancelled)
+      .value("CpuLimit", Outcome::CpuLimit);
   py::enum_<CodeDelivery>(m, "CodeDelivery",
                           "Ignite::CodeDelivery: how code reaches the container.")
       .value("Auto", CodeDelivery::Auto)
@@ -96,7 +101,8 @@ void register_enums(py::module_& m) {
   // Overloads of the ErrorCode one in register_errors.cpp.
   m.def(
       "to_string", [](Outcome o) { return std::string(to_string(o)); }, py::arg("outcome"),
-      "\"success\", \"error\", \"timeout\", \"memory_limit\", \"output_limit\", \"cancelled\".");
+      "\"success\", \"error\", \"timeout\", \"memory_limit\", \"output_limit\", \"cancelled\", "
+      "\"cpu_limit\".");
   m.def(
       "to_string", [](CheckStatus s) { return std::string(to_string(s)); }, py::arg("status"),
       "\"pass\", \"warn\", \"fail\".");
@@ -117,6 +123,7 @@ void register_service(py::module_& m) {
       .def_readonly("memory_mb", &ServiceConfig::memory_mb)
       .def_readonly("cpu_limit", &ServiceConfig::cpu_limit)
       .def_readonly("timeout_ms", &ServiceConfig::timeout_ms)
+      .def_readonly("cpu_time_ms", &ServiceConfig::cpu_time_ms)
       .def_readonly("network", &ServiceConfig::network)
       .def_readonly("env", &ServiceConfig::env)
       .def_readonly("reuse", &ServiceConfig::reuse)
@@ -185,12 +192,13 @@ void register_execution(py::module_& m) {
       .def_readonly("events", &SecurityAudit::events);
   def_to_json<SecurityAudit>(audit);
 
-  py::class_<PhaseTimings>(m, "PhaseTimings", "Milliseconds spent in each phase of a run.")
-      .def_property_readonly("build_ms", [](const PhaseTimings& p) { return p.build.count(); })
-      .def_property_readonly("create_ms", [](const PhaseTimings& p) { return p.create.count(); })
-      .def_property_readonly("start_ms", [](const PhaseTimings& p) { return p.start.count(); })
-      .def_property_readonly("run_ms", [](const PhaseTimings& p) { return p.run.count(); })
-      .def_property_readonly("cleanup_ms", [](const PhaseTimings& p) { return p.cleanup.count(); });
+  py::class_<PhaseTimings>(m, "PhaseTimings",
+                           "Milliseconds (to the microsecond) spent in each phase of a run.")
+      .def_property_readonly("build_ms", [](const PhaseTimings& p) { return ms(p.build); })
+      .def_property_readonly("create_ms", [](const PhaseTimings& p) { return ms(p.create); })
+      .def_property_readonly("start_ms", [](const PhaseTimings& p) { return ms(p.start); })
+      .def_property_readonly("run_ms", [](const PhaseTimings& p) { return ms(p.run); })
+      .def_property_readonly("cleanup_ms", [](const PhaseTimings& p) { return ms(p.cleanup); });
 
   py::class_<ExecutionResult> result(m, "ExecutionResult", "What one execution produced.");
   result.def_readonly("service_name", &ExecutionResult::service_name)
@@ -219,9 +227,20 @@ void register_execution(py::module_& m) {
       .def_readonly("container_id", &ExecutionResult::container_id)
       .def_readonly("container_job", &ExecutionResult::container_job)
       .def_readonly("audit", &ExecutionResult::audit)
-      .def_property_readonly("duration_ms",
-                             [](const ExecutionResult& r) { return r.duration.count(); })
-      .def_readonly("phases", &ExecutionResult::phases);
+      .def_property_readonly(
+          "duration_ms", [](const ExecutionResult& r) { return ms(r.duration); },
+          "Wall time, create through cleanup, in milliseconds to the microsecond.")
+      .def_property_readonly(
+          "cpu_time_ms",
+          [](const ExecutionResult& r) -> std::optional<double> {
+            if (!r.cpu_time) return std::nullopt;
+            return ms(*r.cpu_time);
+          },
+          "CPU time (user + system) of the container's processes in milliseconds to the "
+          "microsecond (this job's share in a pooled container); None when not observable.")
+      .def_readonly("phases", &ExecutionResult::phases)
+      .def_readonly("delivery", &ExecutionResult::delivery)
+      .def_readonly("delivery_note", &ExecutionResult::delivery_note);
   def_to_json<ExecutionResult>(result);
 }
 

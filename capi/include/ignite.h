@@ -49,7 +49,16 @@
  *     else is IGNITE_EINVALID with a message naming the argument.
  *   - Option structs start with `unsigned int version`; initialise them with their
  *     IGNITE_<X>_OPTIONS_INIT macro or ignite_<x>_options_init() so that later versions of the
- *     library can add fields without breaking callers.
+ *     library can add fields without breaking callers. New fields are only ever appended, and
+ *     the version constant grows with them. The library reads, and (for *_init and the
+ *     functions that fill a caller's struct, like ignite_engine_pool_stats) writes, only the
+ *     fields of the version the caller set: a program built against an older ignite.h keeps
+ *     working with a newer libignite.so, and nothing is written past the end of its struct.
+ *   - File paths (ignite_service_load, ignite_runtime_load_file, state_dir) are bytes, as the
+ *     kernel takes them: they need not be UTF-8 and are never re-encoded. Other text must be
+ *     UTF-8.
+ *   - Error codes have fixed values: a new code is appended (-14, -15, ...) and no value ever
+ *     changes, so a caller may store them or switch on them.
  *
  * Threading
  *   - One engine may be used from many threads at once: executions run concurrently, up to
@@ -62,6 +71,22 @@
  *     ignite_execute runs with that token on another thread.
  *   - ignite_error_last() is per thread: read it on the thread whose call failed.
  *   - Output callbacks run on the thread that called ignite_execute, one call at a time.
+ *
+ * Reentrancy
+ *   - A callback (on_output, on_build_log) may read its own arguments and payload, log, and
+ *     cancel a token; it must not call back into the same engine (ignite_execute,
+ *     ignite_engine_free ...) from inside the callback: the engine is in the middle of that
+ *     call. Return non-zero to stop instead (IGNITE_EUSER).
+ *   - ignite_error_last() and the *_str functions may be called anywhere, callbacks included.
+ *
+ * fork()
+ *   - An engine owns threads (container removal, the warm pool's refills, the periodic sweep)
+ *     and open sockets. After fork() only the calling thread exists in the child: a child must
+ *     not use an engine made before the fork, nor free it (it would wait for threads that do
+ *     not exist there). Make a new engine in the child, or exec. The parent's engine is not
+ *     affected by the fork.
+ *   - Objects that own no threads (services, results, preflights, reports, strings) may be
+ *     read and freed in the child.
  */
 #ifndef IGNITE_H
 #define IGNITE_H
@@ -115,7 +140,9 @@ IGNITE_EXTERN(int) ignite_version_number(void);
 /* IGNITE_OK or one of the negative codes below. */
 typedef int ignite_status;
 
-/* Codes -1 .. -13 mirror the C++ Ignite::ErrorCode one to one (ignite/error.hpp). */
+/* Codes -1 .. -13 mirror the C++ Ignite::ErrorCode one to one (ignite/error.hpp). The values
+ * are fixed: a code added later gets the next free value (-14, -15, ...), never a value in use,
+ * so IGNITE_EINTERNAL stays -13 whatever is added. */
 enum {
   IGNITE_OK = 0,
   IGNITE_ECONFIG = -1,             /* service.yaml, runtimes.yaml, policy or option invalid */
@@ -187,12 +214,14 @@ typedef enum ignite_delivery {
  * contact Docker; the first execution (or ignite_engine_ping) does.
  * ------------------------------------------------------------------------------------------- */
 
-#define IGNITE_ENGINE_OPTIONS_VERSION 3
+#define IGNITE_ENGINE_OPTIONS_VERSION 4
 
 typedef struct ignite_engine_options {
   unsigned int version;      /* IGNITE_ENGINE_OPTIONS_VERSION */
-  const char *docker_host;   /* "unix:///path" or a socket path; NULL/"": $DOCKER_HOST, else
-                                /var/run/docker.sock */
+  const char *docker_host;   /* "unix:///path" (or a socket path), "tcp://HOST:PORT" or
+                                "ssh://[USER@]HOST[:PORT]"; NULL/"": docker_context,
+                                $DOCKER_HOST, $DOCKER_CONTEXT, the docker config's
+                                currentContext, else /var/run/docker.sock */
   size_t max_concurrent;     /* executions running at once; 0: the default (8) */
   const char *state_dir;     /* execution history; NULL/"": $IGNITE_STATE_DIR, else
                                 $XDG_STATE_HOME/ignite, else ~/.local/state/ignite */
@@ -223,12 +252,23 @@ typedef struct ignite_engine_options {
                                      for and removed; 0: 60000; -1: never */
   int64_t shutdown_grace_ms;      /* the most ignite_engine_free waits for queued removals
                                      (the rest: the next engine's reaper); 0: 15000 */
+  /* Version 4: remote Docker hosts, as the docker CLI reaches them (docs/scale-out.md). A
+   * daemon that is not on a unix socket cannot see this host's files: AUTO delivery bakes. */
+  const char *docker_context;     /* a docker context name; NULL/"": see docker_host */
+  int docker_tls_verify;          /* tcp:// hosts: 1: TLS, verifying the daemon; -1: no TLS;
+                                     0: $DOCKER_TLS_VERIFY */
+  const char *docker_cert_path;   /* ca.pem, cert.pem, key.pem; NULL/"": $DOCKER_CERT_PATH,
+                                     else ~/.docker */
+  int allow_plain_tcp;            /* non-zero: allow plain TCP to a non-loopback address
+                                     (refused with IGNITE_ECONFIG otherwise) */
+  const char *const *ssh_options; /* extra `ssh` arguments for ssh:// hosts, NULL-terminated
+                                     (e.g. {"-F", "/path/ssh_config", NULL}); NULL: none */
 } ignite_engine_options;
 
 #define IGNITE_ENGINE_OPTIONS_INIT                                                  \
   {                                                                                 \
     IGNITE_ENGINE_OPTIONS_VERSION, NULL, 0, NULL, IGNITE_DELIVERY_DEFAULT, 0, NULL, \
-        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0                                        \
+        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL                \
   }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_ENGINE_OPTIONS_VERSION).
@@ -238,7 +278,9 @@ IGNITE_EXTERN(ignite_status)
 ignite_engine_options_init(ignite_engine_options *opts, unsigned int version);
 
 /* Creates an engine; `opts` may be NULL for the defaults. *out is owned by the caller:
- * release it with ignite_engine_free. IGNITE_ECONFIG for an unsupported docker_host;
+ * release it with ignite_engine_free. IGNITE_ECONFIG for an unsupported docker_host, a
+ * docker context that does not exist, TLS files that are missing or an expired client
+ * certificate, or plain TCP to a non-loopback address without allow_plain_tcp;
  * IGNITE_EINVALID for a negative pool_idle_expiry_ms or a pool_memory_budget_mb that is
  * negative or not finite. */
 IGNITE_EXTERN(ignite_status)
@@ -328,11 +370,12 @@ typedef enum ignite_outcome {
   IGNITE_OUTCOME_TIMEOUT = 2,      /* killed after the timeout */
   IGNITE_OUTCOME_MEMORY_LIMIT = 3, /* stopped by the kernel's OOM killer */
   IGNITE_OUTCOME_OUTPUT_LIMIT = 4, /* stdout or stderr exceeded output_limit; killed */
-  IGNITE_OUTCOME_CANCELLED = 5     /* a cancel token fired; killed */
+  IGNITE_OUTCOME_CANCELLED = 5,    /* a cancel token fired; killed */
+  IGNITE_OUTCOME_CPU_LIMIT = 6     /* the CPU time passed the CPU-time limit; killed */
 } ignite_outcome;
 
-/* "success", "error", "timeout", "memory_limit", "output_limit", "cancelled" (static text;
- * "unknown" for other values). */
+/* "success", "error", "timeout", "memory_limit", "output_limit", "cancelled", "cpu_limit"
+ * (static text; "unknown" for other values). */
 IGNITE_EXTERN(const char *) ignite_outcome_str(ignite_outcome outcome);
 
 /* Stream numbers passed to ignite_output_cb. */
@@ -345,7 +388,12 @@ enum { IGNITE_STREAM_STDOUT = 1, IGNITE_STREAM_STDERR = 2 };
  * ignite_execute returns IGNITE_EUSER without a result. */
 typedef int (*ignite_output_cb)(const char *data, size_t len, int stream, void *payload);
 
-#define IGNITE_EXECUTE_OPTIONS_VERSION 1
+/* Receives the per-service image build's output, one line at a time (`len` bytes, not
+ * NUL-terminated, valid only during the call), when a build happens. Runs on the calling thread.
+ * Return 0 to continue; any other value stops the build (and the call: IGNITE_EUSER). */
+typedef int (*ignite_build_log_cb)(const char *line, size_t len, void *payload);
+
+#define IGNITE_EXECUTE_OPTIONS_VERSION 3
 
 typedef struct ignite_execute_options {
   unsigned int version;            /* IGNITE_EXECUTE_OPTIONS_VERSION */
@@ -366,15 +414,24 @@ typedef struct ignite_execute_options {
   ignite_output_cb on_output;      /* NULL: no streaming */
   void *payload;                   /* passed to on_output */
   ignite_cancel_token *cancel;     /* NULL: not cancellable; borrowed for the call */
+  /* Version 2. A version 1 struct ends above; the library reads only the fields of the version
+   * the caller sets. */
+  ignite_build_log_cb on_build_log; /* NULL: build output is not reported */
+  void *build_log_payload;          /* passed to on_build_log */
+  /* Version 3. */
+  double cpu_time_ms;              /* CPU-time limit in ms (user + system of the container);
+                                      0: service.yaml's cpuTimeMs; passing it ends the run as
+                                      IGNITE_OUTCOME_CPU_LIMIT */
 } ignite_execute_options;
 
-#define IGNITE_EXECUTE_OPTIONS_INIT                                                         \
-  {                                                                                         \
-    IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0,     \
-        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL                                           \
+#define IGNITE_EXECUTE_OPTIONS_INIT                                                     \
+  {                                                                                     \
+    IGNITE_EXECUTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0.0, 0.0, 0, 0, \
+        IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0.0                      \
   }
 
-/* Fills `opts` with the defaults of the given version (pass IGNITE_EXECUTE_OPTIONS_VERSION). */
+/* Fills `opts` with the defaults of the given version (pass IGNITE_EXECUTE_OPTIONS_VERSION).
+ * Only the fields of that version are written (a version 1 struct is shorter). */
 IGNITE_EXTERN(ignite_status)
 ignite_execute_options_init(ignite_execute_options *opts, unsigned int version);
 
@@ -382,7 +439,8 @@ ignite_execute_options_init(ignite_execute_options *opts, unsigned int version);
  * the container is removed in the background (ignite_engine_flush).
  * *out is owned by the caller: release it with ignite_result_free.
  * IGNITE_EINVALID: bad options (invalid JSON input, env name, non-positive timeout ...);
- * IGNITE_EUSER: on_output returned non-zero; IGNITE_ERUNTIME, IGNITE_EDOCKER_UNAVAILABLE,
+ * IGNITE_EUSER: on_output or on_build_log returned non-zero; IGNITE_ERUNTIME,
+ * IGNITE_EDOCKER_UNAVAILABLE,
  * IGNITE_EDOCKER, IGNITE_EBUILD, IGNITE_EEXECUTION: Ignite could not run it. */
 IGNITE_EXTERN(ignite_status)
 ignite_execute(ignite_result **out, ignite_engine *engine, const ignite_service *service,
@@ -406,8 +464,28 @@ IGNITE_EXTERN(ignite_status) ignite_result_stderr_truncated(int *out, const igni
 IGNITE_EXTERN(ignite_status) ignite_result_oom_killed(int *out, const ignite_result *result);
 /* *out = 1 when the per-service image had to be built for this run, else 0. */
 IGNITE_EXTERN(ignite_status) ignite_result_cold_start(int *out, const ignite_result *result);
-/* Wall time from container creation through removal, in milliseconds. */
+/* Wall time from container creation through removal, in whole milliseconds (truncated). */
 IGNITE_EXTERN(ignite_status) ignite_result_duration_ms(int64_t *out, const ignite_result *result);
+/* The same in microseconds. */
+IGNITE_EXTERN(ignite_status) ignite_result_duration_us(int64_t *out, const ignite_result *result);
+/* CPU time (user + system) of every process in the container in microseconds, as the kernel
+ * accounted it to the container's cgroup; -1 when the host could not observe it. A cold
+ * container's whole life counts (the runtime's start-up too); a warm or reused one's from the
+ * job's dispatch on. Under gVisor it includes the sandbox's own work. */
+IGNITE_EXTERN(ignite_status) ignite_result_cpu_time_us(int64_t *out, const ignite_result *result);
+
+/* The phases of an execution (ignite_result_phase_us). */
+typedef enum ignite_phase {
+  IGNITE_PHASE_BUILD = 0,  /* per-service image build (0 when reused) */
+  IGNITE_PHASE_CREATE = 1, /* container create + attach (0 for a pooled container) */
+  IGNITE_PHASE_START = 2,  /* container start */
+  IGNITE_PHASE_RUN = 3,    /* from start until the process ended or was killed */
+  IGNITE_PHASE_CLEANUP = 4 /* exit status, inspection and queueing the removal */
+} ignite_phase;
+
+/* Wall time of one phase in microseconds. IGNITE_EINVALID for an unknown phase. */
+IGNITE_EXTERN(ignite_status)
+ignite_result_phase_us(int64_t *out, const ignite_result *result, ignite_phase phase);
 /* Peak memory of the container in MiB, or -1 when the host could not observe it. */
 IGNITE_EXTERN(ignite_status) ignite_result_memory_peak_mb(double *out, const ignite_result *result);
 /* The resolved runtime, "name@version" (borrowed). */
@@ -464,9 +542,11 @@ typedef struct ignite_pool_stats {
 
 /* Fills the warm pool for what `opts` would run (the same pool key as ignite_execute with these
  * options; NULL: the defaults) up to `count` ready containers (0: pool_size, at least 1) and
- * waits until they are ready (building the service's image first when needed). Only the fields
- * that shape the container matter: runtime, memory_mb, cpus, audit, delivery (the others are
- * checked, then ignored). *out, when `out` is not NULL, receives how many are ready.
+ * waits until they are ready (building the service's image first when needed). The fields
+ * that shape the container matter (runtime, memory_mb, cpus, audit, delivery), and so do
+ * `cancel` (cancelling it ends the wait within a second: IGNITE_ECANCELLED, and what was being
+ * started is removed) and `on_build_log`; on_output is ignored (nothing runs yet).
+ * *out, when `out` is not NULL, receives how many are ready.
  * IGNITE_ECONFIG when the pool is off or cannot serve this service (the message says why:
  * allowSpawn: false, a runtime without a runner); IGNITE_EINVALID for bad options; the Docker
  * and runtime errors of ignite_execute. */
@@ -486,6 +566,19 @@ IGNITE_EXTERN(ignite_status) ignite_engine_drain_pool(ignite_engine *engine);
  * done, so that the containers no longer exist in the daemon. */
 IGNITE_EXTERN(ignite_status) ignite_engine_flush(ignite_engine *engine);
 
+/* Removes every container this engine created that still exists (executions remove their own;
+ * this is for hosts shutting down mid-run), after draining the warm pool and waiting for
+ * queued removals. *out, when not NULL, receives how many were removed. */
+IGNITE_EXTERN(ignite_status) ignite_engine_remove_containers(size_t *out, ignite_engine *engine);
+
+/* Removes containers that dead Ignite processes left on this daemon and, when
+ * `service_images` is non-zero, every per-service image no container uses (a cache: the next
+ * run rebuilds it), as `ignite gc` does. The counts go to *out_containers / *out_images when
+ * those are not NULL. */
+IGNITE_EXTERN(ignite_status)
+ignite_engine_gc(size_t *out_containers, size_t *out_images, ignite_engine *engine,
+                 int service_images);
+
 /* ---------------------------------------------------------------------------------------------
  * Preflight
  *
@@ -501,18 +594,24 @@ typedef enum ignite_check_status {
 /* "pass", "warn", "fail" (static text; "unknown" for other values). */
 IGNITE_EXTERN(const char *) ignite_check_status_str(ignite_check_status status);
 
-#define IGNITE_PREFLIGHT_OPTIONS_VERSION 1
+#define IGNITE_PREFLIGHT_OPTIONS_VERSION 2
 
 typedef struct ignite_preflight_options {
   unsigned int version;     /* IGNITE_PREFLIGHT_OPTIONS_VERSION */
   int build_image;          /* non-zero: build the per-service image first if it is missing */
   const char *runtime;      /* runtime override, as in ignite_execute_options; NULL: none */
   ignite_delivery delivery; /* DEFAULT: the engine's setting */
+  /* Version 2. A version 1 struct ends above. */
+  ignite_build_log_cb on_build_log; /* the image build's output; NULL: not reported */
+  void *build_log_payload;          /* passed to on_build_log */
+  ignite_cancel_token *cancel;      /* stops a build or Docker call in flight
+                                       (IGNITE_ECANCELLED); NULL: not cancellable */
 } ignite_preflight_options;
 
 #define IGNITE_PREFLIGHT_OPTIONS_INIT \
-  { IGNITE_PREFLIGHT_OPTIONS_VERSION, 0, NULL, IGNITE_DELIVERY_DEFAULT }
+  { IGNITE_PREFLIGHT_OPTIONS_VERSION, 0, NULL, IGNITE_DELIVERY_DEFAULT, NULL, NULL, NULL }
 
+/* Fills `opts` with the defaults of the given version; only that version's fields are written. */
 IGNITE_EXTERN(ignite_status)
 ignite_preflight_options_init(ignite_preflight_options *opts, unsigned int version);
 

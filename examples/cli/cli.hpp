@@ -14,6 +14,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -73,6 +74,39 @@ inline void out_fail(std::string_view msg) {
   std::cout << paint(kRed, "\u2717", stdout_color()) << " " << msg << "\n";
 }
 
+// ---- exit statuses (docs/cli.md), shaped after the docker CLI's -----------------------------
+//   0     success
+//   1     the command's own check said no (preflight failed, lock drift, invalid config in
+//         `validate`, `init` refusing to overwrite)
+//   2     usage: unknown command or flag, a missing or invalid argument (bad --input JSON)
+//   n     `run`: the service's own non-zero exit code
+//   123   `run`: the service exceeded its output limit (killed)
+//   124   `run`: timeout (as timeout(1))
+//   125   Ignite itself failed: bad service.yaml, no Docker daemon, image build failed ...
+//   130 / 143  cancelled by SIGINT / SIGTERM
+//   137   `run`: memory limit (the OOM killer's SIGKILL)
+//   152   `run`: CPU-time limit (128 + SIGXCPU)
+inline constexpr int kExitCheckFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitOutputLimit = 123;
+inline constexpr int kExitTimeout = 124;
+inline constexpr int kExitFailure = 125;
+inline constexpr int kExitMemoryLimit = 137;
+// run: the CPU-time limit (128 + SIGXCPU, the signal of RLIMIT_CPU).
+inline constexpr int kExitCpuLimit = 152;
+
+// Whether the command being run was given --json: then a failure prints the one JSON document
+// {"error": {"code", "message"}} on stdout (set by main before the command runs).
+void set_json_output(bool on);
+bool json_output();
+
+// Reports a failure: "[ignite] ✗ <message>" on stderr and, with --json, the error document on
+// stdout. `code` is a stable lowercase name ("usage", "invalid_input", or an Ignite error
+// code's to_string: "config", "docker_unavailable" ...). Returns `status`.
+int fail(int status, std::string_view code, const std::string& message);
+// An Ignite::Error: 125 (2 for invalid arguments), its code, `prefix` + its message.
+int fail(const Ignite::Error& e, const std::string& prefix = {});
+
 // ---- shared state ---------------------------------------------------------------------------
 
 // Requested by the first SIGINT/SIGTERM while a command is cancellable (see main.cpp).
@@ -81,6 +115,11 @@ std::stop_source& stop_source();
 int stop_signal();
 // While true, the first SIGINT/SIGTERM only requests a stop; otherwise it ends the process.
 void set_cancellable(bool cancellable);
+// `ignite serve`: the first SIGINT/SIGTERM requests stop_source() (graceful shutdown), the
+// second fast_stop_source() (cancel running executions, remove their containers); the process
+// is never ended from the signal thread, so no container is left behind.
+void set_serving(bool serving);
+std::stop_source& fast_stop_source();
 
 // Absolute form of a user-supplied path: absolute paths as given, relative ones against cwd.
 inline std::filesystem::path resolve_path(const std::string& p) {
@@ -93,6 +132,11 @@ void write_text_file(const std::filesystem::path& path, const std::string& conte
 
 // "Invalid service.yaml: a, b (in f)" -> {"a", "b"}; other messages -> {message}.
 std::vector<std::string> split_config_errors(const std::string& message);
+
+// JSON shared by commands: `ignite list --json`'s runtime array; a lock check's
+// {locked, drift, details, manifest} (lock --check --json, env --json).
+nlohmann::json runtimes_json(const Ignite::RuntimeRegistry& registry);
+nlohmann::json drift_json(const Ignite::DriftReport& drift);
 
 // ---- command table --------------------------------------------------------------------------
 
@@ -115,5 +159,6 @@ Command add_validate(CLI::App& app);
 Command add_list(CLI::App& app);
 Command add_gc(CLI::App& app);
 Command add_serve(CLI::App& app);
+Command add_images(CLI::App& app);
 
 }  // namespace ignite_cli

@@ -51,8 +51,10 @@ void log_access(const AccessEntry& e) {
                               {"route", e.route},
                               {"status", e.status},
                               {"duration_ms", std::round(e.duration_ms * 1000) / 1000},
-                              {"bytes", e.bytes}};
+                              {"bytes", e.bytes},
+                              {"request_id", e.request_id}};
   if (e.client != e.peer) j["client"] = e.client;
+  if (!e.timeout.empty()) j["timeout"] = e.timeout;
   // Replacement of invalid UTF-8 keeps a hostile path from breaking the log line.
   write_all(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
 }

@@ -16,9 +16,12 @@ struct AccessEntry {
   unsigned status = 0;
   double duration_ms = 0;
   std::uint64_t bytes = 0;  // response body bytes
+  std::string request_id;   // X-Request-Id (the client's, or generated)
+  std::string timeout;      // "header", "body", "write" when a deadline ended the request
 };
 
-// {"time","peer","method","path","status","duration_ms", ...} on one stderr line.
+// {"time","peer","method","path","route","status","duration_ms","bytes","request_id",
+//  "client"?, "timeout"?} on one stderr line.
 void log_access(const AccessEntry& entry);
 
 // A plain operator message on stderr (not JSON: start-up and shutdown lines people read).

@@ -9,6 +9,7 @@
 #include <stop_token>
 #include <unordered_map>
 
+#include "examples/http/connection_limit.hpp"
 #include "examples/http/executor.hpp"
 #include "examples/http/metrics.hpp"
 #include "examples/http/options.hpp"
@@ -18,6 +19,7 @@
 namespace ignite_http {
 
 class Session;
+class ReadinessProbe;
 
 // The live sessions, so a shutdown can close the idle ones. Thread-safe.
 class SessionRegistry {
@@ -40,6 +42,10 @@ struct ServerContext {
   BoundedPool& executions;  // POST execute
   BoundedPool& blocking;    // listing, config, preflight
   const TrustedProxies& trusted;
+  ConnectionLimits& connection_limits;
+  // Executions are admitted only while the daemon is known to answer (issue: a stalled daemon
+  // must not fill the queue with requests that can only time out).
+  ReadinessProbe& readiness;
   SessionRegistry sessions;
   std::atomic<bool> draining{false};  // stop reading new requests; close after each answer
   std::stop_source cancel;            // the grace period is over: cancel running executions

@@ -52,12 +52,31 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  if (ctx_.draining || ctx_.sessions.size() >= ServerContext::kMaxConnections) {
+  auto refuse = [&](std::string_view reason) {
+    if (!reason.empty()) ctx_.metrics.record_connection_refused(reason);
     boost::system::error_code ignored;
     socket.close(ignored);
+  };
+  if (ctx_.draining) {
+    refuse({});
+  } else if (ctx_.sessions.size() >= ServerContext::kMaxConnections) {
+    refuse("server_limit");
   } else {
-    socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), ctx_)->run();
+    boost::system::error_code pec;
+    const auto peer = socket.remote_endpoint(pec);
+    std::string key;
+    bool admitted = true;
+    if (!pec) {
+      const auto address = normalize(peer.address());
+      key = rate_limit_key(address);
+      admitted = ctx_.connection_limits.try_acquire(key, ctx_.trusted.contains(address));
+    }
+    if (!admitted) {
+      refuse("per_client_limit");
+    } else {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), ctx_, std::move(key))->run();
+    }
   }
   do_accept();
 }

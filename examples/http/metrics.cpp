@@ -1,5 +1,6 @@
 #include "examples/http/metrics.hpp"
 
+#include <locale>
 #include <sstream>
 
 namespace ignite_http {
@@ -23,6 +24,7 @@ std::string label(std::string_view v) {
 
 std::string number(double v) {
   std::ostringstream ss;
+  ss.imbue(std::locale::classic());
   ss.precision(12);
   ss << v;
   return ss.str();
@@ -33,6 +35,16 @@ std::string number(double v) {
 void Metrics::record_request(std::string_view route, unsigned status) {
   std::lock_guard lock(mu_);
   ++requests_[{std::string(route), status}];
+}
+
+void Metrics::record_connection_refused(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  ++refused_[std::string(reason)];
+}
+
+void Metrics::record_timeout(std::string_view phase) {
+  std::lock_guard lock(mu_);
+  ++timeouts_[std::string(phase)];
 }
 
 void Metrics::record_execution(std::string_view outcome, double seconds) {
@@ -50,6 +62,7 @@ void Metrics::record_execution(std::string_view outcome, double seconds) {
 std::string Metrics::render(const Gauges& g) const {
   std::lock_guard lock(mu_);
   std::ostringstream out;
+  out.imbue(std::locale::classic());
   out << "# HELP ignite_http_requests_total HTTP requests answered, by route template and status.\n"
          "# TYPE ignite_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
@@ -60,6 +73,20 @@ std::string Metrics::render(const Gauges& g) const {
          "# TYPE ignite_executions_total counter\n";
   for (const auto& [outcome, n] : executions_) {
     out << "ignite_executions_total{outcome=\"" << label(outcome) << "\"} " << n << "\n";
+  }
+  out << "# HELP ignite_http_connections_refused_total Connections closed at accept, by reason.\n"
+         "# TYPE ignite_http_connections_refused_total counter\n";
+  for (const char* reason : {"per_client_limit", "server_limit"}) {
+    const auto it = refused_.find(reason);
+    out << "ignite_http_connections_refused_total{reason=\"" << reason << "\"} "
+        << (it == refused_.end() ? 0 : it->second) << "\n";
+  }
+  out << "# HELP ignite_http_request_timeouts_total Requests that missed a deadline, by phase.\n"
+         "# TYPE ignite_http_request_timeouts_total counter\n";
+  for (const char* phase : {"header", "body", "write"}) {
+    const auto it = timeouts_.find(phase);
+    out << "ignite_http_request_timeouts_total{phase=\"" << phase << "\"} "
+        << (it == timeouts_.end() ? 0 : it->second) << "\n";
   }
   out << "# HELP ignite_execution_duration_seconds Duration of executions that ran a container.\n"
          "# TYPE ignite_execution_duration_seconds histogram\n";

@@ -110,7 +110,7 @@ Reply field_error(const std::string& field, const std::string& message) {
   return error_reply(http::status::bad_request, "INVALID_BODY", message, {{"field", field}});
 }
 
-double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+double seconds(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
 }  // namespace
 
@@ -128,16 +128,19 @@ RouteMatch match_route(http::verb method, std::string_view target) {
     m.label = std::move(label);
     m.method_allowed = method == allowed;
     m.allow = std::string(http::to_string(allowed));
+    // HEAD wherever GET is (RFC 9110 9.3.2): load balancers probe with it, and the answer is
+    // the GET's status and headers without a body.
+    if (allowed == http::verb::get) {
+      m.method_allowed = method == http::verb::get || method == http::verb::head;
+      m.allow = "GET, HEAD";
+    }
   };
   if (m.path.empty() || m.path.front() != '/') return m;
   if (parts.size() == 1) {
     if (parts[0] == "health") {
       want(RouteId::Health, "/health", http::verb::get);
     } else if (parts[0] == "ready") {
-      // HEAD too: some load balancers probe with it.
       want(RouteId::Ready, "/ready", http::verb::get);
-      m.method_allowed = method == http::verb::get || method == http::verb::head;
-      m.allow = "GET, HEAD";
     } else if (parts[0] == "services") {
       want(RouteId::Services, "/services", http::verb::get);
     } else if (parts[0] == "metrics") {
@@ -235,6 +238,14 @@ std::variant<ExecuteBody, Reply> parse_execute_body(std::string_view text) {
       if (key == "audit") body.audit = value.get<bool>();
       // skipBuild (reference): accepted for compatibility; images are rebuilt only when their
       // inputs change, so there is nothing to skip.
+    } else if (key == "cpuTimeMs") {
+      // As service.cpuTimeMs: a positive number of milliseconds of CPU time (at most 1e12).
+      if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1e12) {
+        return field_error(key, "cpuTimeMs must be a positive number of milliseconds of CPU "
+                                "time, at most 1e12, got " +
+                                    (value.is_number() ? value.dump() : type_name(value)));
+      }
+      body.cpu_time_ms = value.get<double>();
     } else if (key == "env") {
       if (!value.is_object()) {
         return field_error("env", "env must be an object of strings, got " + type_name(value));
@@ -260,6 +271,32 @@ std::variant<ExecuteBody, Reply> parse_execute_body(std::string_view text) {
     }
   }
   return body;
+}
+
+std::optional<Reply> check_env_allowed(const Ignite::ServiceConfig& config,
+                                       const std::map<std::string, std::string>& env) {
+  for (const auto& [name, value] : env) {
+    (void)value;
+    if (std::find(config.overridable_env.begin(), config.overridable_env.end(), name) !=
+        config.overridable_env.end()) {
+      continue;
+    }
+    return error_reply(http::status::bad_request, "ENV_NOT_ALLOWED",
+                       "env." + name + ": the service does not let clients set " + name +
+                           (config.overridable_env.empty()
+                                ? std::string(" (its service.yaml declares no overridableEnv)")
+                                : " (service.yaml overridableEnv: " +
+                                      [&] {
+                                        std::string list;
+                                        for (const auto& n : config.overridable_env) {
+                                          list += (list.empty() ? "" : ", ") + n;
+                                        }
+                                        return list;
+                                      }() +
+                                      ")"),
+                       {{"field", "env." + name}});
+  }
+  return std::nullopt;
 }
 
 // ---- router ----------------------------------------------------------------------------------
@@ -458,6 +495,15 @@ ExecuteReply Router::execute(const ExecuteJob& job, std::stop_token stop,
     out.reply = service_not_found(job.name, who);
     return out;
   }
+  if (auto refused = check_env_allowed(svc.config, job.body.env)) {
+    json body = json::parse(refused->body);
+    body.update(who);
+    metrics_.record_execution("rejected");
+    out.reply = json_reply(refused->status, body);
+    return out;
+  }
+  // The request's CPU-time limit replaces service.yaml's for preflight and the execution.
+  if (job.body.cpu_time_ms) svc.config.cpu_time_ms = job.body.cpu_time_ms;
   try {
     std::optional<Ignite::PreflightResult> pf;
     if (!job.body.skip_preflight) {

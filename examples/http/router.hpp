@@ -4,6 +4,7 @@
 // Docker) is handed back as a BlockingCall or an ExecuteJob for a worker pool, or as an AsyncCall
 // that answers later without holding any thread of the server's (/ready).
 //
+// Every GET route answers HEAD too (the same status and headers, no body).
 //   GET  /health                       {status, version, uptime}         no guard
 //   GET  /ready  (and HEAD)            {status, docker}; 503 {status, error, code}  no guard
 //   GET  /services                     {services: [valid names, sorted]}
@@ -37,6 +38,7 @@
 namespace Ignite {
 class Engine;
 class Error;
+struct ServiceConfig;
 }  // namespace Ignite
 
 namespace ignite_http {
@@ -90,10 +92,17 @@ struct ExecuteBody {
   bool skip_preflight = false;
   bool audit = false;
   std::map<std::string, std::string> env;
+  std::optional<double> cpu_time_ms;  // overrides service.cpuTimeMs
 };
 
 // Parses a POST execute body (empty means {}); on error, the 400 reply naming the field.
 std::variant<ExecuteBody, Reply> parse_execute_body(std::string_view body);
+
+// Clients may set only the variables the service declares overridable (service.yaml
+// `overridableEnv`): anything else could change how the runtime starts (NODE_OPTIONS=--require
+// runs code before the audit bootstrap). The 400 naming the first variable refused, or nullopt.
+std::optional<Reply> check_env_allowed(const Ignite::ServiceConfig& config,
+                                       const std::map<std::string, std::string>& env);
 
 struct ExecuteJob {
   std::string name;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -18,6 +19,7 @@
 
 #include "examples/http/access_log.hpp"
 #include "examples/http/auth.hpp"
+#include "examples/http/connection_limit.hpp"
 #include "examples/http/context.hpp"
 #include "examples/http/executor.hpp"
 #include "examples/http/listener.hpp"
@@ -55,14 +57,6 @@ void add_ms_option(CLI::App& app, const std::string& name, milliseconds& target,
       ->check(CLI::Range(min, 24LL * 3600 * 1000));
 }
 
-// The daemon an Engine talks to when EngineOptions::docker_host is empty, as every Engine the
-// server and the CLI make does; named in /ready's message for a ping past its bound (the
-// engine's own errors name its socket themselves).
-std::string default_docker_endpoint() {
-  const char* host = std::getenv("DOCKER_HOST");
-  return host != nullptr && *host != '\0' ? host : "unix:///var/run/docker.sock";
-}
-
 std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
 }
@@ -77,11 +71,55 @@ bool wait_idle(const BoundedPool& a, const BoundedPool& b, Clock::time_point dea
   }
 }
 
+// Problems with what the operator asked for (as opposed to what failed while starting): the
+// process exits 2, like a command-line usage error.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The key is the file's first line without surrounding blanks; a missing, unreadable, empty or
+// huge file is refused rather than silently running without authentication.
+std::string read_key_file(const fs::path& path) {
+  constexpr std::uintmax_t kMaxKeyFile = 4096;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw UsageError("--api-key-file: cannot read " + path.string() + ": " + ec.message());
+  if (size > kMaxKeyFile) {
+    throw UsageError("--api-key-file: " + path.string() + " is larger than 4096 bytes");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    if (!in.eof() || !line.empty()) {
+      throw UsageError("--api-key-file: cannot read " + path.string());
+    }
+  }
+  const auto first = line.find_first_not_of(" \t\r");
+  const auto last = line.find_last_not_of(" \t\r");
+  if (first == std::string::npos) {
+    throw UsageError("--api-key-file: " + path.string() +
+                     " holds no key (its first line is empty)");
+  }
+  const auto perms = fs::status(path, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_read | fs::perms::others_read)) != fs::perms::none) {
+    log_line("Warning: --api-key-file " + path.string() +
+             " is readable by other users (chmod 600 it)");
+  }
+  return line.substr(first, last - first + 1);
+}
+
+bool is_loopback(const net::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).is_loopback();
+  }
+  return a.is_loopback();
+}
+
 }  // namespace
 
 namespace {
 int serve(const ServerOptions& options, Ignite::Engine& engine,
-          std::optional<std::stop_token> external_stop);
+          std::optional<std::stop_token> external_stop, std::optional<std::stop_token> fast_stop);
 }  // namespace
 
 void add_server_options(CLI::App& app, ServerOptions& o, bool runtimes_file_flag) {
@@ -99,6 +137,19 @@ void add_server_options(CLI::App& app, ServerOptions& o, bool runtimes_file_flag
                  "open)")
       ->envname("IGNITE_API_KEY")
       ->type_name("KEY");
+  app.add_option_function<std::string>(
+         "--api-key-file", [&o](const std::string& v) { o.api_key_file = v; },
+         "Read the bearer token from this file (its first line; keeps it out of argv)")
+      ->envname("IGNITE_API_KEY_FILE")
+      ->type_name("PATH");
+  app.add_flag("--allow-unauthenticated", o.allow_unauthenticated,
+               "Listen on a non-loopback address without an API key (everyone may run services)");
+  app.add_option("--max-connections-per-client", o.max_connections_per_client,
+                 "Connections one client address may hold open (0: no limit; trusted proxies "
+                 "are exempt)")
+      ->capture_default_str()
+      ->type_name("N")
+      ->check(CLI::Range(static_cast<std::size_t>(0), static_cast<std::size_t>(100000)));
   app.add_option("--rate-limit", o.rate_limit, "Requests per client and window (0: no limit)")
       ->capture_default_str()
       ->type_name("N");
@@ -144,6 +195,8 @@ void add_server_options(CLI::App& app, ServerOptions& o, bool runtimes_file_flag
   add_ms_option(app, "--header-timeout-ms", o.header_timeout,
                 "Time a client has to send a complete request header (also keep-alive idle)", 1);
   add_ms_option(app, "--read-timeout-ms", o.read_timeout, "Time a client has to send the body", 1);
+  add_ms_option(app, "--sse-heartbeat-ms", o.sse_heartbeat,
+                "Longest silence on an event stream before a comment line is sent", 10);
   if (runtimes_file_flag) {
     app.add_option_function<std::string>(
            "--runtimes-file", [&o](const std::string& v) { o.runtimes_file = v; },
@@ -163,6 +216,10 @@ void validate_server_options(const ServerOptions& o) {
   if (o.grace.count() < 0) fail("--grace-ms: must not be negative");
   if (o.header_timeout.count() <= 0) fail("--header-timeout-ms: must be positive");
   if (o.read_timeout.count() <= 0) fail("--read-timeout-ms: must be positive");
+  if (o.sse_heartbeat.count() <= 0) fail("--sse-heartbeat-ms: must be positive");
+  if (!o.api_key.empty() && o.api_key_file) {
+    fail("--api-key-file: give either a key (--api-key / IGNITE_API_KEY) or a key file, not both");
+  }
   TrustedProxies t;
   for (const auto& p : o.trusted_proxies) {
     try {
@@ -192,17 +249,22 @@ int run_server(const ServerOptions& options) {
 }
 
 int run_server(const ServerOptions& options, Ignite::Engine& engine) {
-  return serve(options, engine, std::nullopt);
+  return serve(options, engine, std::nullopt, std::nullopt);
 }
 
 int run_server(const ServerOptions& options, Ignite::Engine& engine, std::stop_token stop) {
-  return serve(options, engine, std::move(stop));
+  return serve(options, engine, std::move(stop), std::nullopt);
+}
+
+int run_server(const ServerOptions& options, Ignite::Engine& engine, std::stop_token stop,
+               std::stop_token fast_stop) {
+  return serve(options, engine, std::move(stop), std::move(fast_stop));
 }
 
 namespace {
 
 int serve(const ServerOptions& options, Ignite::Engine& engine,
-          std::optional<std::stop_token> external_stop) {
+          std::optional<std::stop_token> external_stop, std::optional<std::stop_token> fast_stop) {
   // Declaration order is destruction order in reverse: the io_context (and with it every
   // session) goes before the context the sessions point to.
   Metrics metrics;
@@ -218,14 +280,17 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
   std::shared_ptr<Listener> listener;
   fs::path services;
   const auto started = Clock::now();
+  std::optional<ConnectionLimits> connection_limits;
   try {
     validate_server_options(options);
     for (const auto& p : options.trusted_proxies) trusted.add(p);
+    const std::string key =
+        options.api_key_file ? read_key_file(*options.api_key_file) : options.api_key;
     if (options.runtimes_file) engine.load_runtimes_file(*options.runtimes_file);
     services = fs::absolute(options.services_dir).lexically_normal();
-    auth.emplace(options.api_key);
+    auth.emplace(key);
     limiter.emplace(options.rate_limit, options.rate_limit_window);
-    readiness.emplace([&engine] { engine.ping(); }, default_docker_endpoint());
+    readiness.emplace([&engine] { engine.ping(); }, engine.docker_endpoint());
     router.emplace(services, engine, *auth, *limiter, metrics, *readiness, [&] {
       Gauges g;
       g.queue_depth = executions.queued();
@@ -237,13 +302,28 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
       g.pool_dispatched = pool.dispatched;
       return g;
     });
-    ctx.emplace(options, *router, metrics, executions, blocking, trusted);
+    connection_limits.emplace(options.max_connections_per_client);
+    ctx.emplace(options, *router, metrics, executions, blocking, trusted, *connection_limits,
+                *readiness);
     ioc.emplace(static_cast<int>(options.io_threads));
     tcp::resolver resolver(*ioc);
     const auto results = resolver.resolve(options.host, std::to_string(options.port),
                                           tcp::resolver::passive | tcp::resolver::numeric_service);
     if (results.empty()) throw std::runtime_error("cannot resolve host " + options.host);
-    listener = std::make_shared<Listener>(*ioc, results.begin()->endpoint(), *ctx);
+    const tcp::endpoint endpoint = results.begin()->endpoint();
+    if (key.empty() && !options.allow_unauthenticated && !is_loopback(endpoint.address())) {
+      throw UsageError("refusing to listen on " + endpoint.address().to_string() +
+                       " (not a loopback address) without an API key: anyone who can reach it "
+                       "could run services. Set --api-key-file (or IGNITE_API_KEY_FILE, "
+                       "IGNITE_API_KEY), or pass --allow-unauthenticated");
+    }
+    listener = std::make_shared<Listener>(*ioc, endpoint, *ctx);
+  } catch (const UsageError& e) {
+    log_line(std::string("Failed to start server: ") + e.what());
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    log_line(std::string("Failed to start server: ") + e.what());
+    return 2;
   } catch (const std::exception& e) {
     log_line(std::string("Failed to start server: ") + e.what());
     return 1;
@@ -273,8 +353,16 @@ int serve(const ServerOptions& options, Ignite::Engine& engine,
     });
   };
   std::optional<std::stop_callback<std::function<void()>>> on_stop;
+  std::optional<std::stop_callback<std::function<void()>>> on_fast_stop;
   if (external_stop) {
     on_stop.emplace(*external_stop, std::function<void()>([&] { request_stop(0); }));
+    // Counted as a second request (skip the grace period) even when it comes first.
+    if (fast_stop) {
+      on_fast_stop.emplace(*fast_stop, std::function<void()>([&] {
+        request_stop(0);
+        request_stop(0);
+      }));
+    }
   } else {
     signals.emplace(*ioc, SIGINT, SIGTERM);
     arm();

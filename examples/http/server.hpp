@@ -29,9 +29,11 @@ struct EngineOptions;
 namespace ignite_http {
 
 // Registers the server's flags on `app` (the standalone binary's root or `ignite serve`):
-// -s/--services -h/--host -p/--port --api-key (env IGNITE_API_KEY) --rate-limit --rate-limit-window
-// --trusted-proxy (repeatable) --io-threads --max-concurrent --queue --max-body --grace-ms
-// --header-timeout-ms --read-timeout-ms --runtimes-file. Values are checked while parsing.
+// -s/--services -h/--host -p/--port --api-key (env IGNITE_API_KEY) --api-key-file (env
+// IGNITE_API_KEY_FILE) --allow-unauthenticated --rate-limit --rate-limit-window --trusted-proxy
+// (repeatable) --io-threads --max-concurrent --queue --max-body --max-connections-per-client
+// --grace-ms --header-timeout-ms --read-timeout-ms --sse-heartbeat-ms --runtimes-file. Values
+// are checked while parsing.
 // As in the reference's `serve`, -h means --host, so help becomes --help only on `app`.
 // `runtimes_file_flag` false leaves --runtimes-file out (for a CLI that has it globally and
 // loads it into the Engine it passes to run_server).
@@ -43,8 +45,10 @@ void validate_server_options(const ServerOptions& options);
 
 // Creates an Engine (max_concurrent executions, the runtimes file) and serves until SIGINT or
 // SIGTERM. Prints `Ignite HTTP server running at http://<host>:<port>` on stderr once
-// listening. Returns the process exit status: 0 after a graceful shutdown, 1 when the server
-// could not start (`Failed to start server: <message>` on stderr).
+// listening. Returns the process exit status: 0 after a graceful shutdown, 2 when the options
+// cannot be served (an unreadable --api-key-file, a non-loopback address without a key and
+// without --allow-unauthenticated), 1 when the server could not start otherwise (`Failed to
+// start server: <message>` on stderr either way).
 int run_server(const ServerOptions& options);
 
 // Copies --pool-size / --reuse into the options of the Engine a caller makes for the server.
@@ -61,5 +65,11 @@ int run_server(const ServerOptions& options, Ignite::Engine& engine);
 //   ... set_cancellable(true);
 //   return ignite_http::run_server(*options, engine, stop_source().get_token());
 int run_server(const ServerOptions& options, Ignite::Engine& engine, std::stop_token stop);
+
+// The same, with the host's second signal: once `fast_stop` is requested the grace period ends
+// at once (running executions are cancelled, their containers killed and removed, then the
+// server returns), as a second SIGINT/SIGTERM does to the standalone server.
+int run_server(const ServerOptions& options, Ignite::Engine& engine, std::stop_token stop,
+               std::stop_token fast_stop);
 
 }  // namespace ignite_http

@@ -9,11 +9,13 @@
 #include <boost/range/iterator_range.hpp>
 #include <cerrno>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string_view>
 #include <utility>
 #include <variant>
 
 #include "examples/http/access_log.hpp"
+#include "examples/http/readiness.hpp"
 #include "ignite/execution.hpp"
 #include "ignite/version.hpp"
 
@@ -40,15 +42,32 @@ bool is_http_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
 
-std::string sse_frame(std::string_view event, std::string_view data) {
-  std::string f;
-  f.reserve(event.size() + data.size() + 16);
-  f += "event: ";
-  f += event;
-  f += "\ndata: ";
-  f += data;
-  f += "\n\n";
-  return f;
+// An EventSource reconnects after this long (it cannot replay a POST; other clients may use it
+// as their own back-off).
+constexpr std::string_view kSseRetry = "retry: 5000\n\n";
+constexpr std::string_view kSseHeartbeat = ": keep-alive\n\n";
+
+// Request ids are echoed into headers and logs: only a short token of safe characters is kept.
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' ||
+                    c == '=' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = rng();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = kHex[v & 15];
+  }
+  return id;
 }
 
 // Output arrives in arbitrary chunks; a UTF-8 sequence split across two chunks is held back
@@ -87,11 +106,6 @@ class Utf8Chunker {
   std::string carry_;
 };
 
-std::string json_string(std::string_view text) {
-  return nlohmann::json(std::string(text))
-      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 }  // namespace
 
 // ---- registry --------------------------------------------------------------------------------
@@ -124,15 +138,21 @@ void SessionRegistry::close_idle() {
 
 // ---- session ---------------------------------------------------------------------------------
 
-Session::Session(tcp::socket&& socket, ServerContext& ctx)
-    : stream_(std::move(socket)), ex_(stream_.get_executor()), ctx_(ctx) {
+Session::Session(tcp::socket&& socket, ServerContext& ctx, std::string connection_key)
+    : stream_(std::move(socket)),
+      ex_(stream_.get_executor()),
+      ctx_(ctx),
+      connection_key_(std::move(connection_key)) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) peer_ = normalize(ep.address());
   peer_text_ = ec ? "unknown" : peer_.to_string();
 }
 
-Session::~Session() { ctx_.sessions.remove(this); }
+Session::~Session() {
+  ctx_.sessions.remove(this);
+  if (!connection_key_.empty()) ctx_.connection_limits.release(connection_key_);
+}
 
 void Session::run() {
   ctx_.sessions.add(this, weak_from_this());
@@ -159,10 +179,12 @@ void Session::do_read() {
   bytes_ = 0;
   sse_active_ = sse_writing_ = sse_ending_ = sse_last_sent_ = sse_failed_ = false;
   sse_queue_.clear();
+  request_id_.clear();
   cancel_.reset();
   parser_.emplace();
   parser_->body_limit(ctx_.options.max_body);
   parser_->header_limit(kHeaderLimit);
+  read_started_ = std::chrono::steady_clock::now();
   // One deadline for the whole header (and for an idle keep-alive connection): a client
   // trickling bytes gains nothing, the timer is not reset per byte.
   stream_.expires_after(ctx_.options.header_timeout);
@@ -175,12 +197,14 @@ void Session::on_header(beast::error_code ec, std::size_t) {
   started_ = std::chrono::steady_clock::now();
   if (ec) return on_read_error(ec);
   in_request_ = true;
+  read_started_ = started_;
   const Request& req = parser_->get();
   version_ = req.version();
   keep_alive_ = req.keep_alive();
   method_ = std::string(req.method_string());
   head_ = req.method() == http::verb::head;
   route_ = match_route(req.method(), std::string_view(req.target().data(), req.target().size()));
+  take_request_id(req);
   std::string forwarded;
   for (const auto& f : boost::make_iterator_range(req.equal_range("X-Forwarded-For"))) {
     if (!forwarded.empty()) forwarded += ',';
@@ -230,6 +254,22 @@ void Session::on_body(beast::error_code ec, std::size_t) {
 
 void Session::on_read_error(beast::error_code ec) {
   if (ec == http::error::end_of_stream && !in_request_) return do_close();
+  if (ec == beast::error::timeout) {
+    // An idle keep-alive connection that sent nothing is no request; a client that started one
+    // and did not finish it in time is (a slowloris, or a client that stalled).
+    const bool started = in_request_ || buffer_.size() > 0 || (parser_ && parser_->got_some());
+    if (started) {
+      if (parser_) {
+        const Request& req = parser_->get();
+        method_ = std::string(req.method_string());
+        route_ =
+            match_route(req.method(), std::string_view(req.target().data(), req.target().size()));
+        if (request_id_.empty()) take_request_id(req);
+      }
+      if (client_.empty()) client_ = peer_text_;
+      log_timeout(in_request_ ? "body" : "header");
+    }
+  }
   // A timeout has already closed the socket (tcp_stream does that); so has a reset.
   if (ec == beast::error::timeout || !is_http_error(ec)) {
     state_ = State::Closed;
@@ -244,6 +284,7 @@ void Session::on_read_error(beast::error_code ec) {
     head_ = req.method() == http::verb::head;
     route_ = match_route(req.method(), std::string_view(req.target().data(), req.target().size()));
     version_ = req.version() ? req.version() : 11;
+    if (request_id_.empty()) take_request_id(req);
   }
   in_request_ = true;
   if (client_.empty()) client_ = peer_text_;
@@ -319,9 +360,45 @@ void Session::run_async(AsyncCall call) {
 void Session::run_execute(ExecuteJob job) {
   state_ = State::Working;
   stream_.expires_never();
+  // Made now, so a client that goes away while the readiness check runs is noticed.
   cancel_ = std::make_shared<std::stop_source>();
   auto self = shared_from_this();
+  // A daemon that does not answer would hold every worker and fill the queue with requests
+  // that can only fail after their Docker bounds: while /ready says so, refuse at once. The
+  // probe's answer is cached for a second, and bounded by a second when a ping hangs.
+  ctx_.readiness.check([self, job](Reply ready) {
+    net::post(self->ex_, [self, job = std::move(job), ready = std::move(ready)]() mutable {
+      self->admit_execute(std::move(job), std::move(ready));
+    });
+  });
+  watch_peer();
+}
+
+void Session::admit_execute(ExecuteJob job, Reply readiness) {
+  if (state_ == State::Closed) return;
+  const nlohmann::json who = {{"success", false}, {"serviceName", job.name}};
+  if (readiness.status != http::status::ok) {
+    ctx_.metrics.record_execution("rejected");
+    watching_ = false;
+    const auto why = nlohmann::json::parse(readiness.body, nullptr, false);
+    const std::string code =
+        why.is_object() ? why.value("code", "DOCKER_UNAVAILABLE") : "DOCKER_UNAVAILABLE";
+    const std::string reason = why.is_object() ? why.value("error", "") : "";
+    Reply r = error_reply(http::status::service_unavailable, code,
+                          "Not ready to execute: " + (reason.empty() ? code : reason), who);
+    r.headers.emplace_back(http::field::retry_after, "1");
+    return reply(std::move(r));
+  }
+  auto self = shared_from_this();
   auto stop = cancel_;
+  if (stop->stop_requested()) {
+    // The client left during the readiness check: nothing to run for it.
+    watching_ = false;
+    keep_alive_ = false;
+    return reply(error_reply(http::status::service_unavailable, "CANCELLED",
+                             "The client closed the connection", who));
+  }
+  const bool stream = job.stream;
   const bool accepted = ctx_.executions.try_submit([self, stop, job = std::move(job)] {
     ServerContext& ctx = self->ctx_;
     // The server's cancellation (grace period over) cancels this request too.
@@ -336,21 +413,20 @@ void Session::run_execute(ExecuteJob job) {
     } else {
       ExecuteHooks hooks;
       if (job.stream) {
-        auto post_frame = [self](std::string frame) {
-          net::post(self->ex_, [self, frame = std::move(frame)]() mutable {
-            self->sse_push(std::move(frame));
+        auto post_output = [self](std::string_view event, std::string text) {
+          net::post(self->ex_, [self, event, text = std::move(text)]() mutable {
+            self->sse_output(event, std::move(text));
           });
         };
         auto out = std::make_shared<Utf8Chunker>(Ignite::kDefaultOutputLimit);
         auto err = std::make_shared<Utf8Chunker>(Ignite::kDefaultOutputLimit);
-        hooks.on_start = [self] { net::post(self->ex_, [self] { self->sse_begin(); }); };
-        hooks.on_stdout = [post_frame, out](std::string_view data) {
-          const std::string text = out->feed(data);
-          if (!text.empty()) post_frame(sse_frame("stdout", json_string(text)));
+        hooks.on_stdout = [post_output, out](std::string_view data) {
+          std::string text = out->feed(data);
+          if (!text.empty()) post_output("stdout", std::move(text));
         };
-        hooks.on_stderr = [post_frame, err](std::string_view data) {
-          const std::string text = err->feed(data);
-          if (!text.empty()) post_frame(sse_frame("stderr", json_string(text)));
+        hooks.on_stderr = [post_output, err](std::string_view data) {
+          std::string text = err->feed(data);
+          if (!text.empty()) post_output("stderr", std::move(text));
         };
       }
       try {
@@ -365,20 +441,27 @@ void Session::run_execute(ExecuteJob job) {
   });
   if (!accepted) {
     ctx_.metrics.record_execution("rejected");
+    watching_ = false;
     Reply r = error_reply(http::status::service_unavailable, "QUEUE_FULL",
-                          "Execution queue is full, try again later",
-                          {{"success", false}, {"serviceName", route_.name}});
+                          "Execution queue is full, try again later", who);
     r.headers.emplace_back(http::field::retry_after, "1");
     return reply(std::move(r));
   }
-  watch_peer();
+  // A streamed request is answered as soon as it has a place: the client sees the stream (and
+  // its heartbeats) while it waits for a worker and while the image builds; what fails from
+  // here on is an `error` event.
+  if (stream) sse_begin();
 }
 
 void Session::finish_execute(ExecuteReply result) {
   watching_ = false;
   if (!sse_active_) return reply(std::move(result.reply));
   const bool ok = result.reply.status == http::status::ok;
-  sse_end(sse_frame(ok ? "result" : "error", result.reply.body));
+  if (ok) return sse_end(sse_frame("result", result.reply.body));
+  // The status the plain answer would have had, for clients that branch on it.
+  auto body = nlohmann::json::parse(with_request_id(std::move(result.reply.body)), nullptr, false);
+  if (body.is_object()) body["status"] = static_cast<unsigned>(result.reply.status);
+  sse_end(sse_frame("error", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
 void Session::reply(Reply r, bool close) {
@@ -387,9 +470,11 @@ void Session::reply(Reply r, bool close) {
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
     res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Request-Id", request_id_);
     for (auto& [field, value] : r.headers) res.set(field, value);
     res.keep_alive(keep_alive_ && !close && !ctx_.draining);
   };
+  if (static_cast<unsigned>(r.status) >= 400) r.body = with_request_id(std::move(r.body));
   auto send = [&](auto res) {
     status_ = static_cast<unsigned>(r.status);
     state_ = State::Writing;
@@ -419,16 +504,43 @@ void Session::reply(Reply r, bool close) {
 
 void Session::on_write(bool close, bool drain, beast::error_code ec, std::size_t) {
   res_.reset();
-  finish_request();
+  finish_request(ec == beast::error::timeout ? "write" : "");
   if (ec) return do_close();
   if (close) return do_close(drain);
   do_read();
 }
 
-void Session::finish_request() {
+void Session::take_request_id(const http::fields& headers) {
+  const auto it = headers.find("X-Request-Id");
+  const std::string_view given = it == headers.end()
+                                     ? std::string_view{}
+                                     : std::string_view(it->value().data(), it->value().size());
+  request_id_ = valid_request_id(given) ? std::string(given) : new_request_id();
+}
+
+std::string Session::with_request_id(std::string body) const {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || request_id_.empty()) return body;
+  j["requestId"] = request_id_;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void Session::log_timeout(std::string_view phase) {
+  in_request_ = true;
+  // The duration is the time the client was given, from when the server began to read.
+  started_ = read_started_;
+  status_ = static_cast<unsigned>(http::status::request_timeout);
+  finish_request(phase);
+}
+
+void Session::finish_request(std::string_view timeout) {
   if (!in_request_) return;
   in_request_ = false;
-  ctx_.metrics.record_request(route_.label, status_);
+  if (!timeout.empty()) {
+    ctx_.metrics.record_timeout(timeout);
+  } else {
+    ctx_.metrics.record_request(route_.label, status_);
+  }
   if (ctx_.options.access_log) {
     AccessEntry e;
     e.peer = peer_text_;
@@ -441,6 +553,8 @@ void Session::finish_request() {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
             .count();
     e.bytes = bytes_;
+    e.request_id = request_id_;
+    e.timeout = std::string(timeout);
     log_access(e);
   }
 }
@@ -459,6 +573,7 @@ void Session::sse_begin() {
   res->set(http::field::content_type, "text/event-stream; charset=utf-8");
   res->set(http::field::cache_control, "no-cache");
   res->set("X-Accel-Buffering", "no");
+  res->set("X-Request-Id", request_id_);
   if (sse_chunked_) {
     res->chunked(true);
     res->keep_alive(keep_alive_ && !ctx_.draining);
@@ -467,25 +582,46 @@ void Session::sse_begin() {
   }
   sse_res_ = res;
   sse_sr_ = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+  sse_queue_.push_frame(std::string(kSseRetry));
   sse_writing_ = true;
   stream_.expires_after(ServerContext::kWriteTimeout);
   http::async_write_header(stream_, *sse_sr_,
                            beast::bind_front_handler(&Session::on_sse_write, shared_from_this()));
+  sse_arm_heartbeat();
 }
 
-void Session::sse_push(std::string frame) {
+void Session::sse_arm_heartbeat() {
+  if (!sse_heartbeat_) sse_heartbeat_.emplace(ex_);
+  sse_heartbeat_->expires_after(ctx_.options.sse_heartbeat);
+  sse_heartbeat_->async_wait(
+      beast::bind_front_handler(&Session::on_sse_heartbeat, shared_from_this()));
+}
+
+void Session::on_sse_heartbeat(beast::error_code ec) {
+  if (ec || !sse_active_ || sse_failed_ || sse_ending_ || state_ == State::Closed) return;
+  // Only into an idle stream: a stream that is still writing is not silent, and a reader too
+  // slow to take the queue would only get more to hold.
+  if (!sse_writing_ && sse_queue_.empty()) {
+    sse_queue_.push_frame(std::string(kSseHeartbeat));
+    sse_pump();
+  }
+  sse_arm_heartbeat();
+}
+
+void Session::sse_output(std::string_view event, std::string text) {
   if (!sse_active_ || sse_failed_) return;
-  sse_queue_.push_back(std::move(frame));
+  sse_queue_.push_output(event, text);
   if (!sse_writing_) sse_pump();
 }
 
 void Session::sse_end(std::string frame) {
+  if (sse_heartbeat_) sse_heartbeat_->cancel();
   if (sse_failed_) {
     // The client is gone; the execution has finished (cancelled): nothing more to send.
     finish_request();
     return do_close();
   }
-  sse_queue_.push_back(std::move(frame));
+  sse_queue_.push_frame(std::move(frame));
   sse_ending_ = true;
   if (!sse_writing_) sse_pump();
 }
@@ -495,8 +631,7 @@ void Session::sse_pump() {
   stream_.expires_after(ServerContext::kWriteTimeout);
   auto done = beast::bind_front_handler(&Session::on_sse_write, shared_from_this());
   if (!sse_queue_.empty()) {
-    sse_current_ = std::move(sse_queue_.front());
-    sse_queue_.pop_front();
+    sse_current_ = sse_queue_.pop();
     sse_writing_ = true;
     if (sse_chunked_) {
       net::async_write(stream_, http::make_chunk(net::buffer(sse_current_)), std::move(done));
@@ -505,7 +640,11 @@ void Session::sse_pump() {
     }
     return;
   }
-  if (!sse_ending_) return;
+  if (!sse_ending_) {
+    // Idle until more output, the heartbeat or the end: no write deadline meanwhile.
+    stream_.expires_never();
+    return;
+  }
   if (sse_chunked_ && !sse_last_sent_) {
     sse_last_sent_ = true;
     sse_writing_ = true;
@@ -526,10 +665,11 @@ void Session::on_sse_write(beast::error_code ec, std::size_t bytes) {
     // The client went away or stopped reading: stop the execution (its container is removed);
     // finish_execute will arrive once it has ended.
     sse_failed_ = true;
+    if (sse_heartbeat_) sse_heartbeat_->cancel();
     if (cancel_) cancel_->request_stop();
     beast::error_code ignored;
     stream_.socket().close(ignored);
-    finish_request();
+    finish_request(ec == beast::error::timeout ? "write" : "");
     return;
   }
   bytes_ += bytes;

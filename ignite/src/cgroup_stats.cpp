@@ -72,6 +72,39 @@ std::optional<double> CgroupPeak::mb() const {
   return std::round(static_cast<double>(peak_) / kMiB * 100.0) / 100.0;
 }
 
+CgroupCpu::CgroupCpu(const std::string& id) {
+  const std::string path = cgroup_file(id, "cpuacct", "cpuacct.usage", "cpu.stat");
+  if (path.empty()) return;
+  v2_ = path.ends_with("/cpu.stat");
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+CgroupCpu::~CgroupCpu() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<std::chrono::nanoseconds> CgroupCpu::read() const {
+  if (fd_ < 0) return std::nullopt;
+  // cpu.stat starts with "usage_usec N\n"; cpuacct.usage is one number.
+  char buf[128];
+  const ssize_t n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  const char* p = buf;
+  if (v2_) {
+    constexpr std::string_view kKey = "usage_usec ";
+    if (std::string_view(buf, static_cast<std::size_t>(n)).substr(0, kKey.size()) != kKey) {
+      return std::nullopt;
+    }
+    p += kKey.size();
+  }
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(p, &end, 10);
+  if (end == p) return std::nullopt;
+  if (v2_) return std::chrono::microseconds(v);
+  return std::chrono::nanoseconds(v);
+}
+
 CgroupOomKills::CgroupOomKills(const std::string& id)
     : path_(cgroup_file(id, "memory", "memory.oom_control", "memory.events")) {}
 

@@ -1,5 +1,5 @@
-// What the kernel knows about a container while it runs: its cgroup's memory peak, OOM kills
-// and refused forks, read from this host's cgroup filesystem (v1 or v2, systemd or cgroupfs
+// What the kernel knows about a container while it runs: its cgroup's memory peak, OOM kills,
+// refused forks and CPU time, read from this host's cgroup filesystem (v1 or v2, systemd or cgroupfs
 // driver). Every reader is empty (reads nothing, reports nothing) when the cgroup is not
 // readable here: an empty id, a remote daemon, another layout.
 //
@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -73,6 +74,24 @@ class CgroupPidsEvents {
  private:
   std::string path_;
   std::uint64_t max_ = 0;
+};
+
+// The CPU time (user + system) the kernel accounted to a container's cgroup since it was made:
+// cpuacct.usage (v1, nanoseconds) or cpu.stat's usage_usec (v2). The file is kept open and
+// re-read with pread: a read costs a few microseconds, so it can run at every poll.
+class CgroupCpu {
+ public:
+  explicit CgroupCpu(const std::string& id);
+  ~CgroupCpu();
+  CgroupCpu(const CgroupCpu&) = delete;
+  CgroupCpu& operator=(const CgroupCpu&) = delete;
+  bool available() const { return fd_ >= 0; }
+  // nullopt when unreadable (no cgroup here, or it went with the container).
+  std::optional<std::chrono::nanoseconds> read() const;
+
+ private:
+  int fd_ = -1;
+  bool v2_ = false;
 };
 
 }  // namespace Ignite::detail

@@ -15,10 +15,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <shared_mutex>
+#include <stop_token>
+#include <thread>
 
 #include "ignite/error.hpp"
 #include "ignite/src/cgroup_stats.hpp"
@@ -30,7 +33,9 @@
 #include "ignite/src/format_util.hpp"
 #include "ignite/src/history.hpp"
 #include "ignite/src/image_builder.hpp"
+#include "ignite/src/image_copy.hpp"
 #include "ignite/src/job_channel.hpp"
+#include "ignite/src/job_cpu_meter.hpp"
 #include "ignite/src/labels.hpp"
 #include "ignite/src/lease.hpp"
 #include "ignite/src/outcome.hpp"
@@ -89,13 +94,14 @@ std::string_view to_string(Outcome outcome) noexcept {
     case Outcome::MemoryLimit: return "memory_limit";
     case Outcome::OutputLimit: return "output_limit";
     case Outcome::Cancelled: return "cancelled";
+    case Outcome::CpuLimit: return "cpu_limit";
   }
   return "error";
 }
 
 struct Engine::Impl {
   EngineOptions options;
-  std::string socket_path;
+  docker::Endpoint endpoint;
   std::string session = detail::random_hex(16);
   mutable std::shared_mutex registry_mu;
   RuntimeRegistry registry = RuntimeRegistry::builtins();
@@ -108,16 +114,22 @@ struct Engine::Impl {
   // sweep removes the session's other containers.
   std::mutex live_mu;
   std::set<std::string> live;
+  std::set<std::string> kept;  // EngineOptions::keep_containers; under live_mu
   // The process that made this Engine: its threads exist only there (see check_process()).
   pid_t owner_pid = ::getpid();
   std::mutex pool_mu;
   std::unique_ptr<detail::Pool> pool_;
   std::atomic<std::size_t> reaped_on_start{0};
+  // The reap on first contact runs in the background (a new Engine's first execution does not
+  // wait for the deletion of what dead owners left, 20-80 ms each); gc() waits for it.
+  std::latch reap_done{1};
   std::once_flag info_once;
   json daemon_info;
   detail::Slots slots;
   detail::ExecutionHistory history;
   std::map<std::string, std::string> extra_labels;  // EngineOptions::labels + $IGNITE_LABELS
+  // Last: stopped (its calls cancelled) and joined before anything it uses goes.
+  std::unique_ptr<std::jthread> reaper;
 
   explicit Impl(EngineOptions opts)
       : options(std::move(opts)), slots(options.max_concurrent), history(state_dir_of(options)) {
@@ -132,17 +144,12 @@ struct Engine::Impl {
                                            "\" is reserved for Ignite's own labels (dev.ignite.*)");
       }
     }
-    std::string host = options.docker_host;
-    if (host.empty()) {
-      socket_path = docker::socket_from_env();
-    } else if (host.rfind("unix://", 0) == 0) {
-      socket_path = host.substr(7);
-    } else if (!host.empty() && host.front() == '/') {
-      socket_path = host;
-    } else {
-      throw Error(ErrorCode::Config,
-                  "docker_host \"" + host + "\": only unix:// sockets are supported");
-    }
+    endpoint = docker::resolve_endpoint({.host = options.docker_host,
+                                         .context = options.docker_context,
+                                         .tls_verify = options.docker_tls_verify,
+                                         .cert_path = options.docker_cert_path,
+                                         .allow_plain_tcp = options.allow_plain_tcp,
+                                         .ssh_options = options.ssh_options});
   }
 
   // An Engine's threads (pool, remover) exist only in the process that made it: in a forked
@@ -160,6 +167,12 @@ struct Engine::Impl {
     std::lock_guard lock(live_mu);
     live.insert(id);
   }
+  // EngineOptions::keep_containers: the container ran its job and stays, untouched by the sweep.
+  void keep(const std::string& id) {
+    std::lock_guard lock(live_mu);
+    live.erase(id);
+    kept.insert(id);
+  }
   // The container leaves this Engine's hands: removed in the background.
   void retire(std::string id, bool exiting = false) {
     {
@@ -172,7 +185,7 @@ struct Engine::Impl {
   docker::DockerClient& docker() {
     check_process();
     std::call_once(client_once, [&] {
-      client = std::make_unique<docker::DockerClient>(socket_path);
+      client = std::make_unique<docker::DockerClient>(endpoint);
       client->set_timeouts({options.docker_timeouts.metadata, options.docker_timeouts.lifecycle,
                             options.docker_timeouts.build});
       builder = std::make_unique<detail::ImageBuilder>(*client, session);
@@ -180,19 +193,25 @@ struct Engine::Impl {
       sweep.labels = {std::string(labels::kSession) + "=" + session};
       sweep.in_use = [this](const std::string& id) {
         std::lock_guard lock(live_mu);
-        return live.contains(id);
+        return live.contains(id) || kept.contains(id);
       };
       sweep.interval = options.cleanup.sweep_interval;
       sweep.grace = options.cleanup.sweep_grace;
       sweep.shutdown_grace = options.cleanup.shutdown_grace;
       remover = std::make_unique<Remover>(*client, std::move(sweep));
-      if (options.reap_on_start) {
+      if (!options.reap_on_start) {
+        reap_done.count_down();
+        return;
+      }
+      reaper = std::make_unique<std::jthread>([this](std::stop_token stop) {
+        docker::CancelScope scope(stop);
         try {
           reaped_on_start = detail::reap(*client).containers;
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
         }
-      }
+        reap_done.count_down();
+      });
     });
     return *client;
   }
@@ -216,13 +235,16 @@ struct Engine::Impl {
     if (::getpid() != owner_pid) {
       // A forked child's copy: the threads these would join do not exist here. Left alone
       // (the parent still owns the containers).
+      (void)reaper.release();
       (void)pool_.release();
       (void)remover.release();
       (void)builder.release();
       (void)client.release();
       return;
     }
-    // The pool first (its containers go to the remover), then the remover finishes its queue.
+    // A reap still running is abandoned (the next Engine reaps); then the pool (its containers
+    // go to the remover), then the remover finishes its queue.
+    reaper.reset();
     pool_.reset();
     remover.reset();
     history.flush();
@@ -235,7 +257,8 @@ struct Engine::Impl {
          .require_runtime = [this](const std::string& name,
                                    const SecurityPolicy& policy) { require_runtime(name, policy); },
          .delivery = options.delivery,
-         .pool = options.pool});
+         .pool = options.pool,
+         .daemon = daemon_place()});
   }
 
   // What every container of this Engine carries (labels, default limits).
@@ -275,8 +298,11 @@ struct Engine::Impl {
 
 
   CodeDelivery delivery(const std::optional<CodeDelivery>& requested) const {
-    return detail::resolve_delivery(requested, options.delivery);
+    return detail::resolve_delivery(requested, options.delivery, daemon_place()).delivery;
   }
+
+  // Whether the daemon sees this host's files, for the delivery mode.
+  detail::DaemonPlace daemon_place() const { return {endpoint.local(), endpoint.url}; }
 
   ResolvedRuntime resolve(const std::string& spec) const {
     std::shared_lock lock(registry_mu);
@@ -298,8 +324,41 @@ Service Engine::load(const fs::path& dir) const {
 
 void Engine::ping() { impl_->docker().ping(); }
 
+std::string Engine::docker_endpoint() const { return impl_->endpoint.url; }
+
+bool Engine::docker_is_local() const noexcept { return impl_->endpoint.local(); }
+
+ImageCopyResult Engine::copy_images(Engine& target, const ImageCopyOptions& options) {
+  std::vector<std::string> images;
+  auto& from = impl_->docker();
+  if (options.images.empty()) {
+    // Every runtime image the source has (a custom runtime's too).
+    const RuntimeRegistry registry = runtimes();
+    for (const Runtime& rt : registry.all()) {
+      for (const RuntimeVersion& v : rt.versions) {
+        if (std::find(images.begin(), images.end(), v.image) == images.end() &&
+            from.image_inspect(v.image)) {
+          images.push_back(v.image);
+        }
+      }
+    }
+    if (images.empty()) {
+      throw Error(ErrorCode::NotFound, "copy images: the Docker daemon at " +
+                                           impl_->endpoint.url +
+                                           " has none of the runtime images (run tools/bootstrap)");
+    }
+  } else {
+    for (const std::string& item : options.images) {
+      // "ignite-runtime/node:20" names an image; "node", "node@20" a runtime.
+      images.push_back(item.find(':') != std::string::npos ? item : impl_->resolve(item).image);
+    }
+  }
+  return detail::copy_images(from, target.impl_->docker(), images, options);
+}
+
 GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
+  impl_->reap_done.wait();
   const auto r = detail::reap(docker, service_images);
   return GcResult{r.containers + impl_->reaped_on_start.exchange(0), r.images};
 }
@@ -308,12 +367,25 @@ std::size_t Engine::remove_containers() {
   auto& docker = impl_->docker();
   drain_pool();
   flush();
+  {
+    std::lock_guard lock(impl_->live_mu);
+    impl_->kept.clear();  // listed below with the rest of the session's containers
+  }
   std::size_t removed = 0;
   for (const auto& c : docker.containers_list(
            {std::string(labels::kSession) + "=" + impl_->session}, true)) {
     if (docker.container_remove(c.value("Id", ""), true)) ++removed;
   }
   return removed;
+}
+
+bool Engine::release_kept(const std::string& container_id) {
+  {
+    std::lock_guard lock(impl_->live_mu);
+    if (impl_->kept.erase(container_id) == 0) return false;
+  }
+  impl_->retire(container_id);
+  return true;
 }
 
 RuntimeRegistry Engine::runtimes() const {
@@ -382,6 +454,8 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
+  result.delivery = plan.delivery;
+  result.delivery_note = plan.delivery_note;
 
   // ---- the image ----------------------------------------------------------------------------
   detail::ServiceImage image = images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
@@ -401,6 +475,18 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   auto t0 = steady_clock::now();
   const auto deadline = t0 + plan.timeout;
   detail::JobChannel channel(lease, plan, opt);
+  detail::JobCpuMeter cpu(lease.id(),
+                          lease.kind() == detail::Lease::Kind::Cold
+                              ? detail::JobCpuMeter::Baseline::ContainerStart
+                              : detail::JobCpuMeter::Baseline::Dispatch,
+                          plan.cpu_time_limit);
+  if (plan.cpu_time_limit && !cpu.available()) {
+    // Not enforced is worse than not run: the container goes (the Lease), nothing ran in it.
+    throw Error(ErrorCode::Execution,
+                "cpuTimeMs: the CPU accounting of container " + lease.id().substr(0, 12) +
+                    " (its cgroup) is not readable on this host, so the CPU-time limit cannot "
+                    "be enforced");
+  }
   detail::CgroupPeak peak(lease.id());
   // A reused container's cgroup peak so far belongs to earlier jobs.
   if (lease.kind() == detail::Lease::Kind::Reuse) peak.reset();
@@ -409,7 +495,7 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   const std::uint64_t ooms_before = ooms.read();
   const bool auditing = plan.policy && opt.audit;
   detail::CgroupPidsEvents pids(auditing ? lease.id() : std::string());
-  const detail::JobEnd end = channel.pump(deadline, [&] {
+  const detail::JobEnd end = channel.pump(deadline, cpu, [&] {
     peak.sample();
     if (auditing) pids.sample();
   });
@@ -421,7 +507,14 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
 
   // ---- finalise: exit status, OOM verdict, the container's fate ------------------------------
   t0 = steady_clock::now();
-  const detail::Finalised fin = detail::finalise(lease, end, ooms, ooms_before);
+  detail::Finalised fin;
+  if (end.in_band()) {
+    fin = detail::finalise(lease, end, ooms, ooms_before);
+  } else {
+    // Killed: it ran on until the kill took effect, and that CPU time is the job's too.
+    cpu.sample_during([&] { fin = detail::finalise(lease, end, ooms, ooms_before); });
+  }
+  result.cpu_time = cpu.used();
   result.exit_code = fin.exit_code;
   result.oom_killed = fin.oom_killed;
   // A reuse job that ended by a signal (crash, abort, OOM kill) may have left the container in
@@ -429,6 +522,9 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   if (lease.kind() == detail::Lease::Kind::Reuse && end.in_band() && result.exit_code < 128) {
     // The job ended normally: the container serves the next job of this key.
     lease.give_back();
+  } else if (options.keep_containers) {
+    lease.keep();
+    keep(lease.id());
   } else {
     // Queued: the daemon deletes it after this call returns.
     lease.retire(/*exiting=*/end.in_band() && lease.kind() != detail::Lease::Kind::Reuse);
@@ -451,10 +547,11 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   detail::classify(result, end, plan.memory_mb);
   if (auditing) {
     result.audit = detail::make_audit(*plan.policy, channel.take_audit_events(), result, end,
-                                      plan.timeout, pids.max_hits(), options.pids_limit);
+                                      plan.timeout, plan.cpu_time_limit, pids.max_hits(),
+                                      options.pids_limit);
   }
   result.duration = since(t_begin);
-  history.record_execution(svc, result.phases.run);
+  history.record_execution(svc, duration_cast<milliseconds>(result.phases.run));
   lease.refill_pool();
   return result;
 }
@@ -469,7 +566,13 @@ std::size_t Engine::prewarm(const Service& svc, const ExecuteOptions& opt, std::
       impl_->images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
   if (count == 0) count = std::max<std::size_t>(impl_->options.pool.size, 1);
   const std::string key = detail::want_pool(impl_->lease_context(), svc, opt, plan, image.ref, count);
-  return impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120));
+  const std::size_t ready =
+      impl_->pool().wait_ready(key, count, steady_clock::now() + seconds(120), opt.stop_token);
+  if (opt.stop_token.stop_requested()) {
+    // What is starting stays in the pool (drain_pool() and the destructor remove it).
+    throw Error(ErrorCode::Cancelled, "prewarm " + svc.config.name + ": cancelled");
+  }
+  return ready;
 }
 
 PoolStats Engine::pool_stats() const {
@@ -513,6 +616,9 @@ ExecutionReport Engine::report(const Service& svc, PreflightResult pf,
   ReportLimits limits;
   limits.timeout = milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms)));
   limits.memory_mb = svc.config.memory_mb;
+  if (const auto& cpu = svc.config.cpu_time_ms; cpu && *cpu > 0 && *cpu <= 1e12) {
+    limits.cpu_time = microseconds(std::llround(*svc.config.cpu_time_ms * 1000.0));
+  }
   return make_report(std::move(pf), std::move(execution), limits);
 }
 

@@ -13,11 +13,20 @@ using json = nlohmann::json;
 
 namespace Ignite::detail {
 
-CodeDelivery resolve_delivery(const std::optional<CodeDelivery>& requested,
-                              CodeDelivery engine_default) {
+DeliveryChoice resolve_delivery(const std::optional<CodeDelivery>& requested,
+                                CodeDelivery engine_default, const DaemonPlace& daemon) {
   const CodeDelivery d = requested.value_or(engine_default);
-  // Ignite only speaks to unix sockets, i.e. a daemon that sees this host's paths.
-  return d == CodeDelivery::Auto ? CodeDelivery::Mount : d;
+  if (daemon.local) return {d == CodeDelivery::Auto ? CodeDelivery::Mount : d, {}};
+  if (d == CodeDelivery::Mount) {
+    throw Error(ErrorCode::Config,
+                "delivery mount: the Docker daemon at " + daemon.endpoint +
+                    " is not on this host and cannot see the service directory; use baked (or "
+                    "auto, which bakes for remote daemons)");
+  }
+  if (d == CodeDelivery::Baked) return {d, {}};
+  return {CodeDelivery::Baked, "baked: the Docker daemon at " + daemon.endpoint +
+                                   " is remote and cannot see this host's files, so the "
+                                   "service files were copied into its image"};
 }
 
 std::vector<std::string> runtime_command(const Service& svc, const ResolvedRuntime& rt,
@@ -56,6 +65,14 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   if (opt.timeout && opt.timeout->count() <= 0) {
     throw Error(ErrorCode::InvalidArgument, "timeout must be positive");
   }
+  if (opt.cpu_time_limit && opt.cpu_time_limit->count() <= 0) {
+    throw Error(ErrorCode::InvalidArgument, "cpu_time_limit must be positive");
+  }
+  // A Service built in code skips load_service's validation.
+  if (const auto& ms = svc.config.cpu_time_ms; ms && !(std::isfinite(*ms) && *ms > 0 && *ms <= 1e12)) {
+    throw Error(ErrorCode::InvalidArgument,
+                "service.cpuTimeMs must be a positive number of milliseconds, at most 1e12");
+  }
   if (opt.memory_mb && (!std::isfinite(*opt.memory_mb) || *opt.memory_mb < 6)) {
     throw Error(ErrorCode::InvalidArgument, "memory must be at least 6 MB (Docker's minimum)");
   }
@@ -72,6 +89,12 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
                        : opt.output_limit;
   p.timeout = opt.timeout.value_or(
       milliseconds(static_cast<std::int64_t>(std::llround(svc.config.timeout_ms))));
+  p.cpu_time_limit = opt.cpu_time_limit;
+  if (!p.cpu_time_limit && svc.config.cpu_time_ms) {
+    // At least 1 us: a positive limit in service.yaml never becomes "no CPU time at all".
+    p.cpu_time_limit = microseconds(
+        std::max<std::int64_t>(1, std::llround(*svc.config.cpu_time_ms * 1000.0)));
+  }
   p.input = opt.input.value_or("");
   // Audit mode with a bootstrap for this runtime: stdin starts with a per-execution nonce line
   // that the bootstrap consumes before the service's code runs (audit.hpp).
@@ -82,7 +105,9 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   for (const auto& [k, v] : opt.env) p.job_env.emplace_back(k, v);
   p.job_env.emplace_back("IGNITE_INPUT", p.input.size() <= kMaxEnvInput ? p.input : "");
   p.job_env.emplace_back("IGNITE_INPUT_BYTES", std::to_string(p.input.size()));
-  p.delivery = resolve_delivery(opt.delivery, ctx.delivery);
+  auto choice = resolve_delivery(opt.delivery, ctx.delivery, ctx.daemon);
+  p.delivery = choice.delivery;
+  p.delivery_note = std::move(choice.note);
   p.memory_mb = opt.memory_mb.value_or(svc.config.memory_mb);
   p.cmd = runtime_command(svc, p.rt, p.policy, p.audit_bootstrap);
   p.may_spawn = !(p.policy && !p.policy->allow_spawn);

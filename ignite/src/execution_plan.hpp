@@ -32,12 +32,14 @@ struct Plan {
   std::optional<SecurityPolicy> policy;
   std::size_t output_limit = 0;
   std::chrono::milliseconds timeout{0};
+  std::optional<std::chrono::microseconds> cpu_time_limit;  // none: CPU time is only measured
   std::string input;
   bool audit_bootstrap = false;
   std::string audit_nonce;
   std::map<std::string, std::string> base_env;  // the container's: service.yaml env, defaults
   std::vector<std::pair<std::string, std::string>> job_env;  // the caller's env, IGNITE_INPUT*
   CodeDelivery delivery = CodeDelivery::Mount;
+  std::string delivery_note;  // why Auto became Baked (a remote daemon), else ""
   double memory_mb = 0;
   std::vector<std::string> cmd;
   // False under a policy with allowSpawn: false (seccomp refuses fork): no supervisor then.
@@ -51,6 +53,12 @@ struct Plan {
   std::string why_cold;  // when mode is Cold although the pool is on
 };
 
+// Where the daemon runs, as far as delivery is concerned.
+struct DaemonPlace {
+  bool local = true;     // sees this host's paths (a unix socket)
+  std::string endpoint;  // its URL, for messages
+};
+
 // What plan() needs from the Engine.
 struct PlanContext {
   // The runtime a spec ("node", "deno@2") names in the Engine's registry.
@@ -59,14 +67,22 @@ struct PlanContext {
   std::function<void(const std::string& oci_runtime, const SecurityPolicy&)> require_runtime;
   CodeDelivery delivery = CodeDelivery::Auto;  // EngineOptions::delivery
   const PoolOptions& pool;                     // EngineOptions::pool
+  DaemonPlace daemon;
 };
 
 // Throws Error(InvalidArgument) for bad options, Error(Config) for a policy the daemon cannot
 // enforce, before anything is created.
 Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx);
 
-// The delivery an execution uses: the requested one, else the Engine's; Auto is Mount.
-CodeDelivery resolve_delivery(const std::optional<CodeDelivery>& requested, CodeDelivery engine_default);
+// The delivery an execution uses: the requested one, else the Engine's. Auto is Mount on a
+// local daemon and Baked on a remote one (which cannot see this host's paths; `note` then
+// says so). Throws Error(Config) when Mount is asked of a remote daemon.
+struct DeliveryChoice {
+  CodeDelivery delivery = CodeDelivery::Mount;
+  std::string note;
+};
+DeliveryChoice resolve_delivery(const std::optional<CodeDelivery>& requested,
+                                CodeDelivery engine_default, const DaemonPlace& daemon);
 
 // The runtime's command for this service: Deno's --allow-run narrowed to the allowed
 // commands, the audit bootstrap in audit mode.

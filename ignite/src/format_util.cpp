@@ -69,8 +69,8 @@ std::string random_hex(std::size_t n) {
   return out;
 }
 
-std::chrono::milliseconds since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+std::chrono::microseconds since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                 t0);
 }
 

@@ -27,7 +27,7 @@ std::string join(const std::vector<std::string>& items, std::string_view sep);
 // `n` random lowercase hex digits (a per-thread generator, not for secrets: audit_nonce() is).
 std::string random_hex(std::size_t n);
 
-// Whole milliseconds from `t0` to now (phase timings).
-std::chrono::milliseconds since(std::chrono::steady_clock::time_point t0);
+// Whole microseconds from `t0` to now (phase timings).
+std::chrono::microseconds since(std::chrono::steady_clock::time_point t0);
 
 }  // namespace Ignite::detail

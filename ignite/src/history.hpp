@@ -24,9 +24,9 @@ class ExecutionHistory {
   // The run phase of the service's last execution: this Engine's, else the file's.
   std::optional<std::chrono::milliseconds> last_execution(const Service& svc);
 
-  // Records an execution's run phase; the file (for other processes) is rewritten when the
-  // value moved by more than 10% or a second passed, and by flush(), so a burst of executions
-  // does not cost a file write each.
+  // Records an execution's run phase; the file (for other processes) is written at once the
+  // first time, then at most once a second, and by flush(), so a burst of executions does not
+  // cost a file write each.
   void record_execution(const Service& svc, std::chrono::milliseconds run) noexcept;
 
   // Writes every value not yet written (the Engine's destructor).

@@ -151,7 +151,7 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
     known_[in.tag] = image;
   }
   image.built = true;
-  image.build_time = duration_cast<milliseconds>(steady_clock::now() - t0);
+  image.build_time = duration_cast<microseconds>(steady_clock::now() - t0);
   return image;
 }
 
@@ -162,6 +162,14 @@ std::string ImageBuilder::base_id(const ResolvedRuntime& rt) {
   }
   const auto base = docker_.image_inspect(rt.image);
   if (!base) {
+    const docker::Endpoint& daemon = docker_.endpoint();
+    if (!daemon.local()) {
+      throw Error(ErrorCode::Runtime,
+                  "Runtime image " + rt.image + " for " + rt.spec() +
+                      " is not present on the Docker daemon at " + daemon.url +
+                      ". Copy it there from a daemon that has it: ignite images copy --to " +
+                      daemon.url + " " + rt.spec() + " (Engine::copy_images)");
+    }
     throw Error(ErrorCode::Runtime, "Runtime image " + rt.image + " for " + rt.spec() +
                                         " is not present on the Docker daemon. Run tools/bootstrap "
                                         "to build the runtime images.");

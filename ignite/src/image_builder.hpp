@@ -35,7 +35,7 @@ struct ServiceImage {
   std::string id;    // sha256:...
   std::uint64_t size = 0;
   bool built = false;  // false: reused an existing image
-  std::chrono::milliseconds build_time{0};
+  std::chrono::microseconds build_time{0};
 };
 
 class ImageBuilder {

@@ -120,10 +120,14 @@ void JobChannel::to_err(std::string_view data) {
   }
 }
 
-JobEnd JobChannel::pump(steady_clock::time_point deadline, const std::function<void()>& sample) {
+JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
+                        const std::function<void()>& sample) {
   JobEnd r;
   const bool reuse_mode = lease_.kind() == Lease::Kind::Reuse;
   docker::Attachment& attachment = lease_.attachment();
+  // The job is dispatched with its first bytes on stdin: a pooled container's CPU time before
+  // this is no one's.
+  cpu.dispatch();
   r.end = attachment.pump(
       stdin_bytes_,
       [&](docker::StreamKind kind, std::string_view data) {
@@ -142,17 +146,25 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, const std::function<v
       deadline,
       [&] {
         sample();
+        cpu.sample();
         if (opt_.stop_token.stop_requested()) r.cancelled = true;
         if (out_.truncated() || err_.truncated()) r.flooded = true;
-        return r.cancelled || r.flooded || (out_status_ && err_status_);
+        if (cpu.exceeded()) r.cpu_exceeded = true;
+        return r.cancelled || r.flooded || r.cpu_exceeded || (out_status_ && err_status_);
       },
-      /*close_stdin=*/!reuse_mode);
+      /*close_stdin=*/!reuse_mode, [&cpu] { return cpu.next_check(); });
   r.timed_out = r.end == docker::Attachment::End::Deadline;
+  // Complete in band, every process of the job is gone: this reading is the job's total. A job
+  // that is killed next is read again after the kill (the finaliser's caller).
+  cpu.sample();
+  if (cpu.exceeded()) r.cpu_exceeded = true;
   if (out_records_) out_records_->finish();
   if (err_records_) err_records_->finish();
   // Complete in band: the supervisor's record is the last thing on both streams, with the same
   // status.
   const bool records_final = out_status_ && err_status_ && *out_status_ == *err_status_;
+  // A job whose records arrived is complete, also when its CPU time passed the limit between
+  // two polls (it is classified cpu_limit all the same).
   const bool in_band =
       lease_.supervised() && !r.cancelled && !r.flooded && !r.timed_out && records_final;
   if (in_band) {

@@ -7,6 +7,7 @@
 // - output is kept up to the plan's output limit per stream (CappedBuffer), and teed to the
 //   caller's on_stdout / on_stderr callbacks;
 // - audit records (audit.hpp) leave the stderr stream before anything else sees it;
+// - the job's CPU time is watched (JobCpuMeter) from the moment it is written;
 // - the supervisor's in-band records (exit status, or end of job in reuse mode) are taken out
 //   of both streams: the job is complete when both streams' records arrived and agree, and
 //   nothing followed either on its stream.
@@ -31,6 +32,7 @@
 #include "ignite/src/audit_log.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/execution_plan.hpp"
+#include "ignite/src/job_cpu_meter.hpp"
 #include "ignite/src/lease.hpp"
 
 namespace Ignite::detail {
@@ -75,6 +77,7 @@ struct JobEnd {
   bool cancelled = false;  // the caller's stop token was requested
   bool flooded = false;    // a stream exceeded the output limit
   bool timed_out = false;  // the deadline passed
+  bool cpu_exceeded = false;  // the job's CPU time passed its limit (JobCpuMeter)
   // Complete in band: the supervisor's status, the last thing on both streams.
   std::optional<int> exit_record;
   PrebootUse preboot;  // zero unless in band in reuse mode with pre-boot
@@ -90,8 +93,11 @@ class JobChannel {
   JobChannel& operator=(const JobChannel&) = delete;
 
   // Writes the job and reads both streams until the job is complete in band, `deadline`, a
-  // stop request or a flood. `sample` runs at every poll of the stream (at least every 20 ms).
-  JobEnd pump(std::chrono::steady_clock::time_point deadline, const std::function<void()>& sample);
+  // stop request, a flood or the CPU-time limit. `cpu` takes its dispatch baseline as the job
+  // is written, is sampled at every poll (at least every 20 ms, sooner near its limit: its
+  // next_check()) and once more when the job ended. `sample` runs at every poll too.
+  JobEnd pump(std::chrono::steady_clock::time_point deadline, JobCpuMeter& cpu,
+              const std::function<void()>& sample);
 
   CappedBuffer& out() { return out_; }
   CappedBuffer& err() { return err_; }

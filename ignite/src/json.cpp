@@ -13,6 +13,11 @@ nlohmann::json number(double v) {
   return v;
 }
 
+// Milliseconds with microsecond resolution: 12.345 (an integral value prints as 12).
+nlohmann::json ms(std::chrono::microseconds d) {
+  return number(static_cast<double>(d.count()) / 1000.0);
+}
+
 }  // namespace
 
 void to_json(nlohmann::json& j, const ExecutionResult& r) {
@@ -21,7 +26,7 @@ void to_json(nlohmann::json& j, const ExecutionResult& r) {
       {"runtime", r.runtime},
       {"image", r.image},
       {"outcome", std::string(to_string(r.outcome))},
-      {"executionTimeMs", r.duration.count()},
+      {"executionTimeMs", ms(r.duration)},
       {"memoryUsageMb", number(r.memory_peak_mb.value_or(0))},
       {"coldStart", r.cold_start},
       {"exitCode", r.exit_code},
@@ -31,19 +36,23 @@ void to_json(nlohmann::json& j, const ExecutionResult& r) {
       {"stderrTruncated", r.stderr_truncated},
       {"oomKilled", r.oom_killed},
       {"phases",
-       {{"buildMs", r.phases.build.count()},
-        {"createMs", r.phases.create.count()},
-        {"startMs", r.phases.start.count()},
-        {"runMs", r.phases.run.count()},
-        {"cleanupMs", r.phases.cleanup.count()}}},
+       {{"buildMs", ms(r.phases.build)},
+        {"createMs", ms(r.phases.create)},
+        {"startMs", ms(r.phases.start)},
+        {"runMs", ms(r.phases.run)},
+        {"cleanupMs", ms(r.phases.cleanup)}}},
   };
   if (r.memory_peak_mb) j["memoryPeakMb"] = number(*r.memory_peak_mb);
+  // Ignite: CPU time of the job (user + system), when this host can read it.
+  if (r.cpu_time) j["cpuTimeMs"] = ms(*r.cpu_time);
   // Ignite: how the container was obtained (warm pool / reuse mode).
   j["container"] = {{"start", std::string(to_string(r.container_start))},
                     {"id", r.container_id},
                     {"job", r.container_job}};
+  j["delivery"] = {{"mode", r.delivery == CodeDelivery::Baked ? "baked" : "mount"}};
+  if (!r.delivery_note.empty()) j["delivery"]["note"] = r.delivery_note;
   if (r.audit) j["securityAudit"] = *r.audit;
-  if (r.cold_start) j["coldStartTimeMs"] = (r.phases.build + r.phases.create + r.phases.start).count();
+  if (r.cold_start) j["coldStartTimeMs"] = ms(r.phases.build + r.phases.create + r.phases.start);
 }
 
 void to_json(nlohmann::json& j, const ServiceConfig& c) {
@@ -51,8 +60,10 @@ void to_json(nlohmann::json& j, const ServiceConfig& c) {
                      {"entry", c.entry},     {"memoryMb", number(c.memory_mb)},
                      {"timeoutMs", number(c.timeout_ms)}};
   if (c.cpu_limit) j["cpuLimit"] = number(*c.cpu_limit);
+  if (c.cpu_time_ms) j["cpuTimeMs"] = number(*c.cpu_time_ms);
   if (c.network) j["network"] = true;
   if (!c.env.empty()) j["env"] = c.env;
+  if (!c.overridable_env.empty()) j["overridableEnv"] = c.overridable_env;
 }
 
 namespace {

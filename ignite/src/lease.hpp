@@ -110,11 +110,15 @@ class Lease {
 
   ContainerStart start() const { return start_; }
   std::size_t job() const { return job_; }  // 1 for a new container; n for its n-th job (reuse)
-  std::chrono::milliseconds create_time() const { return create_time_; }
-  std::chrono::milliseconds start_time() const { return start_time_; }
+  std::chrono::microseconds create_time() const { return create_time_; }
+  std::chrono::microseconds start_time() const { return start_time_; }
 
   // A reuse-mode job that ended normally: the container serves the next job of its key.
   void give_back();
+  // The container stays (EngineOptions::keep_containers): nothing queues its removal.
+  void keep() {
+    if (guard_) guard_->dismiss();
+  }
   // The container goes (removed in the background). `exiting`: its supervisor reported the
   // exit, so the removal need not kill it first.
   void retire(bool exiting);
@@ -143,8 +147,8 @@ class Lease {
   bool auto_removed_ = false;  // the daemon deletes it when it exits (CleanupOptions::auto_remove)
   ContainerStart start_ = ContainerStart::Cold;
   std::size_t job_ = 1;
-  std::chrono::milliseconds create_time_{0};
-  std::chrono::milliseconds start_time_{0};
+  std::chrono::microseconds create_time_{0};
+  std::chrono::microseconds start_time_{0};
   std::optional<Remover::Starting> starting_;
   std::optional<ContainerGuard> guard_;
 };

@@ -32,6 +32,8 @@ void classify(ExecutionResult& result, const JobEnd& end, double memory_limit_mb
     result.outcome = Outcome::Cancelled;
   } else if (end.timed_out) {
     result.outcome = Outcome::Timeout;
+  } else if (end.cpu_exceeded) {
+    result.outcome = Outcome::CpuLimit;
   } else if (end.flooded) {
     result.outcome = Outcome::OutputLimit;
   } else if (result.oom_killed || died_at_limit) {
@@ -43,8 +45,9 @@ void classify(ExecutionResult& result, const JobEnd& end, double memory_limit_mb
 
 SecurityAudit make_audit(const SecurityPolicy& policy, std::vector<SecurityEvent> reported,
                          const ExecutionResult& result, const JobEnd& end,
-                         std::chrono::milliseconds timeout, std::uint64_t pids_max_hits,
-                         int default_pids_limit) {
+                         std::chrono::milliseconds timeout,
+                         std::optional<std::chrono::microseconds> cpu_time_limit,
+                         std::uint64_t pids_max_hits, int default_pids_limit) {
   SecurityAudit audit;
   audit.policy = policy;
   // Events are never inferred from what the service printed: first what the bootstrap
@@ -58,6 +61,12 @@ SecurityAudit make_audit(const SecurityPolicy& policy, std::vector<SecurityEvent
   if (result.oom_killed) event("oom-kill", "memory", "the kernel OOM killer stopped the container");
   if (end.timed_out) {
     event("timeout-kill", "time", "killed after " + std::to_string(timeout.count()) + "ms");
+  }
+  if (end.cpu_exceeded && cpu_time_limit) {
+    event("cpu-limit-kill", "cpu",
+          "CPU time " + js_number(static_cast<double>(result.cpu_time.value_or(*cpu_time_limit).count()) / 1000.0) +
+              "ms passed the limit of " +
+              js_number(static_cast<double>(cpu_time_limit->count()) / 1000.0) + "ms");
   }
   if (end.flooded) event("output-limit-kill", "output", "output exceeded the limit");
   if (pids_max_hits > 0) {

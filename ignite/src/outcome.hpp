@@ -1,14 +1,15 @@
 // The outcome of an execution, from what the channel and the finaliser found: cancelled >
-// timeout > output_limit > memory_limit (an OOM kill, or a runtime that died of a signal with
-// its cgroup at the limit) > success (exit 0) / error. And, in audit mode, the audit: the
+// timeout > cpu_limit > output_limit > memory_limit (an OOM kill, or a runtime that died of a
+// signal with its cgroup at the limit) > success (exit 0) / error. And, in audit mode, the audit: the
 // bootstrap's events first, then the kernel-level facts (OOM kill, timeout, output limit,
-// refused forks, death by a signal).
+// CPU-time limit, refused forks, death by a signal).
 //
 // Thread-safety: pure functions of their arguments; call from any thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "ignite/execution.hpp"
@@ -26,7 +27,8 @@ void classify(ExecutionResult& result, const JobEnd& end, double memory_limit_mb
 // `default_pids_limit`: EngineOptions::pids_limit.
 SecurityAudit make_audit(const SecurityPolicy& policy, std::vector<SecurityEvent> reported,
                          const ExecutionResult& result, const JobEnd& end,
-                         std::chrono::milliseconds timeout, std::uint64_t pids_max_hits,
-                         int default_pids_limit);
+                         std::chrono::milliseconds timeout,
+                         std::optional<std::chrono::microseconds> cpu_time_limit,
+                         std::uint64_t pids_max_hits, int default_pids_limit);
 
 }  // namespace Ignite::detail

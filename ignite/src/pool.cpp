@@ -229,9 +229,11 @@ void Pool::give_back(WarmContainer container) {
   remove_(id);
 }
 
-std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::time_point deadline) {
+std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::time_point deadline,
+                             std::stop_token stop) {
   std::unique_lock lock(mu_);
   for (;;) {
+    if (stop.stop_requested()) return 0;
     auto it = keys_.find(key);
     if (it == keys_.end()) return 0;
     Key& k = it->second;
@@ -242,7 +244,12 @@ std::size_t Pool::wait_ready(const std::string& key, std::size_t count, Clock::t
       }
       return k.ready.size();
     }
-    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return k.ready.size();
+    // Polled rather than woken by a stop_callback: a callback would have to take mu_, which a
+    // stop requested from under it (a caller holding it) could deadlock on.
+    const auto wake = std::min(deadline, Clock::now() + std::chrono::milliseconds(50));
+    if (ready_cv_.wait_until(lock, wake) == std::cv_status::timeout && Clock::now() >= deadline) {
+      return k.ready.size();
+    }
   }
 }
 

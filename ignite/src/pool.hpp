@@ -73,9 +73,11 @@ class Pool {
   void refill(const std::string& key);
 
   // Waits until `key` has `count` ready containers, the pool stopped making progress (a start
-  // failed: the error is rethrown) or `deadline`. Returns the ready count.
+  // failed: the error is rethrown), `deadline` or a stop request (checked every 50 ms).
+  // Returns the ready count.
   std::size_t wait_ready(const std::string& key, std::size_t count,
-                         std::chrono::steady_clock::time_point deadline);
+                         std::chrono::steady_clock::time_point deadline,
+                         std::stop_token stop = {});
 
   PoolStats stats() const;
   // Hands every ready container to `remove`, stops refilling until want() asks again, and waits

@@ -102,6 +102,26 @@ PreflightCheck check_timeout(const Service& svc, std::optional<std::chrono::mill
   return check(kCheckTimeout, CheckStatus::Pass, timeout + "is within acceptable range", t, max_ms);
 }
 
+// A CPU-time limit that a service held to cpuLimit CPUs cannot use up before timeoutMs passes
+// never acts: the wall-clock timeout ends a busy service first.
+PreflightCheck check_cpu_time(const Service& svc) {
+  const double limit = *svc.config.cpu_time_ms;
+  const double cpus = svc.config.cpu_limit.value_or(1);
+  const double reachable = svc.config.timeout_ms * cpus;
+  const std::string text = "CPU-time limit " + js_number(limit) + "ms ";
+  const std::string within = "timeoutMs " + js_number(svc.config.timeout_ms) + "ms at cpuLimit " +
+                             js_number(cpus) + " (at most " + js_number(js_round(reachable)) +
+                             "ms of CPU)";
+  if (limit >= reachable) {
+    return check(kCheckCpuTime, CheckStatus::Warn,
+                 text + "cannot be reached within " + within +
+                     ": the timeout ends a busy service first",
+                 limit, js_round(reachable));
+  }
+  return check(kCheckCpuTime, CheckStatus::Pass, text + "can be reached within " + within, limit,
+               js_round(reachable));
+}
+
 PreflightCheck check_image(const Service& svc, const ImageFacts& image) {
   if (!image.size_bytes) {
     return check(kCheckImageSize, CheckStatus::Fail,
@@ -154,6 +174,7 @@ PreflightResult run_preflight(const Service& service, const PreflightInputs& inp
   result.checks.push_back(check_memory(service));
   result.checks.push_back(check_dependencies(service));
   result.checks.push_back(check_timeout(service, inputs.last_execution));
+  if (service.config.cpu_time_ms) result.checks.push_back(check_cpu_time(service));
   if (inputs.image) result.checks.push_back(check_image(service, *inputs.image));
   result.overall = overall_status(result.checks);
   return result;

@@ -86,6 +86,8 @@ ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
     // Without a host label the owner cannot be judged: another machine may own it.
     if (owner.host != me.host) continue;
     if (owner_alive(owner)) continue;
+    // The daemon is deleting it already (AutoRemove, or another reaper's delete).
+    if (c.value("State", "") == "removing") continue;
     try {
       if (docker.container_remove(c.value("Id", ""), true)) ++result.containers;
     } catch (const Error&) {

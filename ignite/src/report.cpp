@@ -97,11 +97,21 @@ std::string suggestion_for(std::string_view check, CheckStatus status) {
     return fail ? "Increase timeoutMs or optimize service execution time"
                 : "Consider adding buffer time for cold starts";
   }
+  if (check == kCheckCpuTime) {
+    return "Lower cpuTimeMs, or raise timeoutMs or cpuLimit, so that the CPU-time limit can act";
+  }
   return "Review configuration";
 }
 
 long long cold_start_ms(const ExecutionResult& r) {
-  return (r.phases.build + r.phases.create + r.phases.start).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(r.phases.build + r.phases.create +
+                                                               r.phases.start)
+      .count();
+}
+
+// "12.345ms": milliseconds to the microsecond, as the JSON has them.
+std::string ms_text(std::chrono::microseconds d) {
+  return js_number(static_cast<double>(d.count()) / 1000.0) + "ms";
 }
 
 // JavaScript String.prototype.trim for the ASCII whitespace a process prints.
@@ -196,6 +206,14 @@ ExecutionReport make_report(PreflightResult preflight, std::optional<ExecutionRe
         report.warnings.push_back(
             {WarningLevel::Critical, "Execution was cancelled", std::nullopt});
         break;
+      case Outcome::CpuLimit:
+        report.warnings.push_back(
+            {WarningLevel::Critical,
+             limits.cpu_time ? "Service was killed after using its CPU-time limit (" +
+                                   ms_text(*limits.cpu_time) + " of CPU)"
+                             : std::string("Service was killed after using its CPU-time limit"),
+             "Increase cpuTimeMs in service.yaml or reduce the work the service does"});
+        break;
       case Outcome::Success:
       case Outcome::Error:
         if (r.exit_code != 0) {
@@ -236,7 +254,8 @@ std::string format_report_text(const ExecutionReport& report, bool color) {
   if (report.execution) {
     const ExecutionResult& r = *report.execution;
     lines.insert(lines.end(), {"", "  EXECUTION METRICS", ""});
-    lines.push_back("  Duration: " + std::to_string(r.duration.count()) + "ms");
+    lines.push_back("  Duration: " + ms_text(r.duration));
+    if (r.cpu_time) lines.push_back("  CPU Time: " + ms_text(*r.cpu_time));
     lines.push_back("  Memory: " + js_number(r.memory_peak_mb.value_or(0)) + "MB");
     lines.push_back(std::string("  Cold Start: ") + (r.cold_start ? "Yes" : "No"));
     if (r.cold_start && cold_start_ms(r) != 0) {

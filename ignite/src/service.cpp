@@ -2,14 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 #include <system_error>
 #include <vector>
 
 #include "ignite/error.hpp"
-#include "ignite/src/format_util.hpp"
 #include "ignite/runtime.hpp"
+#include "ignite/src/format_util.hpp"
 #include "ignite/src/yaml_util.hpp"
 
 namespace fs = std::filesystem;
@@ -44,7 +45,9 @@ std::optional<std::string> normalise_entry(const std::string& entry) {
   return join(parts, "/");
 }
 
-// Positive finite number rule shared by memoryMb, cpuLimit and timeoutMs.
+constexpr double kMaxCpuTimeMs = 1e12;
+
+// Positive finite number rule shared by memoryMb, cpuLimit, timeoutMs and cpuTimeMs.
 std::optional<double> positive_number(const YAML::Node& node) {
   auto n = as_number(node);
   if (!n || !std::isfinite(*n) || *n <= 0) return std::nullopt;
@@ -239,6 +242,15 @@ Service load_service(const fs::path& dir, const RuntimeRegistry* registry) {
   } else {
     errors.push_back("service.timeoutMs must be a positive number");
   }
+  if (const YAML::Node cpu_time = s["cpuTimeMs"]) {
+    // Bounded so that it converts to std::chrono::microseconds without overflow.
+    if (auto ms = positive_number(cpu_time); ms && *ms <= kMaxCpuTimeMs) {
+      cfg.cpu_time_ms = *ms;
+    } else {
+      errors.push_back(
+          "service.cpuTimeMs must be a positive number of milliseconds of CPU time, at most 1e12");
+    }
+  }
   if (const YAML::Node reuse = s["reuse"]) {
     // An integer count of jobs per container: 1 (each job its own container) to 10000.
     const auto n = positive_number(reuse);
@@ -276,6 +288,27 @@ Service load_service(const fs::path& dir, const RuntimeRegistry* registry) {
           errors.push_back("service.env." + key + " must not contain NUL characters");
         } else {
           cfg.env[key] = *value;
+        }
+      }
+    }
+  }
+
+  if (const YAML::Node allowed = s["overridableEnv"]) {
+    if (!allowed.IsSequence()) {
+      errors.push_back("service.overridableEnv must be a list of environment variable names");
+    } else {
+      for (std::size_t i = 0; i < allowed.size(); ++i) {
+        const std::string at = "service.overridableEnv[" + std::to_string(i) + "]";
+        const auto name = allowed[i].IsScalar() ? as_string(allowed[i]) : std::nullopt;
+        if (!name || !is_valid_env_name(*name)) {
+          errors.push_back(at + " must be an environment variable name (letters, digits, _)");
+        } else if (name->rfind("IGNITE_", 0) == 0) {
+          errors.push_back(at + ": " + *name + " is reserved (IGNITE_* is set by Ignite)");
+        } else if (std::find(cfg.overridable_env.begin(), cfg.overridable_env.end(), *name) !=
+                   cfg.overridable_env.end()) {
+          errors.push_back(at + ": " + *name + " is listed twice");
+        } else {
+          cfg.overridable_env.push_back(*name);
         }
       }
     }

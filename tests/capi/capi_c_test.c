@@ -176,6 +176,9 @@ int main(void) {
   CHECK(strcmp(ignite_outcome_str(outcome), "success") == 0);
   CHECK(ignite_result_exit_code(&exit_code, res) == IGNITE_OK && exit_code == 0);
   CHECK(ignite_result_duration_ms(&duration, res) == IGNITE_OK && duration > 0);
+  CHECK(ignite_result_duration_us(&duration, res) == IGNITE_OK && duration > 0);
+  CHECK(ignite_result_phase_us(&duration, res, IGNITE_PHASE_RUN) == IGNITE_OK && duration > 0);
+  CHECK(ignite_result_cpu_time_us(&duration, res) == IGNITE_OK && (duration > 0 || duration == -1));
   CHECK(ignite_result_stdout(&out, &out_len, res) == IGNITE_OK);
   CHECK(out_len > 0 && strstr(out, "Hello, C99!\n") == out);
   CHECK(cap.calls >= 1 && cap.out_len == out_len && memcmp(cap.out, out, out_len) == 0);

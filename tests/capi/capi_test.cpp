@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <cstddef>
 #include <functional>
@@ -259,6 +260,7 @@ TEST(Enums, OutcomeAndCheckStatusText) {
   EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_MEMORY_LIMIT), "memory_limit");
   EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_OUTPUT_LIMIT), "output_limit");
   EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_CANCELLED), "cancelled");
+  EXPECT_STREQ(ignite_outcome_str(IGNITE_OUTCOME_CPU_LIMIT), "cpu_limit");
   EXPECT_STREQ(ignite_outcome_str(static_cast<ignite_outcome>(42)), "unknown");
   EXPECT_STREQ(ignite_outcome_str(static_cast<ignite_outcome>(-1)), "unknown");
   EXPECT_STREQ(ignite_check_status_str(IGNITE_CHECK_PASS), "pass");
@@ -362,6 +364,16 @@ TEST(Arguments, EveryNullPointerIsInvalidAndNamed) {
       {"ignite_result_duration_ms", "out", [&] { return ignite_result_duration_ms(nullptr, r); }},
       {"ignite_result_duration_ms", "result",
        [&] { return ignite_result_duration_ms(&i64, nullptr); }},
+      {"ignite_result_duration_us", "out", [&] { return ignite_result_duration_us(nullptr, r); }},
+      {"ignite_result_duration_us", "result",
+       [&] { return ignite_result_duration_us(&i64, nullptr); }},
+      {"ignite_result_cpu_time_us", "out", [&] { return ignite_result_cpu_time_us(nullptr, r); }},
+      {"ignite_result_cpu_time_us", "result",
+       [&] { return ignite_result_cpu_time_us(&i64, nullptr); }},
+      {"ignite_result_phase_us", "out",
+       [&] { return ignite_result_phase_us(nullptr, r, IGNITE_PHASE_RUN); }},
+      {"ignite_result_phase_us", "result",
+       [&] { return ignite_result_phase_us(&i64, nullptr, IGNITE_PHASE_RUN); }},
       {"ignite_result_memory_peak_mb", "out",
        [&] { return ignite_result_memory_peak_mb(nullptr, r); }},
       {"ignite_result_memory_peak_mb", "result",
@@ -484,6 +496,11 @@ TEST(Engine, OptionsInitMatchesTheMacro) {
   EXPECT_EQ(o.labels, nullptr);
   EXPECT_EQ(o.sweep_interval_ms, 0);
   EXPECT_EQ(o.shutdown_grace_ms, 0);
+  EXPECT_EQ(o.docker_context, nullptr);
+  EXPECT_EQ(o.docker_tls_verify, 0);
+  EXPECT_EQ(o.docker_cert_path, nullptr);
+  EXPECT_EQ(o.allow_plain_tcp, 0);
+  EXPECT_EQ(o.ssh_options, nullptr);
   EXPECT_EQ(std::memcmp(&o, &m, sizeof o), 0);
   expect_invalid(ignite_engine_options_init(&o, 0), "ignite_engine_options_init",
                  "version 0 is not supported");
@@ -533,10 +550,10 @@ TEST(Engine, NewWithOptionsAndErrors) {
   EXPECT_EQ(ignite_engine_ping(e), IGNITE_OK) << last_message();
 
   e = reinterpret_cast<ignite_engine*>(0x1);
-  o.docker_host = "tcp://127.0.0.1:2375";
+  o.docker_host = "ftp://127.0.0.1:2375";
   EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
   EXPECT_EQ(e, nullptr);
-  EXPECT_THAT(last_message(), HasSubstr("tcp://127.0.0.1:2375"));
+  EXPECT_THAT(last_message(), HasSubstr("ftp://127.0.0.1:2375"));
   o.docker_host = kBadUtf8;
   expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new",
                  "opts->docker_host is not valid UTF-8 (byte 3)");
@@ -567,8 +584,50 @@ TEST(Engine, NewWithOptionsAndErrors) {
   EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
   EXPECT_THAT(last_message(), HasSubstr("dev.ignite.session"));
   o.labels = nullptr;
-  o.version = 4;
-  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 4");
+  o.docker_tls_verify = 2;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->docker_tls_verify");
+  o.docker_tls_verify = 0;
+  // Version 4: remote hosts. Plain TCP to a non-loopback address only when asked for (nothing
+  // is contacted: the engine does not connect before its first call).
+  o.docker_host = "tcp://docker.example:2375";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("plain TCP (no TLS) to a non-loopback address"));
+  o.allow_plain_tcp = 1;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();
+  ignite_engine_free(e);
+  o.allow_plain_tcp = 0;
+  o.docker_tls_verify = 1;
+  o.docker_cert_path = "/nonexistent/certs";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("/nonexistent/certs/ca.pem"));
+  o.docker_tls_verify = 0;
+  o.docker_cert_path = nullptr;
+  o.docker_host = nullptr;
+  o.docker_context = "no-such-context-for-capi";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("docker context \"no-such-context-for-capi\" does not exist"));
+  o.docker_context = nullptr;
+  const char* const bad_ssh[] = {"-F", kBadUtf8, nullptr};
+  o.ssh_options = bad_ssh;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->ssh_options[1]");
+  o.ssh_options = nullptr;
+  o.version = 5;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 5");
+}
+
+// A program built against version 3 of ignite.h has no remote-host fields.
+TEST(Engine, Version3OptionsEndBeforeTheRemoteHostFields) {
+  const std::size_t v3_size = offsetof(ignite_engine_options, docker_context);
+  ignite_engine_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_engine_options_init(&o, 3), IGNITE_OK);
+  EXPECT_EQ(o.version, 3u);
+  EXPECT_EQ(o.shutdown_grace_ms, 0);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v3_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  ignite_engine* e = nullptr;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();  // garbage never read
+  ignite_engine_free(e);
 }
 
 // A program built against version 2 of ignite.h has no timeout, label or clean-up fields.
@@ -654,22 +713,13 @@ TEST(Service, InvalidYamlIsConfigNamingTheField) {
   EXPECT_THAT(last_message(), HasSubstr("service.name"));
 }
 
-TEST(Service, InvalidUtf8Path) {
+// Paths are bytes (ignite.h): one that is not UTF-8 is looked up as given, and a missing one
+// is reported as missing, not as bad text.
+TEST(Service, NonUtf8PathIsBytes) {
   ignite_service* s = nullptr;
-  expect_invalid(ignite_service_load(&s, engine(), kBadUtf8), "ignite_service_load",
-                 "path is not valid UTF-8 (byte 3)");
-  const char overlong[] = "/tmp/\xc0\xaf";
-  expect_invalid(ignite_service_load(&s, engine(), overlong), "ignite_service_load",
-                 "path is not valid UTF-8 (byte 5)");
-  const char surrogate[] = "\xed\xa0\x80";
-  expect_invalid(ignite_service_load(&s, engine(), surrogate), "ignite_service_load",
-                 "path is not valid UTF-8 (byte 0)");
-  const char truncated[] = "ab\xe2\x82";
-  expect_invalid(ignite_service_load(&s, engine(), truncated), "ignite_service_load",
-                 "path is not valid UTF-8 (byte 2)");
-  // Well-formed multi-byte text is fine (and then simply not found).
-  EXPECT_EQ(ignite_service_load(&s, engine(), "/nonexistent/caf\xc3\xa9-\xf0\x9f\x94\xa5"),
-            IGNITE_ESERVICE);
+  EXPECT_EQ(ignite_service_load(&s, engine(), kBadUtf8), IGNITE_ESERVICE);
+  EXPECT_THAT(last_message(), HasSubstr("Cannot read service.yaml"));
+  EXPECT_EQ(s, nullptr);
 }
 
 // --- Execution ------------------------------------------------------------------------------
@@ -704,9 +754,28 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   EXPECT_EQ(i, 0);
   ASSERT_EQ(ignite_result_cold_start(&i, r.get()), IGNITE_OK);
   EXPECT_TRUE(i == 0 || i == 1);
-  int64_t ms = -1;
+  int64_t ms = -1, us = -1, cpu_us = -2;
   ASSERT_EQ(ignite_result_duration_ms(&ms, r.get()), IGNITE_OK);
   EXPECT_GT(ms, 0);
+  ASSERT_EQ(ignite_result_duration_us(&us, r.get()), IGNITE_OK);
+  EXPECT_EQ(ms, us / 1000);
+  ASSERT_EQ(ignite_result_cpu_time_us(&cpu_us, r.get()), IGNITE_OK);
+  EXPECT_TRUE(cpu_us == -1 || cpu_us > 0) << cpu_us;
+  int64_t phases_us = 0;
+  for (const ignite_phase p : {IGNITE_PHASE_BUILD, IGNITE_PHASE_CREATE, IGNITE_PHASE_START,
+                               IGNITE_PHASE_RUN, IGNITE_PHASE_CLEANUP}) {
+    int64_t v = -1;
+    ASSERT_EQ(ignite_result_phase_us(&v, r.get(), p), IGNITE_OK);
+    EXPECT_GE(v, 0);
+    phases_us += v;
+  }
+  EXPECT_LE(phases_us, us);
+  int64_t run_us = 0;
+  ASSERT_EQ(ignite_result_phase_us(&run_us, r.get(), IGNITE_PHASE_RUN), IGNITE_OK);
+  EXPECT_GT(run_us, 0);
+  int64_t unused = 7;
+  expect_invalid(ignite_result_phase_us(&unused, r.get(), static_cast<ignite_phase>(9)),
+                 "ignite_result_phase_us", "phase 9 is not an ignite_phase");
   double peak = 0;
   ASSERT_EQ(ignite_result_memory_peak_mb(&peak, r.get()), IGNITE_OK);
   EXPECT_TRUE(peak == -1.0 || peak > 0) << peak;
@@ -728,7 +797,12 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   EXPECT_EQ(parsed.at("outcome"), "success");
   EXPECT_EQ(parsed.at("serviceName"), "hello-node");
   EXPECT_EQ(parsed.at("exitCode"), 0);
-  EXPECT_EQ(parsed.at("executionTimeMs"), ms);
+  EXPECT_DOUBLE_EQ(parsed.at("executionTimeMs").get<double>(), static_cast<double>(us) / 1000.0);
+  if (cpu_us >= 0) {
+    EXPECT_DOUBLE_EQ(parsed.at("cpuTimeMs").get<double>(), static_cast<double>(cpu_us) / 1000.0);
+  }
+  EXPECT_DOUBLE_EQ(parsed.at("phases").at("runMs").get<double>(),
+                   static_cast<double>(run_us) / 1000.0);
   EXPECT_EQ(parsed.at("stdout"), out_text(r.get()));
 }
 
@@ -879,6 +953,43 @@ TEST(Execute, TimeoutOutcome) {
   Result r = run(s.svc.get(), &o);
   ASSERT_TRUE(r);
   EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_TIMEOUT);
+}
+
+TEST(Execute, CpuLimitOutcome) {
+  Scratch s("for (;;) {}");
+  ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+  o.cpu_time_ms = 150;
+  Result r = run(s.svc.get(), &o);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_CPU_LIMIT);
+  int64_t cpu_us = 0;
+  ASSERT_EQ(ignite_result_cpu_time_us(&cpu_us, r.get()), IGNITE_OK);
+  EXPECT_GT(cpu_us, 150000);
+  EXPECT_LT(cpu_us, 250000);
+}
+
+TEST(Execute, CpuTimeOptionIsValidatedAndVersion1NeverReadsIt) {
+  Scratch s("console.log('ran');");
+  for (const double bad : {-1.0, std::nan(""), 1e13}) {
+    ignite_execute_options o = IGNITE_EXECUTE_OPTIONS_INIT;
+    o.cpu_time_ms = bad;
+    ignite_result* out = nullptr;
+    expect_invalid(ignite_execute(&out, engine(), s.svc.get(), &o), "ignite_execute",
+                   "opts->cpu_time_ms must be a positive number");
+    EXPECT_EQ(out, nullptr);
+  }
+  // A version 1 caller's struct ends before cpu_time_ms: garbage there is never read, and
+  // init writes only the version 1 fields.
+  ignite_execute_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_execute_options_init(&o, 1), IGNITE_OK);
+  const std::size_t v1_size = offsetof(ignite_execute_options, cpu_time_ms);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v1_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  EXPECT_EQ(o.version, 1u);
+  Result r = run(s.svc.get(), &o);
+  ASSERT_TRUE(r) << last_message();
+  EXPECT_EQ(outcome(r.get()), IGNITE_OUTCOME_SUCCESS);
 }
 
 TEST(Execute, OutputLimitOutcomeAndTruncation) {
@@ -1491,8 +1602,8 @@ TEST(Runtimes, LoadFile) {
   EXPECT_THAT(last_message(), HasSubstr(file.string()));
   EXPECT_EQ(ignite_runtime_load_file(raw, "/nonexistent/capi-runtimes.yaml"), IGNITE_ESERVICE);
   EXPECT_THAT(last_message(), HasSubstr("/nonexistent/capi-runtimes.yaml"));
-  expect_invalid(ignite_runtime_load_file(raw, kBadUtf8), "ignite_runtime_load_file",
-                 "path is not valid UTF-8");
+  // A path is bytes: not UTF-8 is not an error of its own.
+  EXPECT_EQ(ignite_runtime_load_file(raw, kBadUtf8), IGNITE_ESERVICE);
 }
 
 // Runs last (declaration order): no container of this engine's session is left. The scratch

@@ -100,9 +100,30 @@ TEST_F(Execute, SkipPreflightLeavesItOut) {
 }
 
 TEST_F(Execute, EnvOverrides) {
+  // hello-node's service.yaml: overridableEnv: [GREETING].
   const auto r = run("hello-node", R"({"env":{"GREETING":"Howdy"},"skipPreflight":true})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.json().at("metrics").at("stdout").get<std::string>(), HasSubstr("Howdy, World!"));
+}
+
+// A client must not be able to set what changes how the runtime starts: only the names the
+// service declares overridable pass, anything else is a 400 naming the variable, before any
+// container exists.
+TEST_F(Execute, EnvOutsideTheAllowlistIs400NamingTheVariable) {
+  const auto r =
+      run("hello-node", R"({"env":{"GREETING":"Hi","NODE_OPTIONS":"--require /app/evil.js"}})");
+  ASSERT_EQ(r.status, 400) << r.body;
+  const auto j = r.json();
+  EXPECT_EQ(j.at("code"), "ENV_NOT_ALLOWED");
+  EXPECT_EQ(j.at("field"), "env.NODE_OPTIONS");
+  EXPECT_THAT(j.at("error").get<std::string>(), HasSubstr("NODE_OPTIONS"));
+  EXPECT_EQ(j.at("success"), false);
+  EXPECT_EQ(j.at("serviceName"), "hello-node");
+  // A service that declares nothing accepts no env at all.
+  const auto none = run("slow", R"({"env":{"ANYTHING":"x"},"skipPreflight":true})");
+  ASSERT_EQ(none.status, 400) << none.body;
+  EXPECT_EQ(none.json().at("field"), "env.ANYTHING");
+  EXPECT_THAT(none.json().at("error").get<std::string>(), HasSubstr("overridableEnv"));
 }
 
 TEST_F(Execute, NonZeroExitIsNotSuccess) {
@@ -120,6 +141,25 @@ TEST_F(Execute, TimeoutIsNotSuccess) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("success"), false);
   EXPECT_EQ(r.json().at("metrics").at("outcome"), "timeout");
+}
+
+TEST_F(Execute, CpuTimeLimitFromTheRequest) {
+  // A cold runtime's start-up alone takes more than 1 ms of CPU.
+  const auto limited = run("hello-quickjs", R"({"cpuTimeMs":1})");
+  ASSERT_EQ(limited.status, 200) << limited.body;
+  const auto j = limited.json();
+  EXPECT_EQ(j.at("success"), false);
+  EXPECT_EQ(j.at("metrics").at("outcome"), "cpu_limit");
+  EXPECT_GT(j.at("metrics").at("cpuTimeMs").get<double>(), 1.0);
+  // Preflight saw the request's limit.
+  EXPECT_THAT(j.at("preflight").dump(), HasSubstr("CPU-time limit 1ms"));
+  const auto roomy = run("hello-quickjs", R"({"cpuTimeMs":5000})");
+  ASSERT_EQ(roomy.status, 200) << roomy.body;
+  EXPECT_EQ(roomy.json().at("metrics").at("outcome"), "success");
+  EXPECT_LT(roomy.json().at("metrics").at("cpuTimeMs").get<double>(), 5000);
+  const auto bad = run("hello-quickjs", R"({"cpuTimeMs":-1})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json().at("field"), "cpuTimeMs");
 }
 
 TEST_F(Execute, PreflightFailureIs400) {
@@ -203,11 +243,22 @@ TEST_F(Execute, StreamingOverHttp10IsCloseDelimited) {
   EXPECT_EQ(events.back().first, "result");
 }
 
-TEST_F(Execute, StreamPreflightFailureIsPlain400) {
+// A streamed request is answered as soon as it has a queue place (so heartbeats cover the wait
+// and the image build); a failed preflight then ends the stream with an `error` event that
+// says which status the plain answer would have had.
+TEST_F(Execute, StreamPreflightFailureIsAnErrorEvent) {
   const auto r = run("tiny", "{}", "?stream=1");
-  ASSERT_EQ(r.status, 400) << r.body;
-  EXPECT_THAT(r.header("content-type"), HasSubstr("application/json"));
-  EXPECT_EQ(r.json().at("code"), "PREFLIGHT_FAILED");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.header("content-type"), HasSubstr("text/event-stream"));
+  EXPECT_THAT(r.body, HasSubstr("retry: "));
+  const auto events = parse_sse(r.body);
+  ASSERT_FALSE(events.empty()) << r.body;
+  EXPECT_EQ(events.back().first, "error");
+  const auto e = nlohmann::json::parse(events.back().second);
+  EXPECT_EQ(e.at("code"), "PREFLIGHT_FAILED");
+  EXPECT_EQ(e.at("status"), 400);
+  EXPECT_EQ(e.at("requestId"), r.header("x-request-id"));
+  EXPECT_TRUE(e.contains("preflight"));
 }
 
 TEST_F(Execute, StreamEndsWithErrorEventOnInternalFault) {

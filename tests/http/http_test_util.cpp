@@ -138,9 +138,9 @@ Response http(const std::string& url, const Request& req) {
 
 // ---- server process --------------------------------------------------------------------------
 
-namespace {
-
 fs::path server_binary() { return runfile("examples/http/ignite-server"); }
+
+namespace {
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -178,8 +178,8 @@ std::vector<std::string> build_env(const std::map<std::string, std::optional<std
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
-            const fs::path& log) {
-  std::vector<std::string> argv_s = {server_binary().string()};
+            const fs::path& log, const fs::path& binary = server_binary()) {
+  std::vector<std::string> argv_s = {binary.string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -222,7 +222,8 @@ int exit_code(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1; }
 }  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> args,
-                             std::map<std::string, std::optional<std::string>> env) {
+                             std::map<std::string, std::optional<std::string>> env,
+                             std::optional<fs::path> binary) {
   if (std::find(args.begin(), args.end(), "--port") == args.end()) {
     args.push_back("--port");
     args.push_back("0");
@@ -230,7 +231,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args,
   const fs::path dir = scratch("server");
   log_path_ = dir / "server.log";
   if (!env.count("IGNITE_STATE_DIR")) env["IGNITE_STATE_DIR"] = (dir / "state").string();
-  pid_ = spawn(args, build_env(env), log_path_);
+  pid_ = spawn(args, build_env(env), log_path_, binary.value_or(server_binary()));
   const std::string marker = "Ignite HTTP server running at ";
   const auto deadline = Clock::now() + 30s;
   for (;;) {

@@ -3,14 +3,20 @@
 // valid, invalid and hidden entries.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,8 +73,10 @@ class ServerProcess {
   // Starts examples/http/ignite-server with `args` (plus --port 0 unless args set a port) and
   // waits for its "running at" line. `env` is added to this process's environment; a value of
   // nullopt removes the variable.
+  // `binary`: another program that serves the same way (e.g. `ignite` with args "serve" ...).
   explicit ServerProcess(std::vector<std::string> args,
-                         std::map<std::string, std::optional<std::string>> env = {});
+                         std::map<std::string, std::optional<std::string>> env = {},
+                         std::optional<fs::path> binary = std::nullopt);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -95,6 +103,9 @@ class ServerProcess {
   int port_ = 0;
 };
 
+// examples/http/ignite-server.
+fs::path server_binary();
+
 // Runs the server binary to completion (for start-up failures); returns {exit status, stderr}.
 std::pair<int, std::string> run_server_to_exit(const std::vector<std::string>& args,
                                                std::chrono::milliseconds timeout = 30s);
@@ -118,6 +129,60 @@ class RawConnection {
  private:
   int fd_ = -1;
   std::string received_;
+};
+
+// A short temporary directory under /tmp (unix socket paths must stay under 108 bytes).
+class ShortTempDir {
+ public:
+  ShortTempDir() {
+    std::string templ = "/tmp/ignite-ready-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
+      throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    path_ = templ;
+  }
+  ~ShortTempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ShortTempDir(const ShortTempDir&) = delete;
+  ShortTempDir& operator=(const ShortTempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A Docker daemon that has stopped answering: its socket accepts connections (the kernel queues
+// them in the backlog) but nothing ever reads or answers them.
+class HangingDaemon {
+ public:
+  HangingDaemon() : path_(dir_.path() / "hang.sock") {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 128) != 0) {
+      throw std::runtime_error("bind/listen " + path_.string() + ": " + std::strerror(errno));
+    }
+  }
+  ~HangingDaemon() { close(); }
+  HangingDaemon(const HangingDaemon&) = delete;
+  HangingDaemon& operator=(const HangingDaemon&) = delete;
+
+  std::string docker_host() const { return "unix://" + path_.string(); }
+  // Stops listening: the queued connections are reset, so a ping still waiting fails at once.
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  ShortTempDir dir_;
+  fs::path path_;
+  int fd_ = -1;
 };
 
 // Whether a TCP connection to 127.0.0.1:port is accepted.

@@ -6,17 +6,23 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <condition_variable>
+#include <locale>
 #include <mutex>
 #include <thread>
 
 #include "examples/http/auth.hpp"
+#include "examples/http/connection_limit.hpp"
 #include "examples/http/metrics.hpp"
 #include "examples/http/openapi.hpp"
 #include "examples/http/rate_limit.hpp"
 #include "examples/http/readiness.hpp"
+#include "examples/http/sse_queue.hpp"
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
+#include "ignite/service.hpp"
 #include "tests/test_util.hpp"
 
 using namespace ignite_http;
@@ -134,8 +140,83 @@ TEST(MatchRoute, UnknownAndWrongMethod) {
   EXPECT_EQ(ready.id, RouteId::Ready);
   EXPECT_FALSE(ready.method_allowed);
   EXPECT_EQ(ready.allow, "GET, HEAD");
-  // /health stays GET only.
-  EXPECT_FALSE(match_route(http::verb::head, "/health").method_allowed);
+  EXPECT_FALSE(match_route(http::verb::put, "/health").method_allowed);
+  EXPECT_FALSE(match_route(http::verb::head, "/services/x/execute").method_allowed);
+}
+
+// HEAD wherever GET is (a load balancer's HEAD /health must not get a 405 with a body).
+TEST(MatchRoute, HeadOnEveryGetRoute) {
+  for (const char* path : {"/health", "/ready", "/services", "/services/x", "/services/x/preflight",
+                           "/metrics", "/openapi.json"}) {
+    const RouteMatch head = match_route(http::verb::head, path);
+    EXPECT_TRUE(head.method_allowed) << path;
+    EXPECT_EQ(head.id, match_route(http::verb::get, path).id) << path;
+    EXPECT_EQ(match_route(http::verb::post, path).allow, "GET, HEAD") << path;
+  }
+}
+
+// service.yaml's overridableEnv is the whole list of what a client may set.
+TEST(EnvAllowlist, OnlyDeclaredNamesPass) {
+  Ignite::ServiceConfig config;
+  EXPECT_EQ(check_env_allowed(config, {}), std::nullopt);
+  const auto none = check_env_allowed(config, {{"NODE_OPTIONS", "--require /tmp/x.js"}});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, http::status::bad_request);
+  EXPECT_EQ(body_of(*none).at("code"), "ENV_NOT_ALLOWED");
+  EXPECT_EQ(body_of(*none).at("field"), "env.NODE_OPTIONS");
+  EXPECT_THAT(body_of(*none).at("error").get<std::string>(), HasSubstr("NODE_OPTIONS"));
+  config.overridable_env = {"GREETING", "LOG_LEVEL"};
+  EXPECT_EQ(check_env_allowed(config, {{"GREETING", "hi"}, {"LOG_LEVEL", "debug"}}), std::nullopt);
+  const auto other = check_env_allowed(config, {{"GREETING", "hi"}, {"NODE_OPTIONS", "x"}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(body_of(*other).at("field"), "env.NODE_OPTIONS");
+  EXPECT_THAT(body_of(*other).at("error").get<std::string>(), HasSubstr("GREETING, LOG_LEVEL"));
+}
+
+// A slow SSE reader: consecutive output is coalesced and the queue never holds more than its
+// bound, whatever the service prints.
+TEST(SseQueue, CoalescesAndStaysBounded) {
+  SseQueue q(1000, 300);
+  for (int i = 0; i < 10; ++i) q.push_output("stdout", "0123456789");
+  EXPECT_EQ(q.size(), 1u);  // one event of 100 bytes, not ten
+  q.push_output("stderr", "e");
+  q.push_output("stdout", "x");
+  EXPECT_EQ(q.size(), 3u);  // another stream breaks the run
+  std::string ten;
+  for (int i = 0; i < 10; ++i) ten += "0123456789";
+  EXPECT_EQ(q.pop(), "event: stdout\ndata: \"" + ten + "\"\n\n");
+  q.clear();
+  // Events are cut at 300 bytes of text; the queue at 1000 bytes, then output is dropped.
+  for (int i = 0; i < 1000; ++i) q.push_output("stdout", "0123456789");
+  EXPECT_LE(q.output_bytes(), 1000u);
+  EXPECT_EQ(q.dropped_bytes(), 10000u - q.output_bytes());
+  EXPECT_GE(q.size(), 4u);
+  // Once drained, the next output is preceded by a comment saying how much was dropped.
+  while (!q.empty()) q.pop();
+  q.push_output("stdout", "late");
+  const std::string note = q.pop();
+  EXPECT_EQ(note.rfind(": ", 0), 0u) << note;
+  EXPECT_THAT(note, HasSubstr(std::to_string(q.dropped_bytes()) + " bytes of output not streamed"));
+  EXPECT_EQ(q.pop(), "event: stdout\ndata: \"late\"\n\n");
+}
+
+TEST(ConnectionLimits, PerClientWithExemptions) {
+  ConnectionLimits limits(2);
+  EXPECT_TRUE(limits.try_acquire("a"));
+  EXPECT_TRUE(limits.try_acquire("a"));
+  EXPECT_FALSE(limits.try_acquire("a"));
+  EXPECT_TRUE(limits.try_acquire("b"));
+  EXPECT_TRUE(limits.try_acquire("a", /*exempt=*/true));
+  EXPECT_EQ(limits.held("a"), 3u);
+  limits.release("a");
+  limits.release("a");
+  EXPECT_TRUE(limits.try_acquire("a"));
+  limits.release("a");
+  limits.release("a");
+  limits.release("b");
+  EXPECT_EQ(limits.clients(), 0u);  // nothing kept for clients that left
+  ConnectionLimits unlimited(0);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(unlimited.try_acquire("a"));
 }
 
 TEST(QueryParam, Decodes) {
@@ -147,13 +228,15 @@ TEST(QueryParam, Decodes) {
 
 TEST(ExecuteBody, AcceptsTheDocumentedFields) {
   auto parsed = parse_execute_body(
-      R"({"input":{"a":[1,2]},"skipPreflight":true,"audit":true,"env":{"A_1":"x"},"skipBuild":false})");
+      R"({"input":{"a":[1,2]},"skipPreflight":true,"audit":true,"env":{"A_1":"x"},"skipBuild":false,"cpuTimeMs":250.5})");
   ASSERT_TRUE(std::holds_alternative<ExecuteBody>(parsed));
   const auto& b = std::get<ExecuteBody>(parsed);
   EXPECT_EQ(b.input->dump(), R"({"a":[1,2]})");
   EXPECT_TRUE(b.skip_preflight);
   EXPECT_TRUE(b.audit);
   EXPECT_EQ(b.env.at("A_1"), "x");
+  EXPECT_EQ(b.cpu_time_ms, 250.5);
+  EXPECT_FALSE(std::get<ExecuteBody>(parse_execute_body("{}")).cpu_time_ms.has_value());
   EXPECT_TRUE(std::holds_alternative<ExecuteBody>(parse_execute_body("")));
   EXPECT_TRUE(std::holds_alternative<ExecuteBody>(parse_execute_body("  \n")));
   EXPECT_FALSE(std::get<ExecuteBody>(parse_execute_body("{}")).input.has_value());
@@ -168,6 +251,8 @@ TEST(ExecuteBody, RejectsNamingTheField) {
       {R"({"audit":"true"})", "audit"},   {R"({"env":"A=1"})", "env"},
       {R"({"env":{"A":true}})", "env.A"}, {R"({"env":{"A-B":"x"}})", "env.A-B"},
       {R"({"env":{"":"x"}})", "env."},    {R"("text")", "body"},
+      {R"({"cpuTimeMs":0})", "cpuTimeMs"}, {R"({"cpuTimeMs":-3})", "cpuTimeMs"},
+      {R"({"cpuTimeMs":"200"})", "cpuTimeMs"}, {R"({"cpuTimeMs":1e13})", "cpuTimeMs"},
   };
   for (const auto& [text, field] : cases) {
     const auto parsed = parse_execute_body(text);
@@ -320,6 +405,39 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_THAT(text, HasSubstr("ignite_execution_duration_seconds_count 1\n"));
   EXPECT_THAT(text, HasSubstr("ignite_queue_depth 2\n"));
   EXPECT_THAT(text, HasSubstr("ignite_executions_running 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("ignite_http_connections_refused_total{reason=\"per_client_limit\"} 0\n"));
+  m.record_connection_refused("per_client_limit");
+  m.record_timeout("header");
+  const std::string after = m.render(g);
+  EXPECT_THAT(after,
+              HasSubstr("ignite_http_connections_refused_total{reason=\"per_client_limit\"} 1\n"));
+  EXPECT_THAT(after, HasSubstr("ignite_http_request_timeouts_total{phase=\"header\"} 1\n"));
+  EXPECT_THAT(after, HasSubstr("ignite_http_request_timeouts_total{phase=\"body\"} 0\n"));
+}
+
+// A host application that sets a global locale with a decimal comma and digit grouping must not
+// change the exposition format.
+TEST(Metrics, IndependentOfTheGlobalLocale) {
+  struct Commas : std::numpunct<char> {
+    char do_decimal_point() const override { return ','; }
+    char do_thousands_sep() const override { return '.'; }
+    std::string do_grouping() const override { return "\3"; }
+  };
+  const std::locale previous = std::locale::global(std::locale(std::locale::classic(), new Commas));
+  Metrics m;
+  for (int i = 0; i < 1234; ++i) m.record_request("/health", 200);
+  m.record_execution("success", 1234.5);
+  Gauges g;
+  g.uptime_seconds = 4321.25;
+  g.queue_depth = 12345;
+  const std::string text = m.render(g);
+  std::locale::global(previous);
+  EXPECT_THAT(text, HasSubstr("status=\"200\"} 1234\n"));
+  EXPECT_THAT(text, HasSubstr("ignite_execution_duration_seconds_sum 1234.5\n"));
+  EXPECT_THAT(text, HasSubstr("ignite_uptime_seconds 4321.25\n"));
+  EXPECT_THAT(text, HasSubstr("ignite_queue_depth 12345\n"));
+  EXPECT_THAT(text, HasSubstr("le=\"0.05\""));
 }
 
 TEST(OpenApi, DescribesEveryRoute) {
@@ -331,8 +449,19 @@ TEST(OpenApi, DescribesEveryRoute) {
     EXPECT_TRUE(doc.at("paths").contains(p)) << p;
   }
   EXPECT_TRUE(doc["paths"]["/services/{name}/execute"].contains("post"));
-  EXPECT_TRUE(doc["paths"]["/ready"].contains("head"));
+  for (const auto& [path, item] : doc.at("paths").items()) {
+    EXPECT_EQ(item.contains("get"), item.contains("head")) << path;
+  }
   EXPECT_EQ(doc["paths"]["/ready"]["get"]["security"], nlohmann::json::array());
+  // The CPU-time limit: accepted in the request, reported in the metrics, an outcome of its own.
+  const auto& schemas = doc.at("components").at("schemas");
+  EXPECT_EQ(schemas.at("ExecuteRequest").at("properties").at("cpuTimeMs").at("type"), "number");
+  const auto& metrics = schemas.at("ExecutionMetrics").at("properties");
+  EXPECT_EQ(metrics.at("cpuTimeMs").at("type"), "number");
+  EXPECT_EQ(metrics.at("executionTimeMs").at("type"), "number");
+  const auto outcomes = metrics.at("outcome").at("enum");
+  EXPECT_NE(std::find(outcomes.begin(), outcomes.end(), "cpu_limit"), outcomes.end());
+  EXPECT_EQ(schemas.at("ServiceConfig").at("properties").at("cpuTimeMs").at("type"), "number");
 }
 
 // ---- /ready's probe --------------------------------------------------------------------------

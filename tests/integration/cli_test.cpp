@@ -92,14 +92,14 @@ TEST(Cli, ExitCodes) {
   EXPECT_EQ(nlohmann::json::parse(t.out).at("execution").at("outcome"), "timeout");
 }
 
-TEST(Cli, IgniteErrorsExitOneWithMessage) {
+TEST(Cli, IgniteErrorsExit125UsageErrors2WithMessage) {
   const auto r = run_command(cli() + " run /nonexistent/svc");
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 125);
   EXPECT_THAT(r.err, HasSubstr("Cannot read service.yaml at /nonexistent/svc/service.yaml"));
   EXPECT_EQ(r.out, "");
   const auto bad = run_command(cli() + " run " + quote(example_service("hello-node").string()) +
                                " --input '{oops'");
-  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.status, 2);
   EXPECT_THAT(bad.err, HasSubstr("input is not valid JSON"));
 }
 
@@ -142,6 +142,39 @@ nlohmann::json template_result(const std::string& stdout_text) {
 
 }  // namespace
 
+TEST(Cli, CpuTimeLimitExitsWith152AndShowsCpuTime) {
+  TempDir dir;
+  quickjs_service(dir.path(), "cli-cpu", "for(;;){}", /*timeout_ms=*/10000);
+  const std::string base = cli() + " run " + quote(dir.path().string());
+  const auto j = run_command(base + " --cpu-time 150 --json");
+  EXPECT_EQ(j.status, 152) << j.err;  // 128 + SIGXCPU
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc.at("execution").at("outcome"), "cpu_limit");
+  EXPECT_GT(doc.at("execution").at("cpuTimeMs").get<double>(), 150);
+  EXPECT_THAT(doc.at("warnings").dump(), HasSubstr("CPU-time limit (150ms of CPU)"));
+  // Preflight saw the override.
+  EXPECT_THAT(doc.at("preflight").dump(), HasSubstr("CPU-time limit 150ms can be reached"));
+  EXPECT_THAT(j.err, HasSubstr("cpu_limit, exit code 137"));
+  EXPECT_THAT(j.err, ::testing::ContainsRegex(", CPU [0-9.]+ ms"));
+  const auto text = run_command(base + " --cpu-time 150");
+  EXPECT_EQ(text.status, 152);
+  EXPECT_THAT(text.out, ::testing::ContainsRegex("  Duration: [0-9.]+ms\n  CPU Time: [0-9.]+ms\n"));
+  EXPECT_THAT(text.out, HasSubstr("  Outcome: cpu_limit\n"));
+  // A usage error, before anything runs.
+  const auto bad = run_command(base + " --cpu-time 0");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.status, 152);
+  EXPECT_THAT(bad.err + bad.out, HasSubstr("--cpu-time"));
+  // service.yaml's cpuTimeMs: validate lists it.
+  write_file(dir.path() / "service.yaml",
+             "service:\n  name: cli-cpu\n  runtime: quickjs\n  entry: index.js\n  memoryMb: 64\n"
+             "  timeoutMs: 10000\n  cpuTimeMs: 150\n");
+  const auto v = run_command(cli() + " validate " + quote(dir.path().string()));
+  EXPECT_EQ(v.status, 0) << v.out;
+  EXPECT_THAT(v.out, HasSubstr("cpuTimeMs: 150"));
+  EXPECT_EQ(run_command(base).status, 152);
+}
+
 // ---- global options --------------------------------------------------------------------------
 
 TEST(Cli, VersionAndUsageErrors) {
@@ -149,9 +182,9 @@ TEST(Cli, VersionAndUsageErrors) {
   EXPECT_EQ(v.status, 0);
   EXPECT_THAT(v.out, ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+\n"));
   EXPECT_EQ(ignite("-V").out, v.out);
-  EXPECT_EQ(ignite("").status, 1);  // a command is required
-  EXPECT_EQ(ignite("nosuchcommand").status, 1);
-  EXPECT_EQ(ignite("run").status, 1);  // missing <dir>
+  EXPECT_EQ(ignite("").status, 2);  // a command is required
+  EXPECT_EQ(ignite("nosuchcommand").status, 2);
+  EXPECT_EQ(ignite("run").status, 2);  // missing <dir>
   EXPECT_EQ(ignite("--help").status, 0);
 }
 
@@ -209,15 +242,15 @@ TEST(Cli, InitCreatesServiceAndRefusesToOverwrite) {
 TEST(Cli, InitValidatesNameAndRuntime) {
   TempDir cwd;
   const auto bad_name = ignite("init Bad_Name", cwd.path());
-  EXPECT_EQ(bad_name.status, 1);
+  EXPECT_EQ(bad_name.status, 2);
   EXPECT_THAT(bad_name.err, HasSubstr("Invalid service name \"Bad_Name\": Name must be lowercase "
                                       "alphanumeric with hyphens (1-63 chars)"));
   const auto traversal = ignite("init ../evil", cwd.path());
-  EXPECT_EQ(traversal.status, 1);
+  EXPECT_EQ(traversal.status, 2);
   EXPECT_THAT(traversal.err, HasSubstr("Name contains invalid characters"));
   for (const std::string rt : {"python", "bun@", "node@99", "BUN"}) {
     const auto r = ignite("init good -r " + quote(rt), cwd.path());
-    EXPECT_EQ(r.status, 1) << rt;
+    EXPECT_EQ(r.status, 2) << rt;
     EXPECT_THAT(r.err,
                 HasSubstr("Invalid runtime: " + rt +
                           ". Use a valid runtime like 'bun', 'node', 'deno', or 'quickjs'."));
@@ -371,21 +404,21 @@ TEST(Cli, RunRuntimeOverrideAndErrors) {
   EXPECT_THAT(ok.err, HasSubstr("Runtime override: quickjs@2025-04-26"));
 
   const auto bad = ignite("run " + svc + " -r node@99");
-  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.status, 2);
   EXPECT_THAT(bad.err, HasSubstr("Execution failed: Invalid runtime: node@99"));
   EXPECT_EQ(bad.out, "");
 
   const std::string long_input = "{\"x\": " + std::string(300, '1');  // unterminated
   const auto json_err = ignite("run " + svc + " --input '" + long_input + "'");
-  EXPECT_EQ(json_err.status, 1);
+  EXPECT_EQ(json_err.status, 2);
   EXPECT_THAT(
       json_err.err,
       HasSubstr("Execution failed: Invalid JSON input: " + long_input.substr(0, 200) + "..."));
   EXPECT_THAT(json_err.err, Not(HasSubstr(long_input.substr(0, 201))));
 
-  EXPECT_EQ(ignite("run " + svc + " --delivery nowhere").status, 1);
-  EXPECT_EQ(ignite("run " + svc + " --memory -5").status, 1);
-  EXPECT_EQ(ignite("run " + svc + " --input '{}' --input-file -").status, 1);
+  EXPECT_EQ(ignite("run " + svc + " --delivery nowhere").status, 2);
+  EXPECT_EQ(ignite("run " + svc + " --memory -5").status, 2);
+  EXPECT_EQ(ignite("run " + svc + " --input '{}' --input-file -").status, 2);
 }
 
 TEST(Cli, RunOutputFileHasNoColours) {
@@ -470,7 +503,15 @@ TEST(Cli, SigintCancelsRunningContainer) {
   EXPECT_THAT(slurp(err_path), HasSubstr("cancelled"));
   EXPECT_THAT(slurp(out_path), HasSubstr("Outcome: cancelled")) << slurp(err_path);
   if (have_docker) {
-    EXPECT_EQ(run_command(ps).out, "");
+    // The daemon deletes the killed container as it exits (AutoRemove), possibly just after
+    // the CLI did.
+    std::string left;
+    for (int i = 0; i < 100; ++i) {
+      left = run_command(ps).out;
+      if (left.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(left, "");
   }
 }
 
@@ -507,7 +548,7 @@ TEST(Cli, PreflightCommand) {
   EXPECT_THAT(warn.out, HasSubstr("Preflight: WARN"));
 
   const auto missing = ignite("preflight /nonexistent/svc");
-  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.status, 125);
   EXPECT_THAT(missing.err, HasSubstr("Preflight failed: Cannot read service.yaml at "
                                      "/nonexistent/svc/service.yaml"));
 }
@@ -553,7 +594,7 @@ TEST(Cli, ReportCommand) {
   EXPECT_EQ(nlohmann::json::parse(slurp(abs)).at("serviceName"), "cli-report");
 
   const auto missing = ignite("report /nonexistent/svc");
-  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.status, 125);
   EXPECT_THAT(missing.err, HasSubstr("Report generation failed: Cannot read service.yaml"));
 }
 
@@ -617,18 +658,18 @@ TEST(Cli, LockCheckFailsWhenNotLockedOrMalformed) {
 
   write_file(dir.path() / "ignite.lock", "version: [unterminated\n");
   const auto plain = ignite("lock " + svc);
-  EXPECT_EQ(plain.status, 1);
+  EXPECT_EQ(plain.status, 125);
   EXPECT_THAT(plain.err, HasSubstr("Lock failed: "));
   EXPECT_THAT(plain.err, HasSubstr("ignite.lock"));
   const auto check = ignite("lock --check " + svc);
-  EXPECT_EQ(check.status, 1);
+  EXPECT_EQ(check.status, 125);
   EXPECT_THAT(check.err, HasSubstr("Lock failed: "));
   // --update replaces a malformed manifest.
   EXPECT_EQ(ignite("lock --update " + svc).status, 0);
   EXPECT_EQ(ignite("lock --check " + svc).status, 0);
 
   const auto missing = ignite("lock /nonexistent/svc");
-  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.status, 125);
   EXPECT_THAT(missing.err, HasSubstr("Lock failed: Cannot read service.yaml"));
 }
 
@@ -647,7 +688,7 @@ TEST(Cli, EnvCommand) {
   EXPECT_THAT(rts.out, HasSubstr("ignite run . --runtime node@22"));
 
   const auto none = ignite("env");
-  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.status, 2);
   EXPECT_THAT(none.err, HasSubstr("Service path required. Use `ignite env <service>` or "
                                   "`ignite env --runtimes`"));
 
@@ -665,7 +706,7 @@ TEST(Cli, EnvCommand) {
   EXPECT_THAT(drift.out, HasSubstr("File added: extra.js"));
 
   const auto missing = ignite("env /nonexistent/svc");
-  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.status, 125);
   EXPECT_THAT(missing.err, HasSubstr("Failed to get environment info: Cannot read service.yaml"));
 }
 
@@ -780,7 +821,7 @@ TEST(Cli, RuntimesFileAddsCustomRuntime) {
   write_file(dir.path() / "broken.yaml", "runtimes: 3\n");
   const auto broken =
       ignite("list --runtimes-file " + quote((dir.path() / "broken.yaml").string()));
-  EXPECT_EQ(broken.status, 1);
+  EXPECT_EQ(broken.status, 125);
   EXPECT_THAT(broken.err, HasSubstr("Failed to load runtimes file: "));
 }
 
@@ -841,4 +882,142 @@ TEST(Cli, RunLeavesNoContainerBehind) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(gone) << "a container labelled " << label << " is still there 10 s after the run";
+}
+
+// ---- exit statuses, --json failures, SIGPIPE (issue 15) ---------------------------------------
+
+// The table of docs/cli.md, like the docker CLI's: the service's code passes through, 125 when
+// Ignite fails, 2 for usage, 124/137 for timeout/memory, 123 for the output limit.
+TEST(Cli, ExitStatusTable) {
+  TempDir dir;
+  const std::string base = cli() + " run " + quote(dir.path().string());
+  quickjs_service(dir.path(), "flood", "const s = 'x'.repeat(65536); for (;;) print(s);", 20000);
+  const auto flood = run_command(base + " --json");
+  EXPECT_EQ(flood.status, 123) << flood.err;
+  EXPECT_EQ(nlohmann::json::parse(flood.out).at("execution").at("outcome"), "output_limit");
+
+  TempDir node;
+  write_file(node.path() / "service.yaml",
+             "service:\n  name: hog\n  runtime: node\n  entry: index.js\n  memoryMb: 64\n"
+             "  timeoutMs: 20000\n");
+  write_file(node.path() / "index.js",
+             "const keep = []; for (;;) keep.push(Buffer.alloc(1 << 20, 1));\n");
+  const auto hog = run_command(cli() + " run " + quote(node.path().string()) + " --json");
+  EXPECT_EQ(hog.status, 137) << hog.err;
+
+  quickjs_service(dir.path(), "exits", "std.exit(42);");
+  EXPECT_EQ(run_command(base).status, 42);
+
+  // No daemon: Ignite failed, 125, and with --json the error is the one document.
+  const auto nodaemon =
+      run_command("DOCKER_HOST=unix:///nonexistent/docker.sock " + base + " --json");
+  EXPECT_EQ(nodaemon.status, 125) << nodaemon.err;
+  const auto doc = nlohmann::json::parse(nodaemon.out);
+  EXPECT_EQ(doc.at("error").at("code"), "docker_unavailable") << nodaemon.out;
+  EXPECT_THAT(doc.at("error").at("message").get<std::string>(), HasSubstr("/nonexistent"));
+  // Bad service.yaml: 125 as well (a check of the configuration is `validate`'s, exit 1).
+  write_file(dir.path() / "service.yaml", "service: {name: BAD}\n");
+  EXPECT_EQ(run_command(base).status, 125);
+  EXPECT_EQ(ignite("validate " + quote(dir.path().string())).status, 1);
+  // Usage: unknown flag, missing argument, bad option value.
+  EXPECT_EQ(ignite("run").status, 2);
+  EXPECT_EQ(ignite("run . --no-such-flag").status, 2);
+  EXPECT_EQ(ignite("run . --timeout -1").status, 2);
+}
+
+// --json prints exactly one JSON document on stdout, also when the command fails.
+TEST(Cli, JsonFailuresAreOneErrorDocument) {
+  for (const std::string& args : std::vector<std::string>{
+           "run /nonexistent/svc --json", "preflight /nonexistent/svc --json",
+           "report /nonexistent/svc --json", "lock /nonexistent/svc --check --json",
+           "env /nonexistent/svc --json", "run --json --no-such-flag x",
+           "run " + quote(example_service("hello-node").string()) + " --json --input '{oops'"}) {
+    const auto r = ignite(args);
+    EXPECT_NE(r.status, 0) << args;
+    nlohmann::json doc;
+    ASSERT_NO_THROW(doc = nlohmann::json::parse(r.out)) << args << ": stdout was " << r.out;
+    ASSERT_TRUE(doc.contains("error")) << args << ": " << r.out;
+    EXPECT_TRUE(doc["error"].at("code").is_string()) << r.out;
+    EXPECT_FALSE(doc["error"].at("message").get<std::string>().empty()) << r.out;
+    // The message is on stderr too, for people.
+    EXPECT_THAT(r.err, HasSubstr(doc["error"]["message"].get<std::string>().substr(0, 20)));
+  }
+  const auto usage = ignite("run --json --no-such-flag x");
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_EQ(nlohmann::json::parse(usage.out)["error"]["code"], "usage");
+  const auto input =
+      ignite("run " + quote(example_service("hello-node").string()) + " --json --input '{oops'");
+  EXPECT_EQ(input.status, 2);
+  EXPECT_EQ(nlohmann::json::parse(input.out)["error"]["code"], "invalid_input");
+  const auto missing = ignite("run /nonexistent/svc --json");
+  EXPECT_EQ(missing.status, 125);
+  EXPECT_EQ(nlohmann::json::parse(missing.out)["error"]["code"], "service");
+}
+
+TEST(Cli, LockCheckAndEnvSpeakJson) {
+  TempDir dir;
+  quickjs_service(dir.path(), "locked", "print('hi');");
+  const std::string svc = quote(dir.path().string());
+  const auto none = ignite("lock --check --json " + svc);
+  EXPECT_EQ(none.status, 1);
+  auto j = nlohmann::json::parse(none.out);
+  EXPECT_EQ(j.at("locked"), false);
+  EXPECT_EQ(j.at("ok"), false);
+  EXPECT_EQ(j.at("serviceName"), "locked");
+  const auto created = ignite("lock --json " + svc);
+  ASSERT_EQ(created.status, 0) << created.err;
+  j = nlohmann::json::parse(created.out);
+  EXPECT_EQ(j.at("action"), "created");
+  EXPECT_TRUE(j.at("manifest").at("checksums").contains("index.js"));
+  const auto clean = ignite("lock --check --json " + svc);
+  EXPECT_EQ(clean.status, 0) << clean.out;
+  j = nlohmann::json::parse(clean.out);
+  EXPECT_EQ(j.at("locked"), true);
+  EXPECT_EQ(j.at("drift"), false);
+  EXPECT_EQ(j.at("ok"), true);
+  write_file(dir.path() / "index.js", "print('changed');");
+  const auto drift = ignite("lock --check --json " + svc);
+  EXPECT_EQ(drift.status, 1);
+  j = nlohmann::json::parse(drift.out);
+  EXPECT_EQ(j.at("drift"), true);
+  EXPECT_THAT(j.at("details").dump(), HasSubstr("File modified: index.js"));
+
+  const auto env = ignite("env --json " + svc);
+  ASSERT_EQ(env.status, 0) << env.err;
+  j = nlohmann::json::parse(env.out);
+  EXPECT_EQ(j.at("service").at("name"), "locked");
+  EXPECT_EQ(j.at("runtime").get<std::string>().rfind("quickjs@", 0), 0u);
+  EXPECT_EQ(j.at("lock").at("drift"), true);
+  const auto runtimes = ignite("env --runtimes --json");
+  ASSERT_EQ(runtimes.status, 0);
+  j = nlohmann::json::parse(runtimes.out);
+  EXPECT_GE(j.at("runtimes").size(), 4u);
+  EXPECT_EQ(j.at("runtimes"), nlohmann::json::parse(ignite("list --json").out));
+}
+
+// `ignite run ... | head -1`: the reader goes away early. The CLI must not die of SIGPIPE mid-run
+// (leaving its container running); it finishes, removes the container and exits normally.
+TEST(Cli, ClosedStdoutStillRemovesTheContainer) {
+  TempDir dir;
+  quickjs_service(dir.path(), "chatty",
+                  "for (let i = 0; i < 30; i++) { print('line ' + i); std.out.flush(); "
+                  "os.sleep(50); }",
+                  20000);
+  const std::string label =
+      "ignite-test-pipe=" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const auto r = run_command(
+      "bash -c " + quote("set -o pipefail; IGNITE_LABELS=\"${IGNITE_LABELS:+$IGNITE_LABELS,}" +
+                         label + "\" " + cli() + " run " + quote(dir.path().string()) +
+                         " --stream | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"));
+  EXPECT_EQ(r.out, "line 0\n");
+  EXPECT_THAT(r.err, HasSubstr("status=0")) << r.err;  // not 141 (SIGPIPE)
+  // The daemon deletes the container as it exits (AutoRemove), possibly just after the CLI did.
+  std::string left;
+  for (int i = 0; i < 100; ++i) {
+    left = run_command("docker ps -aq --filter label=" + label).out;
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(left, "") << "containers left behind";
 }

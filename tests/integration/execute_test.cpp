@@ -209,7 +209,7 @@ TEST(Execute, OutputFloodCutAtCap) {
   std::size_t streamed = 0;
   opt.on_stdout = [&](std::string_view d) { streamed += d.size(); };
   const auto r = engine().execute(s.svc, opt);
-  EXPECT_EQ(r.outcome, Outcome::OutputLimit) << "exit " << r.exit_code << " peak " << r.memory_peak_mb.value_or(-1) << " oom " << r.oom_killed << " out " << r.stdout_text.size() << " err " << r.stderr_text.substr(0, 300) << " run " << r.phases.run.count();
+  EXPECT_EQ(r.outcome, Outcome::OutputLimit) << "exit " << r.exit_code << " peak " << r.memory_peak_mb.value_or(-1) << " oom " << r.oom_killed << " out " << r.stdout_text.size() << " err " << r.stderr_text.substr(0, 300) << " run " << std::chrono::duration_cast<std::chrono::milliseconds>(r.phases.run).count() << " ms";
   EXPECT_TRUE(r.stdout_truncated);
   EXPECT_EQ(r.stdout_text.size(), 64u * 1024u);
   EXPECT_GE(streamed, 64u * 1024u);
@@ -381,7 +381,8 @@ TEST(Execute, ConcurrencyIsBounded) {
         const auto r = single.execute(s.svc);
         ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
         const std::int64_t end = std::stoll(r.stdout_text);
-        spans[i] = {end - r.phases.run.count(), end};
+        spans[i] = {end - std::chrono::duration_cast<std::chrono::milliseconds>(r.phases.run).count(),
+                    end};
       }));
     }
   }

@@ -365,6 +365,60 @@ TEST(Pool, ColdContainersAreRemovedOffTheCriticalPathAndFlushWaits) {
   EXPECT_FALSE(exists(r.container_id));
 }
 
+TEST(Pool, PrewarmEndsOnAStopRequest) {
+  // Four node containers one at a time take seconds; a stop 300 ms in ends the wait at once.
+  Ignite::EngineOptions o = pool_options(4);
+  o.pool.refill_concurrency = 1;
+  Ignite::Engine e(o);
+  const auto svc = e.load(example_service("hello-node"));
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(300ms);
+    stop.request_stop();
+  });
+  Ignite::ExecuteOptions opt;
+  opt.stop_token = stop.get_token();
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    e.prewarm(svc, opt);
+    FAIL() << "prewarm returned despite the stop request";
+  } catch (const Ignite::Error& err) {
+    EXPECT_EQ(err.code(), Ignite::ErrorCode::Cancelled) << err.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  e.drain_pool();
+  e.flush();
+  EXPECT_TRUE(eventually([&] { return containers_of(e).empty(); }));
+}
+
+TEST(Pool, KeepContainersLeavesThemStoppedUntilReleased) {
+  Ignite::EngineOptions o;
+  o.keep_containers = true;
+  Ignite::Engine e(o);
+  const auto svc = e.load(example_service("hello-quickjs"));
+  const auto r = e.execute(svc, {.input = "{}"});
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  e.flush();
+  ASSERT_TRUE(exists(r.container_id));
+  // Stopped (the supervisor exits right after its completion record), logs kept.
+  EXPECT_TRUE(eventually([&] {
+    return !client().container_inspect(r.container_id)
+                .value("State", nlohmann::json::object())
+                .value("Running", true);
+  }));
+  EXPECT_FALSE(e.release_kept("not-a-kept-id"));
+  EXPECT_TRUE(e.release_kept(r.container_id));
+  EXPECT_FALSE(e.release_kept(r.container_id));  // once
+  e.flush();
+  EXPECT_FALSE(exists(r.container_id));
+  // remove_containers() removes kept ones too.
+  const auto r2 = e.execute(svc, {.input = "{}"});
+  e.flush();
+  ASSERT_TRUE(exists(r2.container_id));
+  EXPECT_EQ(e.remove_containers(), 1u);
+  EXPECT_FALSE(exists(r2.container_id));
+}
+
 TEST(Pool, PrewarmRefusesWhenThePoolIsOff) {
   Ignite::Engine e;
   const auto svc = e.load(example_service("hello-quickjs"));

@@ -2,7 +2,7 @@
 
 Run with tests/python/run [PYTEST_ARGS], or by hand from the checkout root after
 `bazel build //bindings/python:_core.so`:
-    PYTHONPATH=bindings/python /usr/bin/python3 -m pytest -p ignite.pytest_plugin tests/python
+    PYTHONPATH=bindings/python /usr/bin/python3 -m pytest -p ignite_sandbox.pytest_plugin tests/python
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-import ignite
+import ignite_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "services"
@@ -109,10 +109,12 @@ def container_exists(container_id: str) -> bool:
     return status == 200
 
 
-def session_containers(engine: ignite.Engine) -> list[dict]:
+def session_containers(engine: ignite_sandbox.Engine) -> list[dict]:
     """The engine's containers still in the daemon once its queued removals are done
-    (``execute`` returns before the daemon has deleted the container)."""
-    engine.flush()
+    (``execute`` returns before the daemon has deleted the container; a closed engine has
+    finished them)."""
+    if not engine.closed:
+        engine.flush()
     return containers("dev.ignite.session=" + engine.session_id)
 
 
@@ -157,7 +159,7 @@ def make_service() -> Iterator[Callable[..., Path]]:
 
 
 @pytest.fixture
-def engine() -> Iterator[ignite.Engine]:
+def engine() -> Iterator[ignite_sandbox.Engine]:
     """A private engine per test (own session id), cleaned up afterwards."""
-    with ignite.Engine() as e:
+    with ignite_sandbox.Engine() as e:
         yield e

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-import ignite
+import ignite_sandbox
 from conftest import EXAMPLES, session_containers
 
 

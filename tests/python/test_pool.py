@@ -1,4 +1,4 @@
-"""The warm pool through ignite.Engine on the real daemon: prewarm, warm and reused containers,
+"""The warm pool through ignite_sandbox.Engine on the real daemon: prewarm, warm and reused containers,
 pool statistics, flush and drain, the pool options, and what the pool refuses."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-import ignite
+import ignite_sandbox
 from conftest import EXAMPLES, container_exists, containers, session_containers
 
 NO_SPAWN_POLICY = "security:\n  process:\n    allowSpawn: false\n"
@@ -27,10 +27,10 @@ def _eventually(predicate, seconds: float = 20.0) -> bool:
 def pool_engine():
     """pool_engine(**options) -> an Engine with those options, closed (pool drained, containers
     removed) after the test."""
-    made: list[ignite.Engine] = []
+    made: list[ignite_sandbox.Engine] = []
 
-    def make(**options) -> ignite.Engine:
-        e = ignite.Engine(**options)
+    def make(**options) -> ignite_sandbox.Engine:
+        e = ignite_sandbox.Engine(**options)
         made.append(e)
         return e
 
@@ -45,13 +45,13 @@ def test_prewarm_then_execute_runs_warm(pool_engine):
     svc = engine.load(EXAMPLES / "hello-quickjs")
     assert engine.prewarm(svc) == 2  # count 0: pool_size
     stats = engine.pool_stats()
-    assert isinstance(stats, ignite.PoolStats)
+    assert isinstance(stats, ignite_sandbox.PoolStats)
     assert (stats.ready, stats.created, stats.dispatched) == (2, 2, 0)
 
     r = engine.execute(svc, input={"name": "Pool"})
     assert r.ok, r.stderr
     assert r.container_start == "warm"
-    assert r.container_start is ignite.ContainerStart.WARM
+    assert r.container_start is ignite_sandbox.ContainerStart.WARM
     assert r.container_job == 1
     assert len(r.container_id) >= 12
     assert "Hello, Pool!\n" in r.stdout
@@ -84,7 +84,7 @@ def test_reuse_runs_three_jobs_per_container(pool_engine, make_service):
         assert r.stdout == f"job {n}\n"
     assert [r.container_job for r in results] == [1, 2, 3, 1]
     assert [r.container_start for r in results[1:3]] == ["reused", "reused"]
-    assert results[1].container_start is ignite.ContainerStart.REUSED
+    assert results[1].container_start is ignite_sandbox.ContainerStart.REUSED
     assert results[0].container_id == results[1].container_id == results[2].container_id
     assert results[3].container_id != results[2].container_id
     engine.flush()
@@ -113,7 +113,7 @@ def test_service_reuse_from_service_yaml(pool_engine, make_service):
 
 def test_pool_stats_drain_and_flush(pool_engine):
     engine = pool_engine(pool_size=2)
-    assert engine.pool_stats() == ignite.PoolStats(0, 0, 0, 0, 0, 0)  # before first use
+    assert engine.pool_stats() == ignite_sandbox.PoolStats(0, 0, 0, 0, 0, 0)  # before first use
     svc = engine.load(EXAMPLES / "hello-quickjs")
     assert engine.prewarm(svc, count=1) == 1
     stats = engine.pool_stats()
@@ -147,7 +147,7 @@ def test_prewarm_keywords_select_the_pool_key(pool_engine):
 
 
 def test_prewarm_refuses_what_the_pool_cannot_serve(pool_engine, make_service):
-    with pytest.raises(ignite.ConfigError) as off:
+    with pytest.raises(ignite_sandbox.ConfigError) as off:
         pool_engine().prewarm(EXAMPLES / "hello-quickjs")
     assert "warm pool is off" in off.value.message
 
@@ -155,26 +155,26 @@ def test_prewarm_refuses_what_the_pool_cannot_serve(pool_engine, make_service):
     d = make_service("print('cold');")
     (d / "ignite.policy.yaml").write_text(NO_SPAWN_POLICY)
     (d / "ignite.policy.yaml").chmod(0o644)
-    with pytest.raises(ignite.ConfigError) as no_spawn:
+    with pytest.raises(ignite_sandbox.ConfigError) as no_spawn:
         engine.prewarm(d)
     assert "allowSpawn" in no_spawn.value.message
     assert no_spawn.value.code == "config"
     r = engine.execute(d)
     assert r.stdout == "cold\n"
-    assert r.container_start is ignite.ContainerStart.COLD
+    assert r.container_start is ignite_sandbox.ContainerStart.COLD
     assert engine.pool_stats().created == 0
 
 
 def test_prewarm_argument_errors(pool_engine):
     engine = pool_engine(pool_size=1)
     svc = engine.load(EXAMPLES / "hello-quickjs")
-    with pytest.raises(ignite.InvalidArgumentError):
+    with pytest.raises(ignite_sandbox.InvalidArgumentError):
         engine.prewarm(svc, count=-1)
-    with pytest.raises(ignite.InvalidArgumentError):
+    with pytest.raises(ignite_sandbox.InvalidArgumentError):
         engine.prewarm(svc, env={"1BAD": "x"})
-    with pytest.raises(ignite.InvalidArgumentError):
+    with pytest.raises(ignite_sandbox.InvalidArgumentError):
         engine.prewarm(svc, delivery="teleport")
-    with pytest.raises(ignite.RuntimeNotFoundError):
+    with pytest.raises(ignite_sandbox.RuntimeNotFoundError):
         engine.prewarm(svc, runtime="nope@1")
     with pytest.raises(TypeError):
         engine.prewarm(42)
@@ -194,8 +194,8 @@ def test_prewarm_argument_errors(pool_engine):
     ],
 )
 def test_pool_options_are_checked(options):
-    with pytest.raises(ignite.InvalidArgumentError):
-        ignite.Engine(**options)
+    with pytest.raises(ignite_sandbox.InvalidArgumentError):
+        ignite_sandbox.Engine(**options)
 
 
 def test_pool_options_reach_the_engine(pool_engine):
@@ -208,7 +208,7 @@ def test_pool_options_reach_the_engine(pool_engine):
 
 
 def test_from_env_reads_the_pool_variables(pool_engine):
-    e = ignite.Engine.from_env({"IGNITE_POOL_SIZE": "1", "IGNITE_POOL_REUSE": "1",
+    e = ignite_sandbox.Engine.from_env({"IGNITE_POOL_SIZE": "1", "IGNITE_POOL_REUSE": "1",
                                 "IGNITE_POOL_IDLE_EXPIRY_S": "60",
                                 "IGNITE_POOL_REFILL_CONCURRENCY": "1",
                                 "IGNITE_POOL_MEMORY_BUDGET_MB": "512"})
@@ -217,24 +217,23 @@ def test_from_env_reads_the_pool_variables(pool_engine):
     finally:
         e.close()
     assert session_containers(e) == []
-    with pytest.raises(ignite.ConfigError):
-        ignite.Engine.from_env({"IGNITE_POOL_SIZE": "many"})
-    with pytest.raises(ignite.InvalidArgumentError):
-        ignite.Engine.from_env({"IGNITE_POOL_REUSE": "0"})
+    with pytest.raises(ignite_sandbox.ConfigError):
+        ignite_sandbox.Engine.from_env({"IGNITE_POOL_SIZE": "many"})
+    with pytest.raises(ignite_sandbox.InvalidArgumentError):
+        ignite_sandbox.Engine.from_env({"IGNITE_POOL_REUSE": "0"})
 
 
-def test_close_drains_the_pool_and_the_engine_stays_usable():
-    with ignite.Engine(pool_size=2) as engine:
+def test_close_drains_the_pool_and_closes_the_engine():
+    with ignite_sandbox.Engine(pool_size=2) as engine:
         svc = engine.load(EXAMPLES / "hello-quickjs")
         assert engine.prewarm(svc) == 2
         sid = engine.session_id
     assert containers("dev.ignite.session=" + sid) == []
-    assert engine.pool_stats().ready == 0
-    try:
-        assert engine.execute(svc).ok  # usable after close: the pool fills again on demand
-    finally:
-        engine.close()
-    assert containers("dev.ignite.session=" + sid) == []
+    assert engine.closed and engine.close() == 0  # idempotent
+    with pytest.raises(ignite_sandbox.InvalidArgumentError, match="closed"):
+        engine.execute(svc)
+    with pytest.raises(ignite_sandbox.InvalidArgumentError, match="closed"):
+        engine.pool_stats()
 
 
 def test_prewarm_releases_the_gil(pool_engine):

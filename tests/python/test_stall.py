@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import ignite
+import ignite_sandbox
 from conftest import session_containers
 
 
@@ -43,9 +43,10 @@ def frozen_daemon():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                ignite.Engine().ping()
+                with ignite_sandbox.Engine() as probe:
+                    probe.ping()
                 break
-            except ignite.DockerUnavailableError:
+            except ignite_sandbox.DockerUnavailableError:
                 time.sleep(0.1)
 
 
@@ -61,7 +62,7 @@ def test_stop_source_cancels_a_call_in_flight(engine, make_service):
     svc = engine.load(make_service("print('ran');"))
     engine.execute(svc)  # the image exists, the client is connected
     with frozen_daemon():
-        stop = ignite.StopSource()
+        stop = ignite_sandbox.StopSource()
         results = []
         t = threading.Thread(target=lambda: results.append(engine.execute(svc, stop=stop)))
         t.start()
@@ -92,3 +93,34 @@ def test_ctrl_c_cancels_a_call_in_flight(engine, make_service):
             engine.execute(svc)  # on the main thread, blocked in create
         assert time.monotonic() - sent[0] < 1.0
     assert _nothing_left(engine)
+
+
+def test_asyncio_cancellation_during_a_frozen_daemon(make_service):
+    """A task awaiting AsyncEngine.execute whose Engine API call hangs on the frozen daemon:
+    cancelling it raises CancelledError within a second; after the thaw the same AsyncEngine
+    executes normally and nothing of the session is left."""
+    import asyncio
+
+    svc_dir = make_service("print('ran');")
+
+    async def main():
+        async with ignite_sandbox.AsyncEngine() as engine:
+            svc = engine.load(svc_dir)
+            assert (await engine.execute(svc)).ok  # the image exists, the client is connected
+            with frozen_daemon():
+                task = asyncio.create_task(engine.execute(svc))
+                done, _ = await asyncio.wait({task}, timeout=0.5)
+                assert not done, "an execution returned on a frozen daemon"
+                t0 = time.monotonic()
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                took = time.monotonic() - t0
+                print(f"\n[measure] asyncio cancel on a frozen daemon -> CancelledError "
+                      f"{took * 1000:.0f} ms")
+                assert took < 1.0
+            result = await engine.execute(svc, timeout=30)
+            assert result.ok and result.stdout == "ran\n"
+            assert await asyncio.to_thread(_nothing_left, engine.engine)
+
+    asyncio.run(main())

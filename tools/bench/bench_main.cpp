@@ -17,6 +17,11 @@
 //                as the pool does (supervisor + runner) -> attach -> start -> runner ready ->
 //                remove. Its exec/s is the floor of ignite-pool-sustained;
 //   ignite-reuse execute() in reuse mode (PoolOptions::reuse = 50 jobs per container).
+//   ignite-remote-tls  Ignite's cold path against a second dockerd over TCP with TLS in a
+//                network namespace of its own (tests/remote/tls_dockerd, a veth pair with
+//                198.19.x addresses, started and stopped by this run; the
+//                runtime images copied there with Engine::copy_images): delivery is baked, every
+//                call and the attach stream go through TLS. Compare with ignite-cold.
 // The pooled methods use an Engine of their own per runtime x concurrency, so pools do not
 // interfere with each other or with the cold path.
 // Methods are interleaved batch by batch (a, b, c, then b, c, a, then c, a, b ...) so that drift
@@ -68,6 +73,7 @@
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "tools/bench/chart.hpp"
 
 extern char** environ;
 
@@ -98,6 +104,9 @@ void say(const std::string& line) { std::fprintf(stderr, "[bench] %s\n", line.c_
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
+
+// A result's time (microseconds) in fractional milliseconds.
+double to_ms(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
 std::string random_hex(std::size_t n) {
   static const char* kHex = "0123456789abcdef";
@@ -395,7 +404,7 @@ std::optional<std::vector<std::string>> runner_cmd(const std::vector<std::string
 // Every method, in the order of the report.
 const std::vector<std::string> kMethodIds = {
     "docker-run", "cli", "raw-api", "ignite-cold", "ignite-pool-burst", "ignite-pool-sustained", "churn",
-    "ignite-reuse",
+    "ignite-reuse", "ignite-remote-tls",
 };
 
 constexpr std::size_t kReuseJobs = 50;  // ignite-reuse: PoolOptions::reuse
@@ -408,6 +417,7 @@ struct Options {
   int n_concurrent = 40;  // executions per method at each concurrency > 1
   bool quick = false;
   fs::path json_path = "bench-results.json";
+  fs::path chart_path;  // empty: json_path with .svg
   std::string docker_cli = "docker";
   // The reference CLI for the `cli` method (tools/bench/run builds it -c opt); empty: not run.
   std::string ignite_cli;
@@ -415,6 +425,7 @@ struct Options {
   bool keep_images = false;
   bool fixed_order = false;
   std::string input = R"({"name":"bench"})";
+  fs::path tls_dockerd;  // tests/remote/tls_dockerd (ignite-remote-tls)
 };
 
 struct Sample {
@@ -555,6 +566,11 @@ class Bench {
   // Methods
   Sample run_docker_cli(Target& t);
   Sample run_ignite_cli(Target& t);
+  // The SVG of every row's latency distribution (chart.hpp); false when it cannot be written.
+  bool write_chart();
+  fs::path chart_path() const {
+    return opt_.chart_path.empty() ? fs::path(opt_.json_path).replace_extension(".svg") : opt_.chart_path;
+  }
   Sample run_raw_api(Target& t);
   Sample run_churn(Target& t);
   // A raw method's container left by a failure (empty: none); errors are the sweep's to handle.
@@ -581,8 +597,14 @@ class Bench {
   json to_json(const json& targets);
   void print_markdown(const json& targets);
   std::size_t cleanup();
+  // ignite-remote-tls: the TLS daemon and the Engine that talks to it.
+  void start_remote();
+  void stop_remote();
 
   Options opt_;
+  fs::path tls_dir_;
+  std::unique_ptr<Ignite::Engine> remote_;
+  json remote_info_ = json::object();
   std::string session_ = random_hex(12);
   Ignite::EngineOptions engine_options_;
   std::unique_ptr<Ignite::Engine> engine_;                         // ignite-cold (pool off)
@@ -688,7 +710,7 @@ void Bench::warm_up(Target& t) {
   }
   t.image = r.image;
   t.built = r.cold_start;
-  t.first_build_ms = static_cast<double>(r.phases.build.count());
+  t.first_build_ms = to_ms(r.phases.build);
 
   // The raw-api create body: Ignite's settings for a service without network or policy file.
   json labels = json::object();
@@ -753,6 +775,22 @@ void Bench::warm_up(Target& t) {
   }
 }
 
+// The verdict on one process-driven sample (docker run, ignite run): it ran, in time, exited
+// 0 and printed the expected greeting.
+void process_verdict(Sample& s, const ProcResult& p, const std::string& expect, const std::string& what) {
+  if (!p.error.empty()) {
+    s.error = p.error;
+  } else if (p.timed_out) {
+    s.error = what + " timed out";
+  } else if (p.exit_code != 0) {
+    s.error = what + " exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
+  } else if (p.out.find(expect) == std::string::npos) {
+    s.error = "unexpected output: " + first_line(p.out);
+  } else {
+    s.ok = true;
+  }
+}
+
 Sample Bench::run_docker_cli(Target& t) {
   std::vector<std::string> argv = {opt_.docker_cli, "run", "--rm", "-i"};
   for (const auto& [k, v] : bench_labels()) {
@@ -788,17 +826,7 @@ Sample Bench::run_docker_cli(Target& t) {
   const auto t0 = Clock::now();
   const ProcResult p = run_process(argv, opt_.input, kExecutionTimeout);
   s.ms = ms_between(t0, Clock::now());
-  if (!p.error.empty()) {
-    s.error = p.error;
-  } else if (p.timed_out) {
-    s.error = "docker run timed out";
-  } else if (p.exit_code != 0) {
-    s.error = "docker run exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
-  } else if (p.out.find(t.expect) == std::string::npos) {
-    s.error = "unexpected output: " + first_line(p.out);
-  } else {
-    s.ok = true;
-  }
+  process_verdict(s, p, t.expect, "docker run");
   return s;
 }
 
@@ -815,17 +843,7 @@ Sample Bench::run_ignite_cli(Target& t) {
   const auto t0 = Clock::now();
   const ProcResult p = run_process(argv, "", kExecutionTimeout, {"IGNITE_LABELS=" + cli_label()});
   s.ms = ms_between(t0, Clock::now());
-  if (!p.error.empty()) {
-    s.error = p.error;
-  } else if (p.timed_out) {
-    s.error = "ignite run timed out";
-  } else if (p.exit_code != 0) {
-    s.error = "ignite run exit " + std::to_string(p.exit_code) + ": " + first_line(p.err);
-  } else if (p.out.find(t.expect) == std::string::npos) {
-    s.error = "unexpected output: " + first_line(p.out);
-  } else {
-    s.ok = true;
-  }
+  process_verdict(s, p, t.expect, "ignite run");
   return s;
 }
 
@@ -957,9 +975,9 @@ Sample Bench::run_ignite(Target& t, Ignite::Engine& engine, Expect expect) {
     const Ignite::ExecutionResult r = engine.execute(t.service, o);
     s.ms = ms_between(t0, Clock::now());
     const auto& ph = r.phases;
-    const double phases = static_cast<double>((ph.create + ph.start + ph.run + ph.cleanup).count());
-    const double duration = static_cast<double>(r.duration.count());
-    // Engine phases have millisecond resolution; "image" (ImageBuilder::ensure, which includes a
+    const double phases = to_ms(ph.create + ph.start + ph.run + ph.cleanup);
+    const double duration = to_ms(r.duration);
+    // Engine phases have microsecond resolution; "image" (ImageBuilder::ensure, which includes a
     // build when one happens; with a pool also taking a container from it, waiting for one being
     // started if need be) is the rest of `duration`, "outside" what execute() does before and
     // after `duration` (validation, policy file, concurrency slot, history file). "cleanup" is
@@ -967,10 +985,10 @@ Sample Bench::run_ignite(Target& t, Ignite::Engine& engine, Expect expect) {
     s.steps = {
         {"outside", s.ms - duration},
         {pooled ? "image+take" : "image", duration - phases},
-        {"create+attach", static_cast<double>(ph.create.count())},
-        {"start", static_cast<double>(ph.start.count())},
-        {"run", static_cast<double>(ph.run.count())},
-        {"cleanup", static_cast<double>(ph.cleanup.count())},
+        {"create+attach", to_ms(ph.create)},
+        {"start", to_ms(ph.start)},
+        {"run", to_ms(ph.run)},
+        {"cleanup", to_ms(ph.cleanup)},
     };
     s.built = r.cold_start || ph.build.count() > 0;
     s.start = std::string(Ignite::to_string(r.container_start));
@@ -1115,6 +1133,19 @@ std::vector<Method> Bench::make_methods() {
   all.push_back(make_method("churn", "container churn (raw API)", [this](Target& t) { return run_churn(t); }, slow));
   all.push_back(pooled("ignite-reuse", fmt("Ignite reuse mode (%zu jobs)", kReuseJobs), Expect::Pooled, kReuseJobs,
                        reuse));
+  if (std::find(opt_.methods.begin(), opt_.methods.end(), "ignite-remote-tls") != opt_.methods.end()) {
+    try {
+      start_remote();
+      Method m = make_method("ignite-remote-tls", "Ignite cold path, remote daemon over TLS",
+                             [this](Target& t) { return run_ignite(t, *remote_, Expect::Any); }, base);
+      m.after_batch = [this](Target&) { remote_->flush(); };
+      all.push_back(std::move(m));
+    } catch (const std::exception& e) {
+      notes_.push_back(std::string("ignite-remote-tls skipped: ") + e.what());
+      say(notes_.back());
+      stop_remote();
+    }
+  }
 
   std::vector<Method> chosen;
   for (auto& m : all) {
@@ -1280,6 +1311,59 @@ void Bench::probe(Target& t) {
   probes_[t.runtime] = out;
 }
 
+void Bench::start_remote() {
+  if (opt_.tls_dockerd.empty()) throw std::runtime_error("no --tls-dockerd script given");
+  tls_dir_ = fs::temp_directory_path() / ("ignite-bench-tls-" + session_);
+  const auto t0 = Clock::now();
+  const ProcResult started = run_process({opt_.tls_dockerd.string(), "start", tls_dir_.string()}, "",
+                                         std::chrono::seconds(60));
+  if (!started.error.empty() || started.exit_code != 0) {
+    throw std::runtime_error("starting the TLS daemon: " +
+                             (started.error.empty() ? first_line(started.err) : started.error));
+  }
+  const std::string address = first_line(started.out);  // "198.19.k.2:2376", its own netns
+  Ignite::EngineOptions o = engine_options_;
+  o.docker_host = "tcp://" + address;
+  o.docker_tls_verify = true;
+  o.docker_cert_path = tls_dir_ / "client";
+  remote_ = std::make_unique<Ignite::Engine>(o);
+  // The runtime images, as a user would: streamed through the Engine API.
+  Ignite::ImageCopyOptions copy;
+  copy.images = opt_.runtimes;
+  const auto copied = engine_->copy_images(*remote_, copy);
+  say(fmt("remote TLS daemon on %s up; runtime images copied: %.1f MB in %lld ms (%.0f ms in all)",
+          address.c_str(), static_cast<double>(copied.bytes) / 1e6,
+          static_cast<long long>(copied.duration.count()), ms_between(t0, Clock::now())));
+  remote_info_ = {{"endpoint", o.docker_host},
+                  {"images_copy", {{"bytes", copied.bytes},
+                                   {"ms", copied.duration.count()},
+                                   {"images", copied.copied}}}};
+  notes_.push_back(fmt("ignite-remote-tls: a second dockerd with TLS at %s (a network namespace of its own, "
+                       "over a veth pair); the runtime images "
+                       "(%s) were copied there first: %.1f MB in %lld ms (Engine::copy_images)",
+                       address.c_str(), [&] {
+                         std::string list;
+                         for (const auto& i : copied.copied) list += (list.empty() ? "" : ", ") + i;
+                         return list;
+                       }().c_str(),
+                       static_cast<double>(copied.bytes) / 1e6, static_cast<long long>(copied.duration.count())));
+}
+
+void Bench::stop_remote() {
+  if (remote_) {
+    try {
+      remote_->flush();
+    } catch (const std::exception& e) {
+      say(std::string("remote flush: ") + e.what());
+    }
+    remote_.reset();
+  }
+  if (!tls_dir_.empty()) {
+    run_process({opt_.tls_dockerd.string(), "stop", tls_dir_.string()}, "", std::chrono::seconds(60));
+    tls_dir_.clear();
+  }
+}
+
 std::size_t Bench::cleanup() {
   std::size_t left = 0;
   try {
@@ -1319,6 +1403,30 @@ std::size_t Bench::cleanup() {
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
+
+bool Bench::write_chart() {
+  std::vector<ignite_bench::ChartSeries> series;
+  for (const auto& rt : opt_.runtimes) {
+    for (const auto& m : methods_) {
+      for (int c : opt_.concurrency) {
+        const Row* r = find_row(rows_, m.id, rt, c);
+        if (r) series.push_back({rt, m.label, c, r->sorted_ok()});
+      }
+    }
+  }
+  const std::string title = "Ignite benchmark, " + started_at_ + " (" + machine_.value("cpu", std::string("?")) +
+                            ", " + std::to_string(machine_.value("cores", 0)) + " cores)";
+  const fs::path path = chart_path();
+  std::ofstream out(path);
+  out << ignite_bench::latency_chart_svg(series, title);
+  out.close();
+  if (!out) {
+    say("could not write " + path.string());
+    return false;
+  }
+  say("chart written to " + fs::absolute(path).string());
+  return true;
+}
 
 // Ignite minus baseline, sample by sample: the i-th executions of both methods ran in the same
 // round (within a few hundred ms of each other), so host drift mostly cancels out. Sorted.
@@ -1377,6 +1485,39 @@ json Bench::evaluate_targets() {
   ratio_target("cold-vs-docker-run", "cold path p50 <= 0.5x docker run --rm", "ignite-cold", "docker-run", 0.5);
   ratio_target("cli-vs-docker-run", "ignite run (CLI) p50 <= 0.5x docker run --rm, end to end", "cli",
                "docker-run", 0.5);
+  {
+    // The remote TLS cold path against the local one, same run (baked delivery, TLS, TCP).
+    json t = {{"id", "remote-tls-vs-cold"},
+              {"target", "remote TLS cold path p50 <= 1.5x the local cold path"},
+              {"limit", 1.5}};
+    double worst = 0;
+    std::string where;
+    json per_row = json::array();
+    for (const auto& r : rows_) {
+      if (r.method != "ignite-remote-tls") continue;
+      const Row* cold = find_row(rows_, "ignite-cold", r.runtime, r.concurrency);
+      if (!cold || !(cold->p(0.5) > 0)) continue;
+      const double ratio = r.p(0.5) / cold->p(0.5);
+      per_row.push_back({{"runtime", r.runtime},
+                         {"concurrency", r.concurrency},
+                         {"ratio", num(ratio, 3)},
+                         {"remote_p50_ms", num(r.p(0.5), 1)},
+                         {"cold_p50_ms", num(cold->p(0.5), 1)}});
+      if (ratio > worst) {
+        worst = ratio;
+        where = r.runtime + ", c=" + std::to_string(r.concurrency);
+      }
+    }
+    if (per_row.empty()) {
+      t["status"] = "not measured";
+    } else {
+      t["status"] = worst <= 1.5 ? "met" : "not met";
+      t["value"] = num(worst, 3);
+      t["detail"] = fmt("worst %.2fx (%s)", worst, where.c_str());
+      t["rows"] = per_row;
+    }
+    out.push_back(t);
+  }
 
   // CPU per execution over every measured execution of one Ignite method, settling included
   // (waiting for background removals and pool refills: Ignite's work for those executions).
@@ -1617,6 +1758,7 @@ json Bench::to_json(const json& targets) {
       {"ignite",
        {{"memory", memory_}, {"first_build", builds}}},
       {"probes", probes_},
+      {"remote_tls", remote_info_},
       {"targets", targets},
       {"leftover_containers_removed", leftover_containers_},
       {"notes", notes_},
@@ -1917,6 +2059,7 @@ int Bench::main() {
   memory_["hwm_end_mib"] = num(proc_status_mib("VmHWM"), 2);
   memory_["note"] = "VmRSS of the whole driver process (Ignite + libcurl + this driver)";
   leftover_containers_ = cleanup();
+  stop_remote();  // its containers and images go with its data-root
   if (leftover_containers_ > 0) {
     notes_.push_back(fmt("%zu containers of this run were still present at the end and were removed",
                          leftover_containers_));
@@ -1950,6 +2093,7 @@ int Bench::main() {
     return 1;
   }
   say("JSON written to " + fs::absolute(opt_.json_path).string());
+  if (!write_chart()) return 1;
   if (rc == 0 && errors > 0) rc = 2;
   return rc;
 }
@@ -1972,9 +2116,12 @@ const char* kUsage = R"(Usage: bench [options]   (normally run through tools/ben
   --runtimes LIST       comma-separated subset of node,bun,deno,quickjs (default all)
   --concurrency LIST    concurrency levels (default 1,4)
   --executions N1,NC    executions per method at c=1 and at each c>1
+  --tls-dockerd PATH    tests/remote/tls_dockerd (for ignite-remote-tls; tools/bench/run passes it)
   --methods LIST        subset of docker-run,cli,raw-api,ignite-cold,ignite-pool-burst,
-                        ignite-pool-sustained,churn,ignite-reuse (default all)
+                        ignite-pool-sustained,churn,ignite-reuse,ignite-remote-tls (default all)
   --json PATH           where the JSON results go (default bench-results.json)
+  --chart PATH          where the SVG chart of the latency distributions goes (default: the JSON
+                        path with .svg)
   --services DIR        directory holding hello-<runtime>/ (default examples/services)
   --docker-cli PATH     docker CLI for the docker-run baseline (default docker from PATH)
   --ignite-cli PATH     the reference CLI for the cli method (tools/bench/run passes its -c opt build)
@@ -2036,8 +2183,12 @@ Options parse_args(int argc, char** argv) {
       }
     } else if (key == "--json") {
       o.json_path = value();
+    } else if (key == "--chart") {
+      o.chart_path = value();
     } else if (key == "--services") {
       o.services_dir = value();
+    } else if (key == "--tls-dockerd") {
+      o.tls_dockerd = value();
     } else if (key == "--docker-cli") {
       o.docker_cli = value();
     } else if (key == "--ignite-cli") {

@@ -19,6 +19,18 @@ say() {
   [[ $IGNITE_QUIET == 1 ]] || printf '[%s] %s\n' "$IGNITE_LOG_TAG" "$*"
 }
 
+# A line about work that takes a while (installing packages, starting dockerd, building image
+# n of 7): shown on a terminal even with --quiet, so a first run is never minutes of silence;
+# otherwise only when not quiet. On stderr, so stdout stays the command's. IGNITE_PROGRESS=0
+# turns it off, IGNITE_PROGRESS=1 on (for callers that know better than isatty, e.g. tests).
+progress() {
+  local show=${IGNITE_PROGRESS:-}
+  if [[ -z $show ]]; then
+    if [[ -t 2 || $IGNITE_QUIET != 1 ]]; then show=1; else show=0; fi
+  fi
+  [[ $show != 1 ]] || printf '[%s] %s\n' "$IGNITE_LOG_TAG" "$*" >&2
+}
+
 # An error line (always shown, on stderr).
 err() {
   printf '[%s] %s\n' "$IGNITE_LOG_TAG" "$*" >&2

@@ -1,5 +1,8 @@
 // `ignite env [dir] [--runtimes]`: the supported runtimes, or a service's environment status.
+#include <nlohmann/json.hpp>
+
 #include "examples/cli/cli.hpp"
+#include "ignite/json.hpp"
 #include "ignite/lock.hpp"
 
 namespace ignite_cli {
@@ -8,6 +11,7 @@ namespace {
 struct EnvArgs {
   std::optional<std::string> dir;
   bool runtimes = false;
+  bool json = false;
 };
 
 std::string join(const std::vector<std::string>& items) {
@@ -41,23 +45,34 @@ void print_runtimes(const Ignite::RuntimeRegistry& registry) {
 
 int run_env(Ignite::Engine& engine, const EnvArgs& a) {
   if (a.runtimes) {
-    print_runtimes(engine.runtimes());
+    if (a.json) {
+      std::cout << nlohmann::json{{"runtimes", runtimes_json(engine.runtimes())}}.dump(2) << "\n";
+    } else {
+      print_runtimes(engine.runtimes());
+    }
     return 0;
   }
   if (!a.dir) {
-    error("Service path required. Use `ignite env <service>` or `ignite env --runtimes`");
-    return 1;
+    return fail(kExitUsage, "usage",
+                "Service path required. Use `ignite env <service>` or `ignite env --runtimes`");
   }
   try {
     const Ignite::Service svc = engine.load(*a.dir);
     info("Environment info for " + svc.config.name);
     const Ignite::DriftReport drift = engine.check_lock(svc);
+    if (a.json) {
+      std::cout << nlohmann::json{{"service", svc.config},
+                                  {"runtime", engine.runtimes().resolve(svc.config.runtime).spec()},
+                                  {"lock", drift_json(drift)}}
+                       .dump(2)
+                << "\n";
+      return 0;
+    }
     std::cout << "\nService: " << svc.config.name << "\nRuntime: " << svc.config.runtime << "\n\n"
               << Ignite::format_environment_info(drift) << "\n";
     return 0;  // drift is information here; `ignite lock --check` is the gate
   } catch (const Ignite::Error& e) {
-    error("Failed to get environment info: " + e.message());
-    return 1;
+    return fail(e, "Failed to get environment info: ");
   }
 }
 
@@ -69,6 +84,7 @@ Command add_env(CLI::App& app) {
       app.add_subcommand("env", "Show supported runtimes or a service's environment status");
   cmd->add_option("dir", a->dir, "Service directory");
   cmd->add_flag("--runtimes", a->runtimes, "List the supported runtimes and versions");
+  cmd->add_flag("--json", a->json, "Print one JSON document");
   return {cmd, [a](Ignite::Engine& engine) { return run_env(engine, *a); }};
 }
 

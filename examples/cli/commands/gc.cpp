@@ -35,8 +35,7 @@ Command add_gc(CLI::App& app) {
             try {
               return run_gc(engine, *a);
             } catch (const Ignite::Error& e) {
-              error("gc failed: " + e.message());
-              return 1;
+              return fail(e, "gc failed: ");
             }
           }};
 }

@@ -259,14 +259,14 @@ void create_files(const std::vector<std::pair<fs::path, std::string>>& files) {
 
 int run_init(Ignite::Engine& engine, const InitArgs& a) {
   if (auto problem = Ignite::validate_name(a.name)) {
-    error("Invalid service name \"" + a.name + "\": " + *problem);
-    return 1;
+    return fail(kExitUsage, "invalid_argument",
+                "Invalid service name \"" + a.name + "\": " + *problem);
   }
   const Ignite::RuntimeRegistry registry = engine.runtimes();
   if (!registry.is_valid(a.runtime)) {
-    error("Invalid runtime: " + a.runtime +
-          ". Use a valid runtime like 'bun', 'node', 'deno', or 'quickjs'.");
-    return 1;
+    return fail(kExitUsage, "invalid_argument",
+                "Invalid runtime: " + a.runtime +
+                    ". Use a valid runtime like 'bun', 'node', 'deno', or 'quickjs'.");
   }
   const Ignite::Runtime& rt = *registry.find(Ignite::RuntimeSpec::parse(a.runtime).name);
   const Flavor flavor = flavor_of(rt);
@@ -304,8 +304,11 @@ int run_init(Ignite::Engine& engine, const InitArgs& a) {
                   {target / "package.json", pkg.dump(2) + "\n"},
                   {target / entry, entry_template(flavor)}});
   } catch (const std::exception& e) {
-    error(std::string("Failed to initialize service: ") + e.what());
-    return 1;
+    const std::string what = e.what();
+    // Refusing to overwrite is the command's own check; anything else is a failure to write.
+    const bool refused = what.rfind("Refusing to overwrite", 0) == 0;
+    return fail(refused ? kExitCheckFailed : kExitFailure, refused ? "exists" : "io",
+                "Failed to initialize service: " + what);
   }
 
   success("Initialized " + a.runtime + " service \"" + a.name + "\" at " + target.string());

@@ -11,21 +11,30 @@ struct ListArgs {
   bool json = false;
 };
 
+}  // namespace
+
+nlohmann::json runtimes_json(const Ignite::RuntimeRegistry& registry) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Ignite::Runtime& rt : registry.all()) {
+    nlohmann::json versions = nlohmann::json::array();
+    for (const auto& v : rt.versions)
+      versions.push_back({{"version", v.version}, {"image", v.image}});
+    out.push_back({{"name", rt.name},
+                   {"versions", versions},
+                   {"defaultVersion", rt.default_version},
+                   {"defaultEntry", rt.default_entry},
+                   {"fileExtensions", rt.file_extensions},
+                   {"command", rt.command}});
+  }
+  return out;
+}
+
+namespace {
+
 int run_list(Ignite::Engine& engine, const ListArgs& a) {
   const Ignite::RuntimeRegistry registry = engine.runtimes();
   if (a.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Ignite::Runtime& rt : registry.all()) {
-      nlohmann::json versions = nlohmann::json::array();
-      for (const auto& v : rt.versions)
-        versions.push_back({{"version", v.version}, {"image", v.image}});
-      out.push_back({{"name", rt.name},
-                     {"versions", versions},
-                     {"defaultVersion", rt.default_version},
-                     {"defaultEntry", rt.default_entry},
-                     {"fileExtensions", rt.file_extensions},
-                     {"command", rt.command}});
-    }
+    const nlohmann::json out = runtimes_json(registry);
     std::cout << out.dump(2) << "\n";
     return 0;
   }

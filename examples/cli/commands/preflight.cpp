@@ -24,10 +24,9 @@ int run_preflight(Ignite::Engine& engine, const PreflightArgs& a) {
     } else {
       std::cout << Ignite::format_preflight_text(pf, stdout_color()) << "\n";
     }
-    return pf.overall == Ignite::CheckStatus::Fail ? 1 : 0;
+    return pf.overall == Ignite::CheckStatus::Fail ? kExitCheckFailed : 0;
   } catch (const Ignite::Error& e) {
-    error("Preflight failed: " + e.message());
-    return 1;
+    return fail(e, "Preflight failed: ");
   }
 }
 

@@ -33,8 +33,7 @@ int run_report(Ignite::Engine& engine, const ReportArgs& a) {
     }
     return 0;  // a failed preflight is part of the report, not a failure of the command
   } catch (const Ignite::Error& e) {
-    error("Report generation failed: " + e.message());
-    return 1;
+    return fail(e, "Report generation failed: ");
   }
 }
 

@@ -26,6 +26,7 @@ struct RunArgs {
   std::optional<double> memory;
   std::optional<double> cpus;
   std::optional<long> timeout;
+  std::optional<double> cpu_time;
   bool skip_preflight = false;
   bool audit = false;
   std::optional<std::string> audit_output;
@@ -50,23 +51,29 @@ std::string read_input_file(const std::string& path) {
   return ss.str();
 }
 
-// The exit status a shell user expects: the service's code, 124 for a timeout (as timeout(1)),
-// 137 for the memory limit (SIGKILL by the OOM killer), 130 when cancelled by Ctrl+C.
+// The exit status a shell user expects (cli.hpp's table): the service's code, 124 for a timeout
+// (as timeout(1)), 137 for the memory limit (SIGKILL by the OOM killer), 123 for the output
+// limit, 152 for the CPU-time limit (128 + SIGXCPU, the signal of RLIMIT_CPU), 130 when
+// cancelled by Ctrl+C.
 int exit_status(const Ignite::ExecutionResult& r) {
   switch (r.outcome) {
     case Ignite::Outcome::Success:
       return 0;
     case Ignite::Outcome::Timeout:
-      return 124;
+      return kExitTimeout;
     case Ignite::Outcome::MemoryLimit:
-      return 137;
+      return kExitMemoryLimit;
+    case Ignite::Outcome::CpuLimit:
+      return kExitCpuLimit;
     case Ignite::Outcome::Cancelled:
       return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
     case Ignite::Outcome::OutputLimit:
+      return kExitOutputLimit;
     case Ignite::Outcome::Error:
-      return r.exit_code != 0 ? r.exit_code : 1;
+      // A code that reads as 0 to the shell (256) must not look like success.
+      return (r.exit_code & 0xff) != 0 ? r.exit_code & 0xff : 1;
   }
-  return 1;
+  return kExitFailure;
 }
 
 // ---- audit ---------------------------------------------------------------------------------
@@ -186,6 +193,10 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
     svc.config.timeout_ms = static_cast<double>(*a.timeout);
     opt.timeout = std::chrono::milliseconds(*a.timeout);
   }
+  if (a.cpu_time) {
+    // Into the Service copy (preflight and the report see it); the plan takes it from there.
+    svc.config.cpu_time_ms = *a.cpu_time;
+  }
   info("Running service: " + svc.config.name);
 
   if (a.input) opt.input = *a.input;
@@ -200,9 +211,9 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
           detail.rfind("[json.exception", 0) == 0 && close != std::string::npos) {
         detail = detail.substr(close + 2);
       }
-      error("Execution failed: Invalid JSON input: " + truncate_for_message(*opt.input));
-      info("  input is not valid JSON: " + detail);
-      return 1;
+      return fail(kExitUsage, "invalid_input",
+                  "Execution failed: Invalid JSON input: " + truncate_for_message(*opt.input) +
+                      " (input is not valid JSON: " + detail + ")");
     }
   }
   const auto delivery = parse_delivery(a.delivery);
@@ -221,11 +232,10 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
     if (a.stream) std::cerr << line << (line.ends_with('\n') ? "" : "\n") << std::flush;
   };
   Ignite::PreflightResult pf = engine.preflight(svc, pf_opt);
-  const auto build_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+  const auto build_time = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - t_build);
   if (stop_source().stop_requested()) {
-    error("Execution cancelled");
-    return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
+    return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled", "Execution cancelled");
   }
 
   if (pf.overall == Ignite::CheckStatus::Fail) {
@@ -244,7 +254,7 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
       } else {
         std::cout << Ignite::format_preflight_text(pf, stdout_color()) << "\n";
       }
-      return 1;
+      return kExitCheckFailed;
     }
     warn("Preflight checks failed; executing anyway (--skip-preflight)");
   }
@@ -310,10 +320,15 @@ int execute_flow(Ignite::Engine& engine, const RunArgs& a) {
   }
   std::cout.flush();
 
+  const auto ms = [](std::chrono::microseconds d) {
+    std::ostringstream s;
+    s << static_cast<double>(d.count()) / 1000.0;
+    return s.str();
+  };
   std::string summary = result.service_name + " (" + result.runtime +
                         "): " + std::string(Ignite::to_string(result.outcome)) + ", exit code " +
-                        std::to_string(result.exit_code) + ", " +
-                        std::to_string(result.duration.count()) + " ms";
+                        std::to_string(result.exit_code) + ", " + ms(result.duration) + " ms";
+  if (result.cpu_time) summary += ", CPU " + ms(*result.cpu_time) + " ms";
   if (result.memory_peak_mb) {
     std::ostringstream mb;
     mb << *result.memory_peak_mb;
@@ -334,14 +349,13 @@ int run_run(Ignite::Engine& engine, const RunArgs& a) {
     return execute_flow(engine, a);
   } catch (const Ignite::Error& e) {
     if (e.code() == Ignite::ErrorCode::Cancelled && stop_source().stop_requested()) {
-      error("Execution cancelled");
-      return stop_signal() == SIGTERM ? 128 + SIGTERM : 130;
+      return fail(stop_signal() == SIGTERM ? 128 + SIGTERM : 130, "cancelled",
+                  "Execution cancelled");
     }
-    error("Execution failed: " + e.message());
+    return fail(e, "Execution failed: ");
   } catch (const RunFailure& e) {
-    error(std::string("Execution failed: ") + e.what());
+    return fail(kExitUsage, "invalid_argument", std::string("Execution failed: ") + e.what());
   }
-  return 1;
 }
 
 }  // namespace
@@ -361,6 +375,9 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--cpus", a->cpus, "Override the CPU limit")->check(CLI::PositiveNumber);
   cmd->add_option("-t,--timeout", a->timeout, "Override the timeout (ms)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--cpu-time", a->cpu_time,
+                  "Override the CPU-time limit (ms of CPU; exit status 152 when passed)")
+      ->check(CLI::Range(1e-3, 1e12));
   cmd->add_flag("--skip-preflight", a->skip_preflight, "Execute even when preflight fails");
   cmd->add_flag("--audit", a->audit,
                 "Audit mode: apply the service's security policy and report security events");

@@ -77,6 +77,7 @@ int run_validate(Ignite::Engine& engine, const ValidateArgs& a) {
   out_ok("memoryMb: " + number(c.memory_mb));
   if (c.cpu_limit) out_ok("cpuLimit: " + number(*c.cpu_limit));
   out_ok("timeoutMs: " + number(c.timeout_ms));
+  if (c.cpu_time_ms) out_ok("cpuTimeMs: " + number(*c.cpu_time_ms));
   for (const auto& w : warnings) out_warn(w);
   out_ok("Configuration is valid");
   return 0;

@@ -6,7 +6,8 @@
 // and the service directory mounted read-only at /app. Every container is labelled and removed.
 //
 // Example:
-//   Ignite::Engine engine;                       // DOCKER_HOST or /var/run/docker.sock
+//   Ignite::Engine engine;                       // DOCKER_HOST, the docker context, or
+//                                                // /var/run/docker.sock
 //   Ignite::Service svc = engine.load("examples/services/hello-node");
 //   Ignite::ExecutionResult r = engine.execute(svc, {.input = R"({"name":"World"})"});
 //   std::cout << r.stdout_text << "exit " << r.exit_code << "\n";
@@ -17,12 +18,16 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ignite/execution.hpp"
 #include "ignite/lock.hpp"
@@ -110,8 +115,13 @@ struct CleanupOptions {
 };
 
 struct EngineOptions {
-  // "unix:///path/to/docker.sock" or a socket path; empty: DOCKER_HOST, else
-  // /var/run/docker.sock.
+  // The Docker daemon, as DOCKER_HOST names it: "unix:///path/docker.sock" (or a socket path),
+  // "tcp://HOST:PORT" (TLS per docker_tls_verify/docker_cert_path; see allow_plain_tcp) or
+  // "ssh://[USER@]HOST[:PORT]" (`ssh ... docker system dial-stdio`, as the docker CLI does).
+  // Empty: docker_context, else $DOCKER_HOST, else $DOCKER_CONTEXT, else the docker config's
+  // currentContext, else /var/run/docker.sock. A daemon that is not on a unix socket cannot see
+  // this host's files: CodeDelivery::Auto then bakes the service into its image.
+  // docs/scale-out.md.
   std::string docker_host;
   std::size_t max_concurrent = 8;
   // Container limits that service.yaml does not set.
@@ -119,7 +129,8 @@ struct EngineOptions {
   std::string tmpfs_size = "64m";
   CodeDelivery delivery = CodeDelivery::Auto;
   // On first contact with the daemon, remove containers left by Ignite processes on this host
-  // that have died (kill -9, crash, power loss of the process).
+  // that have died (kill -9, crash, power loss of the process). It runs in the background: the
+  // first execution does not wait for it (gc() does).
   bool reap_on_start = true;
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
   // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
@@ -133,6 +144,52 @@ struct EngineOptions {
   DockerTimeouts docker_timeouts;
   CleanupOptions cleanup;
   PoolOptions pool;
+  // For test harnesses (the Python pytest plugin's --ignite-keep): a container that ran a job
+  // is left stopped instead of removed, for `docker logs`/`inspect`, until release_kept() or
+  // remove_containers() (the sweep leaves it alone; the next Engine's reaper removes it once
+  // this process is gone). Unused pool containers and failed set-ups are removed as usual.
+  bool keep_containers = false;
+
+  // The rest of what the docker CLI reads to reach a daemon (docs/scale-out.md).
+  // A docker context (`docker context ls`), used when docker_host is empty. "default": the
+  // environment's daemon.
+  std::string docker_context;
+  // TLS for tcp:// hosts: verify the daemon's certificate against ca.pem and present
+  // cert.pem/key.pem (when present) from docker_cert_path. nullopt: $DOCKER_TLS_VERIFY set.
+  std::optional<bool> docker_tls_verify;
+  // Where ca.pem, cert.pem and key.pem are; empty: $DOCKER_CERT_PATH, else ~/.docker.
+  std::filesystem::path docker_cert_path;
+  // Plain TCP (or TLS that does not verify the daemon) to an address other than loopback
+  // exposes every input and output on the network and the daemon to whoever reaches its port:
+  // refused with Error(Config) unless this is set.
+  bool allow_plain_tcp = false;
+  // Extra `ssh` arguments for ssh:// hosts, before the host (e.g. {"-F", "/path/ssh_config"}).
+  // Ignite adds -o BatchMode=yes (no prompts) and -o ConnectTimeout=10 unless given here.
+  std::vector<std::string> ssh_options;
+};
+
+// Engine::copy_images: how far the stream has come.
+struct ImageCopyProgress {
+  std::uint64_t bytes = 0;        // image archive bytes sent to the target so far
+  std::uint64_t total_bytes = 0;  // estimate: the images' sizes on the source daemon
+};
+
+struct ImageCopyOptions {
+  // Runtime specs ("quickjs", "node@20": that version's image) or image references with a ':'
+  // ("ignite-runtime/node:20"). Empty: every runtime image of the registry that the source
+  // daemon has.
+  std::vector<std::string> images;
+  // Called from the copying thread as bytes move (about every 100 ms, and once at the end).
+  std::function<void(const ImageCopyProgress&)> on_progress;
+  // Stops the copy; copy_images() then throws Error(Cancelled).
+  std::stop_token stop_token;
+};
+
+struct ImageCopyResult {
+  std::vector<std::string> copied;   // loaded on the target
+  std::vector<std::string> present;  // the target had the same image id already: not sent
+  std::uint64_t bytes = 0;           // archive bytes streamed
+  std::chrono::milliseconds duration{0};
 };
 
 // "key=value,key=value" (as $IGNITE_LABELS takes it) as a map. Throws Error(Config) naming
@@ -175,11 +232,13 @@ class Engine {
   ExecutionResult execute(const Service& service, const ExecuteOptions& options = {});
 
   // Preflight checks (reference §4): memory, dependencies, timeout (with the last execution's
-  // duration from history), and image-size whenever the service's image exists (or was built
+  // duration from history), cpu-time-config when service.cpuTimeMs is set, and image-size
+  // whenever the service's image exists (or was built
   // because options.build_image). Without Docker, the image check is left out.
   PreflightResult preflight(const Service& service, const PreflightOptions& options = {});
 
-  // An ExecutionReport (reference §7) for a preflight and an optional execution of `service`.
+  // An ExecutionReport (reference §7) for a preflight and an optional execution of `service`;
+  // its warnings name the service's limits (timeoutMs, memoryMb, cpuTimeMs).
   ExecutionReport report(const Service& service, PreflightResult preflight,
                          std::optional<ExecutionResult> execution = std::nullopt) const;
 
@@ -194,9 +253,22 @@ class Engine {
   // Throws Error(DockerUnavailable) when the daemon does not answer.
   void ping();
 
+  // The daemon this Engine talks to, as a URL ("unix:///var/run/docker.sock",
+  // "tcp://10.0.0.5:2376", "ssh://ci@build-box"), and whether it is on this host's unix
+  // socket (sees this host's files).
+  std::string docker_endpoint() const;
+  bool docker_is_local() const noexcept;
+
+  // Streams images from this Engine's daemon to `target`'s through the Engine API (an export
+  // piped into a load: no temporary files), skipping those the target has with the same id.
+  // Bounded by this Engine's docker_timeouts.build. Throws Error(NotFound) naming an image the
+  // source lacks, Error(Runtime) for an unknown runtime spec, and the daemons' errors.
+  ImageCopyResult copy_images(Engine& target, const ImageCopyOptions& options = {});
+
   // Fills the warm pool for what `options` would run (same key as execute()) up to `count`
   // ready containers (0: PoolOptions::size) and waits until they are ready. Returns how many
-  // are ready. Throws Error(Config) when the pool is disabled or cannot serve this service.
+  // are ready. Throws Error(Config) when the pool is disabled or cannot serve this service, and
+  // Error(Cancelled) when options.stop_token fires (an image build or the wait is cut short).
   std::size_t prewarm(const Service& service, const ExecuteOptions& options = {},
                       std::size_t count = 0);
   PoolStats pool_stats() const;
@@ -217,6 +289,11 @@ class Engine {
   // own; this is for hosts shutting down mid-run), after draining the warm pool and waiting for
   // queued removals (those are not counted). Returns how many were removed.
   std::size_t remove_containers();
+
+  // With EngineOptions::keep_containers: queues the removal of a kept container (one an
+  // execution of this Engine ran in, ExecutionResult::container_id); false when this Engine
+  // keeps no container of that id.
+  bool release_kept(const std::string& container_id);
 
   // A snapshot of the registry; changes go through the methods below.
   RuntimeRegistry runtimes() const;

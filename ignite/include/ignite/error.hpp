@@ -21,6 +21,8 @@
 
 namespace Ignite {
 
+// What kind of failure an Error is. New codes are added at the end; the C API maps each to a
+// fixed IGNITE_E* value and Python to an exception class.
 enum class ErrorCode {
   Config,             // service.yaml, runtimes.yaml, policy or option invalid
   Service,            // service directory or entry file missing/unreadable
@@ -41,11 +43,14 @@ enum class ErrorCode {
 // JSON error bodies and language bindings.
 IGNITE_EXPORT std::string_view to_string(ErrorCode code) noexcept;
 
+// The one exception type Ignite throws (see the top of this file). A value type: copyable, and
+// safe to read from any thread.
 class IGNITE_EXPORT Error : public std::runtime_error {
  public:
   // what() is "[ignite.<code>] <message>"; message() is the bare message.
   Error(ErrorCode code, std::string message, int http_status = 0);
 
+  // The code, the message without the "[ignite.<code>]" prefix.
   ErrorCode code() const noexcept { return code_; }
   const std::string& message() const noexcept { return message_; }
   // HTTP status of the Engine API reply for ErrorCode::Docker / NotFound; 0 otherwise.

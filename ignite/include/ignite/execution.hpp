@@ -32,16 +32,17 @@ enum class Outcome {
   MemoryLimit,  // the kernel's OOM killer stopped the container
   OutputLimit,  // stdout or stderr exceeded the cap; the container was killed
   Cancelled,    // the caller's stop_token fired; the container was killed
+  CpuLimit,     // the service's CPU time passed the CPU-time limit; the container was killed
 };
 
-// "success", "error", "timeout", "memory_limit", "output_limit", "cancelled".
+// "success", "error", "timeout", "memory_limit", "output_limit", "cancelled", "cpu_limit".
 std::string_view to_string(Outcome outcome) noexcept;
 
 inline constexpr std::size_t kDefaultOutputLimit = 1024 * 1024;
 
 // How the service's code reaches the container.
 enum class CodeDelivery {
-  Auto,   // Mount on a local daemon (the only kind Ignite talks to today)
+  Auto,   // Mount on a local daemon (unix socket), Baked on a remote one (tcp://, ssh://)
   Mount,  // the service directory bind-mounted read-only at /app; edits need no rebuild
   Baked,  // the service files copied into the per-service image (for remote daemons/clusters)
 };
@@ -55,6 +56,9 @@ struct ExecuteOptions {
   // Overrides of service.yaml's values.
   std::optional<std::string> runtime;
   std::optional<std::chrono::milliseconds> timeout;
+  // The CPU-time limit (service.yaml's cpuTimeMs): the container is killed when the service's
+  // CPU time passes it (outcome CpuLimit). Measured as ExecutionResult::cpu_time is.
+  std::optional<std::chrono::microseconds> cpu_time_limit;
   std::optional<double> memory_mb;
   std::optional<double> cpus;
   // Bytes kept per stream. A service that prints more is killed (outcome OutputLimit).
@@ -98,12 +102,13 @@ struct SecurityAudit {
 
 inline constexpr std::size_t kMaxEnvInput = 64 * 1024;
 
+// Microsecond resolution: a warm execution takes a few milliseconds in all.
 struct PhaseTimings {
-  std::chrono::milliseconds build{0};    // per-service image build (0 when reused)
-  std::chrono::milliseconds create{0};   // container create + attach
-  std::chrono::milliseconds start{0};    // container start
-  std::chrono::milliseconds run{0};      // from start until the process ended or was killed
-  std::chrono::milliseconds cleanup{0};  // exit status, inspection and removal
+  std::chrono::microseconds build{0};    // per-service image build (0 when reused)
+  std::chrono::microseconds create{0};   // container create + attach
+  std::chrono::microseconds start{0};    // container start
+  std::chrono::microseconds run{0};      // from start until the process ended or was killed
+  std::chrono::microseconds cleanup{0};  // exit status, inspection and removal
 };
 
 // How the container of an execution was obtained.
@@ -127,13 +132,21 @@ struct ExecutionResult {
   bool oom_killed = false;
   // Peak memory of the container's cgroup, when the daemon's cgroups are visible to this host.
   std::optional<double> memory_peak_mb;
+  // CPU time (user + system) of every process in the container, as the kernel accounted it to
+  // the container's cgroup, when the daemon's cgroups are visible to this host. Cold: all the
+  // container ran, the runtime's start-up included. Warm or reused: from the job's dispatch on
+  // (the runtime booted earlier, for no job). Under gVisor it includes the sandbox's own work
+  // (its user-space kernel and file proxy). docs/resource-accounting.md.
+  std::optional<std::chrono::microseconds> cpu_time;
   bool cold_start = false;  // the per-service image had to be built for this run
   ContainerStart container_start = ContainerStart::Cold;
   std::string container_id;
   std::size_t container_job = 1;  // 1-based index of this job in its container (reuse mode)
   std::optional<SecurityAudit> audit;  // set in audit mode
-  std::chrono::milliseconds duration{0};  // create through cleanup
+  std::chrono::microseconds duration{0};  // create through cleanup (wall clock)
   PhaseTimings phases;
+  CodeDelivery delivery = CodeDelivery::Mount;  // how the service's files reached /app
+  std::string delivery_note;  // set when Auto chose Baked for a remote daemon, saying why
 };
 
 }  // namespace Ignite

@@ -1,6 +1,7 @@
 // File: ignite/ignite.hpp
 //
-// Umbrella header: everything a host application needs.
+// Umbrella header: everything a host application needs. Thread-safety is stated per header
+// (the Engine is thread-safe; value types are safe to share while nobody modifies them).
 #pragma once
 
 #include "ignite/engine.hpp"

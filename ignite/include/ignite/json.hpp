@@ -3,7 +3,8 @@
 // JSON forms of Ignite's value types (nlohmann::json ADL serialisers). The shapes are the one
 // contract shared by the CLI's --json output, the HTTP server and the language bindings; keys
 // are camelCase as in the TypeScript reference (ExecutionMetrics §5.4 plus Ignite's additions).
-// Opt-in: only this header pulls in nlohmann/json.
+// Opt-in: only this header pulls in nlohmann/json. Thread-safety: the serialisers only read
+// their argument; any number of threads may serialise the same value at once.
 //
 // Example:
 //   nlohmann::json j = engine.execute(svc);
@@ -19,8 +20,12 @@
 
 namespace Ignite {
 
+// ExecutionMetrics (reference §5.4) plus Ignite's fields (phases, containerStart, ...).
 void to_json(nlohmann::json& j, const ExecutionResult& result);
+// service.yaml's `service:` section, as GET /services/{name} returns it.
 void to_json(nlohmann::json& j, const ServiceConfig& config);
+// The shapes of `--audit --json` (reference §6.4): the policy applied, each event, the audit
+// with its summary counters.
 void to_json(nlohmann::json& j, const SecurityPolicy& policy);
 void to_json(nlohmann::json& j, const SecurityEvent& event);
 void to_json(nlohmann::json& j, const SecurityAudit& audit);

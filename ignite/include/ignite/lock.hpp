@@ -45,6 +45,8 @@ namespace Ignite {
 
 inline constexpr std::string_view kLockFileName = "ignite.lock";
 
+// The contents of ignite.lock: the runtime a service resolved to, its base image and a checksum
+// of every file, so that drift (check_drift) can be found later. A plain value.
 struct LockManifest {
   std::string version = "1.0";
   std::string runtime_name;
@@ -54,6 +56,7 @@ struct LockManifest {
   std::map<std::string, std::string> checksums;  // '/'-separated relative path -> sha256 hex
   std::string created_at;                        // ISO-8601 UTC with milliseconds
 
+  // "node@20": the spec the lock pins.
   std::string runtime_spec() const { return runtime_name + "@" + runtime_version; }
 };
 
@@ -73,6 +76,7 @@ void write_lock(const std::filesystem::path& dir, const LockManifest& manifest);
 // the runtime, or has a malformed field.
 std::optional<LockManifest> read_lock(const std::filesystem::path& dir);
 
+// What check_drift found: whether the service is locked, whether anything drifted, and what.
 struct DriftReport {
   std::optional<LockManifest> manifest;  // nullopt: not locked
   bool locked = false;

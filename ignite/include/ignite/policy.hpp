@@ -34,8 +34,11 @@
 
 namespace Ignite {
 
+// The OCI runtime containers run under: runc (Docker's default) or gVisor's runsc (a user-space
+// kernel; security.isolation: gvisor).
 enum class Isolation { Runc, Gvisor };
 
+// security.limits: tighter limits than the Engine's defaults; unset fields keep the defaults.
 struct PolicyLimits {
   std::optional<int> pids;                  // >= 16 (runtimes hang below); > 32 under gVisor
   std::optional<int> open_files;            // RLIMIT_NOFILE
@@ -44,6 +47,8 @@ struct PolicyLimits {
   std::optional<std::size_t> output_bytes;  // cap per stream
 };
 
+// A service's security policy (ignite.policy.yaml), or the default one (no network, read-only
+// root, no process spawning) in audit mode. What enforces each field: docs/threat-model.md.
 struct SecurityPolicy {
   bool network_enabled = false;
   bool filesystem_read_only = true;

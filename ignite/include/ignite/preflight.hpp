@@ -8,6 +8,7 @@
 //   memory-allocation  memoryMb against baseMb + dependencies * perDependencyMb
 //   dependency-count   top-level node_modules packages (warns, never fails)
 //   timeout-config     timeoutMs against minMs / maxMs and the last execution time
+//   cpu-time-config    cpuTimeMs against what timeoutMs allows at cpuLimit (only when set)
 //   image-size         the per-service image, only when PreflightInputs::image is set
 //
 // Example:
@@ -39,6 +40,7 @@ std::string_view to_string(CheckStatus status) noexcept;
 inline constexpr std::string_view kCheckMemory = "memory-allocation";
 inline constexpr std::string_view kCheckDependencies = "dependency-count";
 inline constexpr std::string_view kCheckTimeout = "timeout-config";
+inline constexpr std::string_view kCheckCpuTime = "cpu-time-config";
 inline constexpr std::string_view kCheckImageSize = "image-size";
 
 // A check's measured value or threshold: a number (JSON number) or text.
@@ -72,7 +74,8 @@ struct PreflightInputs {
   std::optional<ImageFacts> image{};
 };
 
-// Runs the checks in reference order (memory, dependencies, timeout, then image when given).
+// Runs the checks in reference order (memory, dependencies, timeout, then image when given);
+// cpu-time-config (Ignite's) follows timeout-config when service.cpuTimeMs is set.
 // Thresholds come from service.config.preflight, else the reference §1.5 defaults.
 PreflightResult run_preflight(const Service& service, const PreflightInputs& inputs = {});
 

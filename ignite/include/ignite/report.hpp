@@ -24,11 +24,13 @@
 
 namespace Ignite {
 
+// How serious a report warning is (reference §7.1).
 enum class WarningLevel { Info, Warning, Critical };
 
 // "info", "warning", "critical".
 std::string_view to_string(WarningLevel level) noexcept;
 
+// One warning of a report: what happened and, where there is one, what to change.
 struct Warning {
   WarningLevel level = WarningLevel::Warning;
   std::string message;
@@ -40,8 +42,11 @@ struct Warning {
 struct ReportLimits {
   std::optional<std::chrono::milliseconds> timeout{};
   std::optional<double> memory_mb{};
+  std::optional<std::chrono::microseconds> cpu_time{};  // the CPU-time limit
 };
 
+// The report of `ignite run` and POST .../execute?report (reference §7.1): preflight, the
+// execution when there was one, and warnings derived from both.
 struct ExecutionReport {
   std::string service_name;  // preflight.service_name
   std::string timestamp;     // when the report was made, ISO-8601 UTC with milliseconds
@@ -55,14 +60,15 @@ struct ExecutionReport {
 //   - "Cold start time <n>ms is high" (warning) when a cold start's build + create + start
 //     phases took more than 500 ms;
 //   - one critical warning when Ignite stopped the service (timeout, memory limit, output
-//     limit, cancellation), else "Service exited with code <n>" for a non-zero exit. The exit
+//     limit, CPU-time limit, cancellation), else "Service exited with code <n>" for a non-zero exit. The exit
 //     code of a container Ignite killed says nothing about the service, so it is not repeated.
 ExecutionReport make_report(PreflightResult preflight,
                             std::optional<ExecutionResult> execution = std::nullopt,
                             const ReportLimits& limits = {});
 
 // Reference §7.3 text (lines joined with "\n", no final newline: print it with one), plus
-// Ignite's additions: the outcome, truncated streams and a STDERR block. ANSI colours only
+// Ignite's additions: times to the microsecond, the CPU time (when measured), the outcome,
+// truncated streams and a STDERR block. ANSI colours only
 // when `color` is true.
 std::string format_report_text(const ExecutionReport& report, bool color);
 

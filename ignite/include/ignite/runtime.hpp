@@ -32,11 +32,13 @@ struct RuntimeSpec {
   std::string str() const;
 };
 
+// One version of a runtime and the local image that provides it.
 struct RuntimeVersion {
   std::string version;  // what a spec matches against: "20", "1.4", "2025-04-26"
   std::string image;    // local image providing it: "ignite-runtime/node:20"
 };
 
+// A runtime definition: a built-in (RuntimeRegistry::builtins) or one from a runtimes.yaml.
 struct Runtime {
   std::string name;
   std::vector<RuntimeVersion> versions;  // must not be empty
@@ -64,6 +66,8 @@ struct ResolvedRuntime {
   std::string spec() const { return name + "@" + version; }
 };
 
+// The runtimes an Engine knows. Not thread-safe by itself: the Engine guards its registry with a
+// lock (Engine::load_runtimes_file may run while executions resolve runtimes).
 class RuntimeRegistry {
  public:
   // bun, node, deno, quickjs (in that order), mapped to the images tools/bootstrap builds.
@@ -78,6 +82,7 @@ class RuntimeRegistry {
   // the file and field on any problem; nothing is added when the file is invalid.
   void load_file(const std::filesystem::path& path);
 
+  // The runtime called `name` (nullptr when there is none), every name, every definition.
   const Runtime* find(std::string_view name) const;
   std::vector<std::string> names() const;
   const std::vector<Runtime>& all() const { return runtimes_; }

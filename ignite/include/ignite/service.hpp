@@ -11,8 +11,10 @@
 //     memoryMb: 128          # > 0
 //     cpuLimit: 1            # optional, > 0
 //     timeoutMs: 5000        # > 0
+//     cpuTimeMs: 2000        # optional, > 0: CPU-time limit (Ignite; outcome cpu_limit)
 //     network: false         # optional: true gives the container a network
 //     env: {KEY: value}      # optional map of strings
+//     overridableEnv: [KEY]  # optional (Ignite): variables a client of the HTTP server may set
 //     reuse: 1               # optional (Ignite): jobs one pooled container may run, 1..10000
 //   preflight: {memory: {...}, dependencies: {...}, image: {...}, timeout: {...}}
 //
@@ -28,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace Ignite {
 
@@ -55,8 +58,14 @@ struct ServiceConfig {
   double memory_mb = 0;
   std::optional<double> cpu_limit;  // default 1 at run time
   double timeout_ms = 0;
+  // CPU-time limit in milliseconds (user + system of everything in the container); unset: none.
+  std::optional<double> cpu_time_ms;
   bool network = false;
   std::map<std::string, std::string> env;
+  // Variables the service lets *clients* of a server (examples/http) set per execution; the
+  // server refuses any other. Names only, unique, never IGNITE_*. The embedding program's own
+  // ExecuteOptions::env is not limited by it.
+  std::vector<std::string> overridable_env;
   // Jobs of this service that may share one container, one after another (PoolOptions::reuse,
   // which this overrides). 1: every job gets a container of its own.
   std::optional<std::size_t> reuse;

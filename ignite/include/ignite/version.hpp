@@ -1,6 +1,7 @@
 // File: ignite/version.hpp
 //
 // Compile-time version of the headers and `Ignite::version()` for the library actually linked.
+// Thread-safety: constants and a pure function, safe from any thread.
 //
 // Example:
 //   static_assert(IGNITE_VERSION_CHECK(0, 1, 0));
@@ -20,6 +21,8 @@
 
 namespace Ignite {
 
+// The version of the library actually linked ("0.1.0"), which may differ from
+// IGNITE_VERSION_STRING of the headers a program was compiled with. Never throws.
 std::string_view version() noexcept;
 
 }  // namespace Ignite

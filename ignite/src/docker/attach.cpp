@@ -1,5 +1,6 @@
 // Hijacked attach connections. libcurl cannot half-close its sending side, which is how a
-// container's stdin gets its end-of-file, so attach speaks HTTP/1.1 over a raw AF_UNIX socket.
+// container's stdin gets its end-of-file, so attach speaks HTTP/1.1 over a Connection of its own
+// (connection.hpp: a unix socket, TCP with TLS, or an ssh process).
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -18,6 +19,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "ignite/src/docker/connection.hpp"
 #include "ignite/src/docker/detail.hpp"
 
 namespace Ignite::docker {
@@ -31,22 +33,6 @@ constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxErrorBodyBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kWriteChunk = 256 * 1024;
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -64,54 +50,55 @@ void throw_if_cancelled(std::string_view what) {
 }
 
 // Blocking-style helpers for the handshake, bounded by `deadline` and cancellable.
-void send_all(int fd, std::string_view data, Clock::time_point deadline, std::string_view what) {
+void wait_ready(Connection& conn, short events, Clock::time_point deadline, std::string_view what,
+                std::string_view late) {
+  for (;;) {
+    throw_if_cancelled(what);
+    const int timeout = poll_timeout(deadline, kHandshakePoll);
+    if (timeout == 0) {
+      throw Error(ErrorCode::DockerUnavailable, std::string(what) + ": " + std::string(late));
+    }
+    pollfd p{conn.fd(), static_cast<short>(events | conn.wants()), 0};
+    const int ready = ::poll(&p, 1, timeout);
+    if (ready > 0) return;
+    if (ready < 0 && errno != EINTR) {
+      throw Error(ErrorCode::Docker, std::string(what) + ": poll: " + errno_text(errno));
+    }
+  }
+}
+
+void send_all(Connection& conn, std::string_view data, Clock::time_point deadline,
+              std::string_view what) {
   while (!data.empty()) {
     throw_if_cancelled(what);
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const long n = conn.write(data.data(), data.size());
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd, POLLOUT, 0};
-      const int timeout = poll_timeout(deadline, kHandshakePoll);
-      if (timeout == 0) {
-        throw Error(ErrorCode::DockerUnavailable,
-                    std::string(what) + ": the Docker daemon did not take the request in time");
-      }
-      ::poll(&p, 1, timeout);
-      continue;
+    if (n < 0) {
+      std::string why = conn.diagnostics();
+      throw Error(ErrorCode::DockerUnavailable,
+                  std::string(what) + ": the Docker daemon closed the connection" +
+                      (why.empty() ? "" : " (" + why + ")"));
     }
-    throw Error(ErrorCode::Docker, std::string(what) + ": sending request: " + errno_text(errno));
+    wait_ready(conn, POLLOUT, deadline, what, "the Docker daemon did not take the request in time");
   }
 }
 
 // Appends what is available to `buffer`; false at end of stream.
-bool receive_some(int fd, std::string& buffer, Clock::time_point deadline, std::string_view what) {
+bool receive_some(Connection& conn, std::string& buffer, Clock::time_point deadline,
+                  std::string_view what) {
   for (;;) {
     throw_if_cancelled(what);
-    pollfd p{fd, POLLIN, 0};
-    const int timeout = poll_timeout(deadline, kHandshakePoll);
-    if (timeout == 0) {
-      throw Error(ErrorCode::DockerUnavailable,
-                  std::string(what) + ": the Docker daemon did not answer in time");
-    }
-    const int ready = ::poll(&p, 1, timeout);
-    if (ready < 0 && errno != EINTR) {
-      throw Error(ErrorCode::Docker, std::string(what) + ": poll: " + errno_text(errno));
-    }
-    if (ready <= 0) continue;
     char chunk[4096];
-    const ssize_t n = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+    const long n = conn.read(chunk, sizeof chunk);
     if (n > 0) {
       buffer.append(chunk, static_cast<std::size_t>(n));
       return true;
     }
     if (n == 0) return false;
-    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-    if (errno == ECONNRESET) return false;
-    throw Error(ErrorCode::Docker, std::string(what) + ": reading reply: " + errno_text(errno));
+    wait_ready(conn, POLLIN, deadline, what, "the Docker daemon did not answer in time");
   }
 }
 
@@ -164,7 +151,7 @@ std::optional<std::string> dechunk(std::string_view raw) {
 }
 
 // Reads the body of a refused attach so its error message can be reported.
-std::string read_error_body(int fd, std::string_view headers, std::string body,
+std::string read_error_body(Connection& conn, std::string_view headers, std::string body,
                             Clock::time_point deadline, std::string_view what) {
   const auto length_header = header_value(headers, "content-length");
   const bool chunked = lower(header_value(headers, "transfer-encoding").value_or("")) == "chunked";
@@ -181,17 +168,20 @@ std::string read_error_body(int fd, std::string_view headers, std::string body,
       return body;
     }
     if (body.size() >= kMaxErrorBodyBytes) return body;
-    if (!receive_some(fd, body, deadline, what)) return body;
+    if (!receive_some(conn, body, deadline, what)) return body;
   }
 }
 
 }  // namespace
 
-Attachment::Attachment(int fd, std::string initial_bytes, bool with_stdin)
-    : fd_(fd), pending_(std::move(initial_bytes)), stdin_closed_(!with_stdin) {}
+Attachment::Attachment(std::unique_ptr<Connection> connection, std::string initial_bytes,
+                       bool with_stdin)
+    : conn_(std::move(connection)),
+      pending_(std::move(initial_bytes)),
+      stdin_closed_(!with_stdin) {}
 
 Attachment::Attachment(Attachment&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : conn_(std::move(other.conn_)),
       pending_(std::move(other.pending_)),
       stdin_closed_(other.stdin_closed_),
       stdin_written_(other.stdin_written_),
@@ -200,7 +190,7 @@ Attachment::Attachment(Attachment&& other) noexcept
 Attachment& Attachment::operator=(Attachment&& other) noexcept {
   if (this != &other) {
     close();
-    fd_ = std::exchange(other.fd_, -1);
+    conn_ = std::move(other.conn_);
     pending_ = std::move(other.pending_);
     stdin_closed_ = other.stdin_closed_;
     stdin_written_ = other.stdin_written_;
@@ -211,26 +201,28 @@ Attachment& Attachment::operator=(Attachment&& other) noexcept {
 
 Attachment::~Attachment() { close(); }
 
-void Attachment::close() noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
+void Attachment::close() noexcept { conn_.reset(); }
+
+bool Attachment::valid() const noexcept { return conn_ != nullptr; }
 
 Attachment::End Attachment::pump(std::string_view stdin_data,
                                  const FrameDecoder::Callback& on_payload,
                                  std::chrono::steady_clock::time_point deadline,
                                  const std::function<bool()>& should_stop,
-                                 bool close_stdin) {
-  if (fd_ < 0) throw Error(ErrorCode::Internal, "Attachment::pump on a closed attachment");
+                                 bool close_stdin,
+                                 const std::function<Clock::time_point()>& wake_at) {
+  if (!conn_) throw Error(ErrorCode::Internal, "Attachment::pump on a closed attachment");
+  Connection& conn = *conn_;
 
   if (!pending_.empty()) {
     const std::string bytes = std::exchange(pending_, {});
     decoder_.feed(bytes, on_payload);
   }
 
-  // shutdown(SHUT_WR) is the container's end of input (with StdinOnce it also closes its stdin).
-  const auto finish_stdin = [this] {
-    ::shutdown(fd_, SHUT_WR);
+  // The end of the sending side is the container's end of input (with StdinOnce it also
+  // closes its stdin): SHUT_WR on a socket, close_notify under TLS, ssh's stdin closing.
+  const auto finish_stdin = [this, &conn] {
+    conn.shutdown_write();
     stdin_closed_ = true;
   };
   if (!stdin_closed_ && close_stdin && stdin_written_ >= stdin_data.size()) finish_stdin();
@@ -244,100 +236,73 @@ Attachment::End Attachment::pump(std::string_view stdin_data,
     if (should_stop && should_stop()) return End::Stopped;
     if (Clock::now() >= deadline) return End::Deadline;
 
-    pollfd p{fd_, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0};
-    const int ready = ::poll(&p, 1, poll_timeout(deadline, cap));
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrorCode::Docker, "attach stream: poll: " + errno_text(errno));
-    }
-    if (ready == 0) continue;
-    if ((p.revents & POLLNVAL) != 0) {
-      throw Error(ErrorCode::Internal, "attach stream: descriptor " + std::to_string(fd_) +
-                                           " is not open (closed behind the Attachment's back)");
+    short revents = 0;
+    if (conn.buffered()) {
+      // Decrypted bytes wait in the TLS layer, which poll() cannot see.
+      revents = POLLIN;
+    } else {
+      pollfd p{conn.fd(), static_cast<short>(POLLIN | (writing ? POLLOUT : 0) | conn.wants()), 0};
+      const int ready =
+          ::poll(&p, 1, poll_timeout(wake_at ? std::min(deadline, wake_at()) : deadline, cap));
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        throw Error(ErrorCode::Docker, "attach stream: poll: " + errno_text(errno));
+      }
+      if (ready == 0) continue;
+      if ((p.revents & POLLNVAL) != 0) {
+        throw Error(ErrorCode::Internal, "attach stream: descriptor " + std::to_string(conn.fd()) +
+                                             " is not open (closed behind the Attachment's back)");
+      }
+      revents = p.revents;
     }
 
-    if (writing && (p.revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+    if (writing && (revents & (POLLOUT | POLLIN | POLLERR | POLLHUP)) != 0) {
       const std::size_t n = std::min(stdin_data.size() - stdin_written_, kWriteChunk);
-      const ssize_t sent =
-          ::send(fd_, stdin_data.data() + stdin_written_, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (sent >= 0) {
+      const long sent = conn.write(stdin_data.data() + stdin_written_, n);
+      if (sent > 0) {
         stdin_written_ += static_cast<std::size_t>(sent);
         if (stdin_written_ >= stdin_data.size()) {
           writing = false;
           if (close_stdin) finish_stdin();
         }
-      } else if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
+      } else if (sent < 0) {
         // The container stopped reading (usually: it exited). Its output may still be queued.
         stdin_closed_ = true;
         writing = false;
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        throw Error(ErrorCode::Docker, "attach stream: writing stdin: " + errno_text(errno));
       }
     }
 
-    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const long n = conn.read(buffer.data(), buffer.size());
       if (n > 0) {
         decoder_.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), on_payload);
         continue;
       }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
-      // ECONNRESET: the daemon closed while our unread stdin was still queued on its side; the
-      // output before it has been read in full, so this is an end of stream like any other.
-      if (n == 0 || errno == ECONNRESET) {
-        stdin_closed_ = true;
-        writing = false;
-        if (!decoder_.at_frame_boundary()) {
-          throw Error(ErrorCode::Docker, "attach stream ended in the middle of an output frame");
-        }
-        return End::Eof;
+      if (n < 0) continue;
+      stdin_closed_ = true;
+      writing = false;
+      if (!decoder_.at_frame_boundary()) {
+        throw Error(ErrorCode::Docker, "attach stream ended in the middle of an output frame");
       }
-      throw Error(ErrorCode::Docker, "attach stream: reading output: " + errno_text(errno));
+      return End::Eof;
     }
   }
 }
 
 bool Attachment::quiet() const noexcept {
-  if (fd_ < 0 || !pending_.empty()) return false;
-  pollfd p{fd_, POLLIN, 0};
+  if (!conn_ || !pending_.empty() || conn_->buffered()) return false;
+  pollfd p{conn_->fd(), POLLIN, 0};
   const int ready = ::poll(&p, 1, 0);
   return ready == 0;
 }
 
 namespace detail {
 
-Attachment open_attachment(const std::string& socket_path, const std::string& target,
-                           bool with_stdin, std::string_view what,
-                           std::chrono::milliseconds timeout) {
-  if (socket_path.empty()) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(what) + ": this DockerClient has no socket path to attach through");
-  }
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  // Reported like any other unreachable socket, as libcurl does for the other endpoints.
-  if (socket_path.size() >= sizeof(address.sun_path)) {
-    throw Error(ErrorCode::DockerUnavailable,
-                unreachable_message(socket_path, "the path is longer than the " +
-                                                     std::to_string(sizeof(address.sun_path) - 1) +
-                                                     " bytes a unix socket address can hold"));
-  }
-  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) {
-    throw Error(ErrorCode::Docker, std::string(what) + ": socket(): " + errno_text(errno));
-  }
-  int rc = 0;
-  do {
-    rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    throw Error(ErrorCode::DockerUnavailable,
-                unreachable_message(socket_path, "connect(): " + errno_text(errno)));
-  }
-
+Attachment open_attachment(const Endpoint& endpoint, const std::string& target, bool with_stdin,
+                           std::string_view what, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
+  std::unique_ptr<Connection> conn = dial(endpoint, deadline, what);
+
   const std::string request = "POST " + target +
                               " HTTP/1.1\r\n"
                               "Host: docker\r\n"
@@ -346,7 +311,14 @@ Attachment open_attachment(const std::string& socket_path, const std::string& ta
                               "Connection: Upgrade\r\n"
                               "Upgrade: tcp\r\n"
                               "\r\n";
-  send_all(fd.get(), request, deadline, what);
+  try {
+    send_all(*conn, request, deadline, what);
+  } catch (const Error& e) {
+    if (const std::string why = tls_refusal(endpoint, std::chrono::milliseconds(1000)); !why.empty()) {
+      throw Error(ErrorCode::DockerUnavailable, std::string(what) + ": " + why);
+    }
+    throw;
+  }
 
   std::string reply;
   std::size_t header_end = std::string::npos;
@@ -355,9 +327,16 @@ Attachment open_attachment(const std::string& socket_path, const std::string& ta
       throw Error(ErrorCode::Docker, std::string(what) + ": reply headers exceed " +
                                          std::to_string(kMaxHeaderBytes) + " bytes");
     }
-    if (!receive_some(fd.get(), reply, deadline, what)) {
-      throw Error(ErrorCode::Docker,
-                  std::string(what) + ": the Docker daemon closed the connection before replying");
+    if (!receive_some(*conn, reply, deadline, what)) {
+      if (const std::string refusal = tls_refusal(endpoint, std::chrono::milliseconds(1000));
+          !refusal.empty()) {
+        throw Error(ErrorCode::DockerUnavailable, std::string(what) + ": " + refusal);
+      }
+      const std::string why = conn->diagnostics();
+      throw Error(endpoint.kind == Endpoint::Kind::Ssh ? ErrorCode::DockerUnavailable
+                                                       : ErrorCode::Docker,
+                  std::string(what) + ": the Docker daemon at " + endpoint.url +
+                      " closed the connection before replying" + (why.empty() ? "" : " (" + why + ")"));
     }
   }
   const std::string headers = reply.substr(0, header_end + 2);
@@ -375,9 +354,10 @@ Attachment open_attachment(const std::string& socket_path, const std::string& ta
                                        headers.substr(0, headers.find("\r\n")));
   }
   if (status == 101 || status == 200) {
-    return Attachment(fd.release(), std::move(rest), with_stdin);
+    return Attachment(std::move(conn), std::move(rest), with_stdin);
   }
-  const std::string body = read_error_body(fd.get(), headers, std::move(rest), deadline, what);
+  const std::string body = read_error_body(*conn, headers, std::move(rest), deadline, what);
+  throw_plain_on_tls(endpoint, status, body);
   throw_http_error(what, status, body);
 }
 

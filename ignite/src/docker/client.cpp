@@ -142,9 +142,29 @@ std::string progress_error(const json& message) {
 
 namespace detail {
 
-std::string unreachable_message(std::string_view socket_path, std::string_view reason) {
-  return "Docker daemon not reachable at " + std::string(socket_path) + ": " + std::string(reason) +
-         ". Start dockerd or set DOCKER_HOST=unix:///path";
+std::string unreachable_message(const Endpoint& endpoint, std::string_view reason) {
+  switch (endpoint.kind) {
+    case Endpoint::Kind::Unix:
+      return "Docker daemon not reachable at " + endpoint.socket_path + ": " + std::string(reason) +
+             ". Start dockerd or set DOCKER_HOST=unix:///path";
+    case Endpoint::Kind::Tcp:
+      return "Docker daemon not reachable at " + endpoint.describe() + " (from " + endpoint.source +
+             "): " + std::string(reason) + ". Check that dockerd listens there (-H tcp://...)";
+    case Endpoint::Kind::Ssh:
+      break;
+  }
+  return "Docker daemon not reachable at " + endpoint.url + " (from " + endpoint.source +
+         "): " + std::string(reason) + ". Check `ssh` to that host and that it runs docker";
+}
+
+void throw_plain_on_tls(const Endpoint& endpoint, long status, std::string_view body) {
+  if (status == 400 && body.find("Client sent an HTTP request to an HTTPS server") !=
+                           std::string_view::npos) {
+    throw Error(ErrorCode::DockerUnavailable,
+                "the Docker daemon at " + endpoint.url +
+                    " speaks TLS and this client sent plain HTTP: set DOCKER_TLS_VERIFY=1 and "
+                    "DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) or the engine's TLS options");
+  }
 }
 
 std::string daemon_message(std::string_view body) {
@@ -185,19 +205,33 @@ std::string socket_from_env() {
   return std::string(host.substr(kScheme.size()));
 }
 
+namespace {
+Endpoint unix_endpoint(std::string socket_path) {
+  Endpoint ep;
+  ep.url = "unix://" + socket_path;
+  ep.source = "socket path";
+  ep.socket_path = std::move(socket_path);
+  return ep;
+}
+}  // namespace
+
 DockerClient::DockerClient(std::string socket_path)
-    : transport_(std::make_unique<CurlTransport>(socket_path)),
-      socket_path_(std::move(socket_path)) {}
+    : DockerClient(unix_endpoint(std::move(socket_path))) {}
+
+DockerClient::DockerClient(Endpoint endpoint)
+    : transport_(std::make_unique<CurlTransport>(endpoint)), endpoint_(std::move(endpoint)) {}
 
 DockerClient::DockerClient(std::unique_ptr<Transport> transport, std::string socket_path)
-    : transport_(std::move(transport)), socket_path_(std::move(socket_path)) {
+    : transport_(std::move(transport)) {
   if (!transport_) throw Error(ErrorCode::InvalidArgument, "DockerClient: null transport");
+  endpoint_.url = "unix://" + socket_path;
+  endpoint_.socket_path = std::move(socket_path);
 }
 
 DockerClient::~DockerClient() = default;
 
 std::unique_ptr<DockerClient> DockerClient::from_env() {
-  return std::make_unique<DockerClient>(socket_from_env());
+  return std::make_unique<DockerClient>(resolve_endpoint());
 }
 
 HttpResponse DockerClient::call(const HttpRequest& req, std::string_view what) {
@@ -215,7 +249,8 @@ void DockerClient::ping() {
     // Something accepted the connection but did not answer: as unusable as no daemon at all.
     if (e.code() != ErrorCode::Docker) throw;
     throw Error(ErrorCode::DockerUnavailable,
-                "Docker daemon at " + socket_path_ + " does not answer GET /_ping: " + e.message());
+                "Docker daemon at " + (endpoint_.local() ? endpoint_.socket_path : endpoint_.url) +
+                    " does not answer GET /_ping: " + e.message());
   }
   if (!is_success(response.status)) {
     detail::throw_http_error("ping Docker daemon", response.status, response.body);
@@ -343,6 +378,51 @@ bool DockerClient::image_remove(const std::string& ref, bool force) {
   return true;
 }
 
+void DockerClient::images_export(const std::vector<std::string>& names,
+                                 const std::function<bool(std::string_view)>& on_data) {
+  std::string what = "export images";
+  std::string path = api("/images/get?");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    path += (i ? "&" : "") + std::string("names=") + encode(names[i]);
+    what += " " + names[i];
+  }
+  const auto response = transport_->stream(make_request("GET", std::move(path), timeouts_.build),
+                                           on_data);
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+}
+
+void DockerClient::images_load(const std::function<std::size_t(char*, std::size_t)>& source,
+                               const std::function<void(std::string_view)>& on_line) {
+  const std::string what = "load images";
+  auto req = make_request("POST", api("/images/load?quiet=0"), timeouts_.build);
+  req.body_source = source;
+  req.content_type = "application/x-tar";
+  std::string error;
+  const auto on_message = [&](std::string_view line) {
+    if (trim(line).empty()) return;
+    const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!message.is_object()) {
+      if (on_line) on_line(trim(line));
+      return;
+    }
+    if (std::string e = progress_error(message); !e.empty()) {
+      if (error.empty()) error = std::move(e);
+      return;
+    }
+    if (const auto text = message.find("stream"); text != message.end() && text->is_string()) {
+      if (on_line) on_line(trim(text->get<std::string>()));
+    }
+  };
+  LineSplitter lines;
+  const auto response = transport_->stream(req, [&](std::string_view chunk) {
+    lines.feed(chunk, on_message);
+    return true;
+  });
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  lines.finish(on_message);
+  if (!error.empty()) throw Error(ErrorCode::Docker, what + ": " + error);
+}
+
 std::vector<json> DockerClient::images_list(const std::vector<std::string>& label_filters) {
   const std::string what = "list images";
   const auto response =
@@ -383,7 +463,12 @@ void DockerClient::container_start(const std::string& id) {
 Attachment DockerClient::container_attach(const std::string& id, bool with_stdin) {
   std::string target = api("/containers/" + encode(id) + "/attach?stream=1&stdout=1&stderr=1");
   if (with_stdin) target += "&stdin=1";
-  return detail::open_attachment(socket_path_, target, with_stdin,
+  if (endpoint_.kind == Endpoint::Kind::Unix && endpoint_.socket_path.empty()) {
+    throw Error(ErrorCode::InvalidArgument,
+                "attach to container " + short_id(id) +
+                    ": this DockerClient has no socket path to attach through");
+  }
+  return detail::open_attachment(endpoint_, target, with_stdin,
                                  "attach to container " + short_id(id), timeouts_.lifecycle);
 }
 

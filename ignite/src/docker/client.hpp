@@ -1,5 +1,5 @@
-// DockerClient: typed Docker Engine API endpoints over a Transport (libcurl on the unix socket by
-// default). The only code that builds Engine API URLs. Pinned to API v1.41 (Docker 20.10, the
+// DockerClient: typed Docker Engine API endpoints over a Transport (libcurl to the daemon's
+// Endpoint: a unix socket, TCP with TLS, or ssh). The only code that builds Engine API URLs. Pinned to API v1.41 (Docker 20.10, the
 // version Debian 12 ships).
 //
 // Thread-safety: every method may be called concurrently from several threads.
@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ignite/src/docker/connection.hpp"
+#include "ignite/src/docker/endpoint.hpp"
 #include "ignite/src/docker/stream.hpp"
 #include "ignite/src/docker/transport.hpp"
 
@@ -28,20 +30,22 @@ namespace Ignite::docker {
 inline constexpr std::string_view kApiPrefix = "/v1.41";
 inline constexpr std::string_view kDefaultSocket = "/var/run/docker.sock";
 
-// Resolves the daemon socket: DOCKER_HOST (only unix:// is supported; anything else throws
-// Error(Config) naming DOCKER_HOST), else /var/run/docker.sock.
+// The local daemon's socket for tools and tests that need one: DOCKER_HOST when it is unix://
+// (anything else throws Error(Config) naming DOCKER_HOST), else /var/run/docker.sock. Engines
+// resolve their endpoint with resolve_endpoint() (endpoint.hpp) instead.
 std::string socket_from_env();
 
 // A hijacked attach connection (POST /containers/{id}/attach with Upgrade: tcp) on its own
-// socket. Move-only; closes the socket on destruction.
+// Connection. Move-only; closes the connection on destruction.
 class Attachment {
  public:
   enum class End { Eof, Deadline, Stopped };
 
   Attachment() = default;
-  // Takes ownership of `fd`. `with_stdin` false: the daemon does not read this connection, so
-  // pump() ignores its stdin argument and never half-closes.
-  explicit Attachment(int fd, std::string initial_bytes, bool with_stdin = true);
+  // `with_stdin` false: the daemon does not read this connection, so pump() ignores its stdin
+  // argument and never half-closes.
+  Attachment(std::unique_ptr<Connection> connection, std::string initial_bytes,
+             bool with_stdin = true);
   Attachment(Attachment&&) noexcept;
   Attachment& operator=(Attachment&&) noexcept;
   Attachment(const Attachment&) = delete;
@@ -58,9 +62,12 @@ class Attachment {
   // Throws Error(Docker) when the stream is corrupt or ends inside a frame.
   // `close_stdin` false: `stdin_data` is written but the sending side stays open (pooled
   // containers read their job header, and reuse-mode containers several jobs, on one stream).
+  // `wake_at` (optional, read before every wait): a time by which should_stop must be asked
+  // again, for a caller that needs a closer look than every 20 ms (a CPU-time limit near).
   End pump(std::string_view stdin_data, const FrameDecoder::Callback& on_payload,
            std::chrono::steady_clock::time_point deadline,
-           const std::function<bool()>& should_stop = {}, bool close_stdin = true);
+           const std::function<bool()>& should_stop = {}, bool close_stdin = true,
+           const std::function<std::chrono::steady_clock::time_point()>& wake_at = {});
 
   // The next pump() writes its stdin_data from the start (a new job on an open stream).
   void restart_input() noexcept { stdin_written_ = 0; }
@@ -69,11 +76,11 @@ class Attachment {
   // neither printed nor exited since it was last read.
   bool quiet() const noexcept;
 
-  bool valid() const noexcept { return fd_ >= 0; }
+  bool valid() const noexcept;
   void close() noexcept;
 
  private:
-  int fd_ = -1;
+  std::unique_ptr<Connection> conn_;
   std::string pending_;  // bytes that arrived with the 101 response headers
   bool stdin_closed_ = false;
   std::size_t stdin_written_ = 0;
@@ -87,7 +94,7 @@ class Attachment {
 struct Timeouts {
   std::chrono::milliseconds metadata{10000};   // ping, version, info, inspect, list
   std::chrono::milliseconds lifecycle{15000};  // create, attach, start, kill, wait, remove, logs
-  std::chrono::milliseconds build{600000};     // image build and import
+  std::chrono::milliseconds build{600000};     // image build, import, export and load
 };
 
 struct BuildOptions {
@@ -99,8 +106,10 @@ struct BuildOptions {
 
 class DockerClient {
  public:
-  // Talks to the daemon on `socket_path` with libcurl.
+  // Talks to the daemon on the unix socket `socket_path` with libcurl.
   explicit DockerClient(std::string socket_path);
+  // Talks to `endpoint` with libcurl (any kind: unix, TCP with TLS, ssh).
+  explicit DockerClient(Endpoint endpoint);
   // Uses the given transport (tests replay recorded replies through this). Attach still needs
   // a real socket path (may be empty when attach is not used).
   DockerClient(std::unique_ptr<Transport> transport, std::string socket_path = {});
@@ -110,7 +119,9 @@ class DockerClient {
 
   static std::unique_ptr<DockerClient> from_env();
 
-  const std::string& socket_path() const noexcept { return socket_path_; }
+  // The unix socket's path; "" for other endpoints (name those by endpoint().url).
+  const std::string& socket_path() const noexcept { return endpoint_.socket_path; }
+  const Endpoint& endpoint() const noexcept { return endpoint_; }
   // Set before the client is shared between threads.
   void set_timeouts(const Timeouts& timeouts) noexcept { timeouts_ = timeouts; }
   const Timeouts& timeouts() const noexcept { return timeouts_; }
@@ -133,6 +144,15 @@ class DockerClient {
                           const std::function<void(std::string_view)>& on_log = {});
   // DELETE /images/{ref}; false when it did not exist.
   bool image_remove(const std::string& ref, bool force = false);
+  // GET /images/get?names=...: the images as a `docker save` tarball, handed to `on_data` as it
+  // arrives (false from it stops). Bounded by the build timeout.
+  void images_export(const std::vector<std::string>& names,
+                     const std::function<bool(std::string_view)>& on_data);
+  // POST /images/load with the tarball `source` produces (chunked; see HttpRequest::body_source),
+  // streamed. `on_line` receives the daemon's progress lines ("Loaded image: ..."). Bounded by
+  // the build timeout. Throws Error(Docker) with the daemon's message when it refuses the tar.
+  void images_load(const std::function<std::size_t(char*, std::size_t)>& source,
+                   const std::function<void(std::string_view)>& on_line = {});
   // GET /images/json filtered by labels ("key" or "key=value").
   std::vector<nlohmann::json> images_list(const std::vector<std::string>& label_filters);
 
@@ -165,7 +185,7 @@ class DockerClient {
   HttpResponse call(const HttpRequest& req, std::string_view what);
 
   std::unique_ptr<Transport> transport_;
-  std::string socket_path_;
+  Endpoint endpoint_;
   Timeouts timeouts_;
 };
 

@@ -1,12 +1,14 @@
 #include "ignite/src/docker/curl_transport.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -14,7 +16,10 @@
 
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
+#include "ignite/src/docker/connection.hpp"
 #include "ignite/src/docker/detail.hpp"
+#include "ignite/src/docker/ssh.hpp"
+#include "ignite/src/docker/tls.hpp"
 
 namespace Ignite::docker {
 namespace {
@@ -40,6 +45,10 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 constexpr long kConnectTimeoutMs = 10000;
+// TCP connect plus TLS handshake to a tcp:// endpoint. A TLS client on a plain-HTTP port gets
+// no handshake reply at all (the server waits for a request line): this bound is how long that
+// takes to fail.
+constexpr long kTcpConnectTimeoutMs = 5000;
 
 void global_init() {
   static std::once_flag once;
@@ -140,6 +149,8 @@ struct Transfer {
   std::exception_ptr consumer_error;
   std::FILE* upload = nullptr;
   int upload_errno = 0;
+  const std::function<std::size_t(char*, std::size_t)>* source = nullptr;
+  std::exception_ptr source_error;
 };
 
 std::size_t write_callback(char* ptr, std::size_t size, std::size_t nmemb, void* userdata) {
@@ -167,6 +178,14 @@ std::size_t write_callback(char* ptr, std::size_t size, std::size_t nmemb, void*
 
 std::size_t read_callback(char* buffer, std::size_t size, std::size_t nitems, void* userdata) {
   auto& transfer = *static_cast<Transfer*>(userdata);
+  if (transfer.source != nullptr) {
+    try {
+      return (*transfer.source)(buffer, size * nitems);
+    } catch (...) {
+      transfer.source_error = std::current_exception();
+      return CURL_READFUNC_ABORT;
+    }
+  }
   const std::size_t n = std::fread(buffer, 1, size * nitems, transfer.upload);
   if (n == 0 && std::ferror(transfer.upload)) {
     transfer.upload_errno = errno;
@@ -196,10 +215,96 @@ bool is_unreachable(CURLcode rc) {
          rc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
+bool is_tls_code(CURLcode rc) {
+  switch (rc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
-CurlTransport::CurlTransport(std::string socket_path) : socket_path_(std::move(socket_path)) {
+namespace {
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport(std::string socket_path)
+    : CurlTransport([&] {
+        Endpoint ep;
+        ep.url = "unix://" + socket_path;
+        ep.source = "socket path";
+        ep.socket_path = std::move(socket_path);
+        return ep;
+      }()) {}
+
+CurlTransport::CurlTransport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
   global_init();
+  switch (endpoint_.kind) {
+    case Endpoint::Kind::Unix: base_url_ = "http://localhost"; break;
+    case Endpoint::Kind::Tcp:
+      base_url_ = std::string(endpoint_.tls ? "https://" : "http://") + url_host(endpoint_.host) +
+                  ":" + std::to_string(endpoint_.port);
+      break;
+    case Endpoint::Kind::Ssh:
+      // libcurl (7.88) cannot take an already connected socket: it talks to a private unix
+      // socket whose every connection is handed to an ssh process (ssh.hpp, SshRelay).
+      base_url_ = "http://localhost";
+      relay_ = std::make_unique<SshRelay>(endpoint_);
+      break;
+  }
+}
+
+CurlTransport::~CurlTransport() = default;
+
+void CurlTransport::configure(CURL* h) const {
+  switch (endpoint_.kind) {
+    case Endpoint::Kind::Unix:
+      set(h, CURLOPT_UNIX_SOCKET_PATH, endpoint_.socket_path.c_str());
+      set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+      break;
+    case Endpoint::Kind::Tcp:
+      set(h, CURLOPT_CONNECTTIMEOUT_MS, kTcpConnectTimeoutMs);
+      if (endpoint_.tls) {
+        const TlsFiles& tls = *endpoint_.tls;
+        set(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+        set(h, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
+        set(h, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
+        if (tls.verify) {
+          // Only the endpoint's CA: the system's bundle must not vouch for a Docker daemon.
+          set(h, CURLOPT_CAINFO, tls.ca.c_str());
+          set(h, CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+        }
+        if (!tls.cert.empty()) {
+          set(h, CURLOPT_SSLCERT, tls.cert.c_str());
+          set(h, CURLOPT_SSLKEY, tls.key.c_str());
+        }
+      }
+      break;
+    case Endpoint::Kind::Ssh:
+      set(h, CURLOPT_UNIX_SOCKET_PATH, relay_->socket_path().c_str());
+      set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+      break;
+  }
 }
 
 HttpResponse CurlTransport::request(const HttpRequest& req) { return perform(req, nullptr); }
@@ -212,8 +317,8 @@ HttpResponse CurlTransport::stream(const HttpRequest& req,
 HttpResponse CurlTransport::perform(const HttpRequest& req,
                                     const std::function<bool(std::string_view)>* on_data) {
   const std::string target = req.method + " " + req.path;
-  if (!req.body.empty() && !req.body_file.empty()) {
-    throw Error(ErrorCode::Internal, target + ": request has both a body and a body file");
+  if ((!req.body.empty()) + (!req.body_file.empty()) + static_cast<bool>(req.body_source) > 1) {
+    throw Error(ErrorCode::Internal, target + ": request has more than one body");
   }
 
   HandleLease lease;
@@ -221,6 +326,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   Transfer transfer;
   transfer.handle = h;
   transfer.on_data = on_data;
+  if (req.body_source) transfer.source = &req.body_source;
 
   File upload;
   curl_off_t upload_size = 0;
@@ -238,27 +344,30 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   }
 
   char error_buffer[CURL_ERROR_SIZE] = {};
-  const std::string url = "http://localhost" + req.path;
+  const std::string url = base_url_ + req.path;
   set(h, CURLOPT_URL, url.c_str());
-  set(h, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
-  // Signals would be the only way for curl to time out name lookups; a unix socket needs none,
-  // and signals are unsafe with several threads.
+  configure(h);
+  // Signals are unsafe with several threads (name lookups of tcp:// hosts then cannot be
+  // interrupted; the connect bound still holds for the connection itself).
   set(h, CURLOPT_NOSIGNAL, 1L);
   set(h, CURLOPT_ERRORBUFFER, error_buffer);
   set(h, CURLOPT_USERAGENT, "ignite");
-  set(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
   if (req.timeout.count() > 0) set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
   set(h, CURLOPT_WRITEFUNCTION, &write_callback);
   set(h, CURLOPT_WRITEDATA, static_cast<void*>(&transfer));
 
-  const bool has_body = !req.body.empty() || transfer.upload != nullptr;
+  const bool has_body = !req.body.empty() || transfer.upload != nullptr || transfer.source != nullptr;
   if (req.method == "GET" && !has_body) {
     set(h, CURLOPT_HTTPGET, 1L);
   } else if (req.method == "HEAD") {
     set(h, CURLOPT_NOBODY, 1L);
   } else if (req.method == "POST" || has_body) {
     set(h, CURLOPT_POST, 1L);
-    if (transfer.upload != nullptr) {
+    if (transfer.source != nullptr) {
+      // No size: libcurl sends the body chunked.
+      set(h, CURLOPT_READFUNCTION, &read_callback);
+      set(h, CURLOPT_READDATA, static_cast<void*>(&transfer));
+    } else if (transfer.upload != nullptr) {
       set(h, CURLOPT_READFUNCTION, &read_callback);
       set(h, CURLOPT_READDATA, static_cast<void*>(&transfer));
       set(h, CURLOPT_SEEKFUNCTION, &seek_callback);
@@ -281,6 +390,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
     if (!headers) headers.reset(head);  // otherwise appended behind the same head
   };
   if (has_body || req.method == "POST") add_header("Content-Type: " + req.content_type);
+  if (transfer.source != nullptr) add_header("Transfer-Encoding: chunked");
   // The daemon would answer 100-continue anyway; asking costs a round trip per upload.
   add_header("Expect:");
   set(h, CURLOPT_HTTPHEADER, headers.get());
@@ -296,30 +406,73 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 
   if (transfer.consumer_error) std::rethrow_exception(transfer.consumer_error);
+  if (transfer.source_error) std::rethrow_exception(transfer.source_error);
   if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && transfer.aborted_by_consumer)) {
+    if (status == 400 && endpoint_.kind == Endpoint::Kind::Tcp && !endpoint_.tls) {
+      detail::throw_plain_on_tls(endpoint_, status, transfer.body);
+    }
     return HttpResponse{status, std::move(transfer.body)};
   }
 
-  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-  if (is_unreachable(rc)) {
-    throw Error(ErrorCode::DockerUnavailable,
-                detail::unreachable_message(socket_path_, curl_message));
-  }
   if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.upload_errno != 0) {
     throw Error(ErrorCode::Docker, target + ": reading " + req.body_file.string() + ": " +
                                        std::strerror(transfer.upload_errno));
   }
+  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  fail(h, rc, curl_message, target, req);
+}
+
+void CurlTransport::fail(CURL* h, CURLcode rc, const std::string& curl_message,
+                         const std::string& target, const HttpRequest& req) const {
+  // What ssh said when its connection failed (authentication, host key, no docker there).
+  std::string ssh_said = relay_ ? relay_->take_failure(std::chrono::milliseconds(500)) : std::string();
+  const std::string ssh_suffix = ssh_said.empty() ? "" : " (ssh: " + ssh_said + ")";
+  if (is_unreachable(rc)) {
+    throw Error(ErrorCode::DockerUnavailable,
+                detail::unreachable_message(endpoint_, curl_message + ssh_suffix));
+  }
+  if (endpoint_.tls && (is_tls_code(rc) || rc == CURLE_OPERATION_TIMEDOUT)) {
+    double connected = 0;
+    double tls_done = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connected);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &tls_done);
+    if (rc == CURLE_OPERATION_TIMEDOUT &&
+        ((connected > 0 && tls_done == 0) ||
+         curl_message.find("SSL connection timeout") != std::string::npos)) {
+      throw Error(ErrorCode::DockerUnavailable,
+                  "TLS with the Docker daemon at " + endpoint_.url +
+                      " failed: no TLS handshake reply within " +
+                      std::to_string(kTcpConnectTimeoutMs) +
+                      " ms (is this a TLS port of a Docker daemon, or a plain-HTTP one?) (" +
+                      curl_message + ")");
+    }
+    if (rc != CURLE_OPERATION_TIMEDOUT && is_tls_failure(curl_message)) {
+      throw Error(ErrorCode::DockerUnavailable, explain_tls_failure(curl_message, endpoint_));
+    }
+  }
+  if (endpoint_.tls && rc != CURLE_OPERATION_TIMEDOUT) {
+    // The daemon dropped the connection without a TLS error libcurl could see (its refusal of
+    // our certificate came as an alert after the request was sent): ask once more, listening.
+    if (std::string why = tls_refusal(endpoint_, std::chrono::milliseconds(1000)); !why.empty()) {
+      throw Error(ErrorCode::DockerUnavailable, why);
+    }
+  }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     // A daemon that accepts connections but does not answer (stopped, overloaded, a stuck
     // storage driver) is unavailable for this call: named as such, with the bound it missed.
-    const long limit_ms =
-        req.timeout.count() > 0 ? static_cast<long>(req.timeout.count()) : kConnectTimeoutMs;
+    const long limit_ms = req.timeout.count() > 0 ? static_cast<long>(req.timeout.count())
+                                                  : kConnectTimeoutMs;
     throw Error(ErrorCode::DockerUnavailable,
-                "the Docker daemon at unix://" + socket_path_ + " did not answer " + target +
-                    " within " + std::to_string(limit_ms) + " ms (" + curl_message + ")");
+                "the Docker daemon at " + endpoint_.url + " did not answer " + target + " within " +
+                    std::to_string(limit_ms) + " ms (" + curl_message + ")" + ssh_suffix);
+  }
+  if (!ssh_said.empty()) {
+    throw Error(ErrorCode::DockerUnavailable,
+                target + ": the ssh connection to the Docker daemon at " + endpoint_.url +
+                    " failed: " + curl_message + ssh_suffix);
   }
   throw Error(ErrorCode::Docker,
-              target + ": talking to the Docker daemon at " + socket_path_ + ": " + curl_message);
+              target + ": talking to the Docker daemon at " + endpoint_.url + ": " + curl_message);
 }
 
 }  // namespace Ignite::docker

@@ -10,8 +10,12 @@
 
 namespace Ignite::docker::detail {
 
-// The one wording for "nothing answers on the socket", used by curl and raw attach connections.
-std::string unreachable_message(std::string_view socket_path, std::string_view reason);
+// The one wording for "nothing answers at the endpoint", used by curl and raw attach connections.
+std::string unreachable_message(const Endpoint& endpoint, std::string_view reason);
+
+// A Go TLS server answers a plain-HTTP request with 400 "Client sent an HTTP request to an HTTPS
+// server": throws Error(DockerUnavailable) saying so (and what to set) when that is `body`.
+void throw_plain_on_tls(const Endpoint& endpoint, long status, std::string_view body);
 
 // The daemon's error text: the "message" field of a JSON reply, else the trimmed body.
 std::string daemon_message(std::string_view body);
@@ -21,12 +25,11 @@ std::string daemon_message(std::string_view body);
 [[noreturn]] void throw_http_error(std::string_view what, long status, std::string_view body,
                                    ErrorCode code = ErrorCode::Docker);
 
-// Connects to `socket_path`, sends `POST <target>` asking to upgrade to a raw stream and returns
+// Connects to `endpoint`, sends `POST <target>` asking to upgrade to a raw stream and returns
 // the hijacked connection. `what` names the operation in error messages. The handshake fails
 // with Error(DockerUnavailable) after `timeout` and with Error(Cancelled) when the thread's
 // CancelScope asks.
-Attachment open_attachment(const std::string& socket_path, const std::string& target,
-                           bool with_stdin, std::string_view what,
-                           std::chrono::milliseconds timeout);
+Attachment open_attachment(const Endpoint& endpoint, const std::string& target, bool with_stdin,
+                           std::string_view what, std::chrono::milliseconds timeout);
 
 }  // namespace Ignite::docker::detail

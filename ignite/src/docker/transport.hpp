@@ -24,6 +24,11 @@ struct HttpRequest {
   // When set, the body is streamed from this file instead (image tarballs of 100+ MiB are never
   // loaded into memory); `body` must then be empty.
   std::filesystem::path body_file;
+  // When set, the body is pulled from this function as it is sent, with chunked transfer
+  // encoding (a stream of unknown length: an image export piped into a load). It fills up to
+  // `size` bytes and returns how many; 0 ends the body. An exception aborts the request and is
+  // rethrown by the transport. `body` and `body_file` must then be empty.
+  std::function<std::size_t(char* buffer, std::size_t size)> body_source;
 };
 
 class Transport {

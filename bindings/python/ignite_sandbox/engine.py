@@ -1,12 +1,15 @@
-"""``ignite.Engine``: loads services and runs them in fresh, hardened Docker containers."""
+"""``ignite_sandbox.Engine``: loads services and runs them in fresh, hardened Docker containers."""
 
 from __future__ import annotations
 
 import codecs
+import datetime
 import json
 import math
 import os
-from typing import Any, Callable, Mapping, Optional, Union
+import threading
+import warnings
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from ._native import _core
 from .errors import DockerUnavailableError, InvalidArgumentError
@@ -23,12 +26,43 @@ from .models import (
     Runtime,
     Service,
 )
+from .streaming import ExecutionStream
 
-__all__ = ["Engine", "StopSource"]
+__all__ = ["Engine", "StopSource", "Timeout"]
 
 StrPath = Union[str, "os.PathLike[str]"]
 ServiceLike = Union[Service, StrPath]
 OutputCallback = Callable[[str], Any]
+#: A time limit: seconds (``int``/``float``) or a :class:`datetime.timedelta`.
+Timeout = Union[float, datetime.timedelta]
+
+
+def _timeout_ms(timeout: Optional[Timeout], timeout_ms: Optional[int] = None) -> Optional[int]:
+    """``timeout`` (seconds or timedelta) or ``timeout_ms`` as whole milliseconds (rounded up,
+    so a small positive timeout never becomes 0); None when neither is given."""
+    if timeout is None:
+        return timeout_ms
+    if timeout_ms is not None:
+        raise InvalidArgumentError("pass timeout (seconds) or timeout_ms, not both")
+    if isinstance(timeout, datetime.timedelta):
+        seconds = timeout.total_seconds()
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+    else:
+        raise TypeError(
+            "timeout must be seconds (int or float) or a datetime.timedelta "
+            f"(got {type(timeout).__name__})"
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidArgumentError(f"timeout must be a positive number of seconds (got {timeout!r})")
+    return max(1, math.ceil(seconds * 1000))
+
+
+class _ClosedCore:
+    """Stands in for the native engine after :meth:`Engine.close`."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise InvalidArgumentError("this Engine is closed (close() was called)")
 
 #: Cancels the executions it is passed to (``engine.execute(..., stop=source)``) when
 #: ``source.request_stop()`` is called from any thread; their outcome becomes ``"cancelled"``.
@@ -63,7 +97,7 @@ class Engine:
     engine created that is still there (each execution removes its own; this catches what an
     interrupted host leaves)::
 
-        with ignite.Engine() as engine:
+        with ignite_sandbox.Engine() as engine:
             svc = engine.load("examples/services/hello-node")
             result = engine.execute(svc, input={"name": "World"})
             print(result.stdout, result.outcome)
@@ -78,7 +112,7 @@ class Engine:
     :meth:`prewarm` (otherwise a key's first execution fills it); ``result.container_start``
     says whether an execution ran ``"cold"``, ``"warm"`` or ``"reused"``::
 
-        with ignite.Engine(pool_size=2) as engine:
+        with ignite_sandbox.Engine(pool_size=2) as engine:
             svc = engine.load("examples/services/hello-quickjs")
             engine.prewarm(svc)
             result = engine.execute(svc, input={"name": "Pool"})  # container_start == "warm"
@@ -103,9 +137,18 @@ class Engine:
         pool_refill_concurrency: containers being started at once, over all keys.
         pool_memory_budget_mb: upper bound on the summed memory limits of ready containers,
             over all keys.
+        keep_containers: leave the container of every execution stopped instead of removing
+            it (for inspection, as the pytest plugin's ``--ignite-keep`` does);
+            :meth:`release_kept` or :meth:`remove_containers` removes them. :meth:`close`
+            then leaves them too.
+        docker_context, docker_tls_verify, docker_cert_path, allow_plain_tcp, ssh_options: how
+            to reach a remote daemon, as the docker CLI does (``tcp://`` with TLS, ``ssh://``,
+            docker contexts); see docs/scale-out.md. Plain TCP to an address other than loopback
+            needs ``allow_plain_tcp=True``.
 
     Raises:
-        ConfigError: ``docker_host`` is not a unix socket.
+        ConfigError: ``docker_host`` or the context cannot be used (unknown scheme or context,
+            plain TCP to a remote address without ``allow_plain_tcp``, unusable TLS files).
         InvalidArgumentError: a negative or zero count or limit where one is required.
     """
 
@@ -124,7 +167,18 @@ class Engine:
         pool_idle_expiry_s: float = 300,
         pool_refill_concurrency: int = 2,
         pool_memory_budget_mb: float = 4096,
+        keep_containers: bool = False,
+        docker_context: Optional[str] = None,
+        docker_tls_verify: Optional[bool] = None,
+        docker_cert_path: Optional[StrPath] = None,
+        allow_plain_tcp: bool = False,
+        ssh_options: Optional[Sequence[str]] = None,
     ) -> None:
+        self._closed = True  # until the native engine exists: __del__ must not warn
+        self._close_lock = threading.Lock()
+        self._keep = bool(keep_containers)
+        self._kept: list[str] = []
+        self._max_concurrent = max_concurrent
         for name, value, minimum in (
             ("max_concurrent", max_concurrent, 1),
             ("pool_size", pool_size, 0),
@@ -152,7 +206,15 @@ class Engine:
             pool_idle_expiry_s=math.ceil(pool_idle_expiry_s),
             pool_refill_concurrency=pool_refill_concurrency,
             pool_memory_budget_mb=float(pool_memory_budget_mb),
+            keep_containers=self._keep,
+            docker_context=docker_context or "",
+            docker_tls_verify=docker_tls_verify,
+            docker_cert_path=os.fspath(docker_cert_path) if docker_cert_path is not None else None,
+            allow_plain_tcp=allow_plain_tcp,
+            ssh_options=list(ssh_options or []),
         )
+        self._session_id: str = self._core.session_id
+        self._closed = False
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Engine":
@@ -197,30 +259,76 @@ class Engine:
         self.close()
 
     def close(self) -> int:
-        """Drains the warm pool, waits for the queued container removals (:meth:`flush`), then
-        removes every container this engine created that still exists; returns how many that
-        last step removed.
+        """Drains the warm pool, waits for the queued container removals (:meth:`flush`),
+        removes every container this engine created that is still there, and releases the
+        native engine (its threads end; this runs without the GIL). Returns how many
+        containers that removal step found.
 
-        Called by ``__exit__``. Without a reachable daemon there is nothing to remove, so
-        DockerUnavailableError is swallowed here. The engine stays usable afterwards (the
-        pool fills again when an execution or :meth:`prewarm` asks).
+        Idempotent: a second call returns 0. Afterwards :attr:`closed` is True and every
+        method raises InvalidArgumentError. Called by ``__exit__``. Without a reachable daemon
+        there is nothing to remove, so DockerUnavailableError is swallowed here. With
+        ``keep_containers`` the containers of executions stay (the pool is still drained).
         """
+        with self._close_lock:
+            if self._closed:
+                return 0
+            self._closed = True
+        core, self._core = self._core, _ClosedCore()
+        removed = 0
         try:
-            # remove_containers() drains the pool (waiting for containers still being started)
-            # and waits for the queued removals first.
-            return self.remove_containers()
+            if self._keep:
+                core.drain_pool()
+                core.flush()
+            else:
+                # remove_containers() drains the pool (waiting for containers still being
+                # started) and waits for the queued removals first.
+                removed = core.remove_containers()
         except DockerUnavailableError:
-            return 0
+            pass
+        finally:
+            del core  # the last reference: ~Engine runs now, with the GIL released
+        return removed
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (or ``with`` was left)."""
+        return self._closed
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        # Like an unclosed file: say so. The native engine's destructor (without the GIL)
+        # still drains the pool and finishes the queued removals.
+        warnings.warn(
+            f"unclosed {self!r}: use `with Engine() as engine:` or call close()",
+            ResourceWarning,
+            source=self,
+        )
 
     def __repr__(self) -> str:
-        return f"<ignite.Engine session={self.session_id}>"
+        if self._closed:
+            return "<ignite_sandbox.Engine closed>"
+        return f"<ignite_sandbox.Engine session={self.session_id}>"
 
     # -- services ------------------------------------------------------------------------
 
     @property
+    def docker_endpoint(self) -> str:
+        """The daemon this engine talks to, as a URL (``unix://``, ``tcp://``, ``ssh://``),
+        resolved like the docker CLI: ``docker_host``, ``docker_context``, ``DOCKER_HOST``,
+        ``DOCKER_CONTEXT``, the current docker context (docs/scale-out.md)."""
+        return self._core.docker_endpoint
+
+    @property
+    def docker_is_local(self) -> bool:
+        """Whether the daemon is on this host's unix socket (code can be bind-mounted)."""
+        return self._core.docker_is_local
+
+    @property
     def session_id(self) -> str:
-        """The ``dev.ignite.session`` label value on every container this engine creates."""
-        return self._core.session_id
+        """The ``dev.ignite.session`` label value on every container this engine creates (also
+        after :meth:`close`)."""
+        return self._session_id
 
     def load(self, path: StrPath) -> Service:
         """Loads and validates the service directory ``path`` (str or :class:`pathlib.Path`).
@@ -236,7 +344,7 @@ class Engine:
             return service._raw
         if isinstance(service, (str, os.PathLike)):
             return self._core.load(os.fspath(service))
-        raise TypeError(f"expected an ignite.Service or a path (got {type(service).__name__})")
+        raise TypeError(f"expected an ignite_sandbox.Service or a path (got {type(service).__name__})")
 
     def execute(
         self,
@@ -245,6 +353,7 @@ class Engine:
         input: Any = None,
         input_json: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
+        timeout: Optional[Timeout] = None,
         timeout_ms: Optional[int] = None,
         memory_mb: Optional[float] = None,
         cpus: Optional[float] = None,
@@ -256,6 +365,7 @@ class Engine:
         on_stderr: Optional[OutputCallback] = None,
         on_build_output: Optional[OutputCallback] = None,
         stop: Optional[StopSource] = None,
+        cpu_time_ms: Optional[float] = None,
     ) -> ExecutionResult:
         """Runs ``service`` once in a fresh container (or a warm one from the pool), waits for
         it and queues the container's removal (finished in the background: :meth:`flush`).
@@ -270,8 +380,10 @@ class Engine:
                 stdin and in ``$IGNITE_INPUT`` (when at most 64 KiB). None: no input.
             input_json: the input as JSON text instead of ``input`` (not both).
             env: extra environment variables, added after service.yaml's ``env``.
-            timeout_ms: overrides service.yaml's ``timeoutMs``; the container is killed
-                after it (outcome ``"timeout"``).
+            timeout: overrides service.yaml's ``timeoutMs``, in seconds (``float``) or as a
+                :class:`datetime.timedelta`; the container is killed after it (outcome
+                ``"timeout"``).
+            timeout_ms: the same in milliseconds (not both).
             memory_mb: overrides ``memoryMb`` (at least 6).
             cpus: overrides ``cpuLimit``.
             runtime: overrides the runtime spec, e.g. ``"node@22"``.
@@ -287,10 +399,15 @@ class Engine:
                 happens.
             stop: a :class:`StopSource`; ``stop.request_stop()`` from another thread kills
                 the container (outcome ``"cancelled"``).
+            cpu_time_ms: overrides ``cpuTimeMs``, the CPU-time limit; the container is killed
+                when its CPU time passes it (outcome ``"cpu_limit"``).
 
         Callbacks run on an Ignite worker thread holding the GIL. If one raises, the run is
         stopped, the container removed, and the exception re-raised here. Ctrl-C
-        (KeyboardInterrupt) while a call waits on the main thread does the same.
+        (KeyboardInterrupt) while a call waits on the main thread does the same, within about
+        a second, and works again in the next call. ``result.check()`` turns a failed outcome
+        into an :class:`ExecutionFailed` exception. For output as it arrives, see
+        :meth:`stream`.
 
         Returns:
             ExecutionResult: ``outcome``, ``exit_code``, ``stdout``, ``stderr``, timings,
@@ -303,6 +420,46 @@ class Engine:
             DockerError: the daemon refused a request (``.status_code``).
             BuildError: the per-service image could not be built.
         """
+        args = self._execute_args(service, input=input, input_json=input_json, env=env,
+                                  timeout=timeout, timeout_ms=timeout_ms, memory_mb=memory_mb,
+                                  cpus=cpus, runtime=runtime, audit=audit,
+                                  output_limit=output_limit, delivery=delivery,
+                                  cpu_time_ms=cpu_time_ms)
+        out_cb, out_flush = _text_callback(on_stdout)
+        err_cb, err_flush = _text_callback(on_stderr)
+        build_cb, build_flush = _text_callback(on_build_output)
+        raw = self._core.execute(
+            *args.pop("service"),
+            **args,
+            on_stdout=out_cb,
+            on_stderr=err_cb,
+            on_build_output=build_cb,
+            stop=stop,
+        )
+        build_flush()
+        out_flush()
+        err_flush()
+        return self._result(raw)
+
+    def _execute_args(
+        self,
+        service: ServiceLike,
+        *,
+        input: Any,
+        input_json: Optional[str],
+        env: Optional[Mapping[str, str]],
+        timeout: Optional[Timeout],
+        timeout_ms: Optional[int],
+        memory_mb: Optional[float],
+        cpus: Optional[float],
+        runtime: Optional[str],
+        audit: bool,
+        output_limit: Optional[int],
+        delivery: Union[CodeDelivery, str, None],
+        cpu_time_ms: Optional[float] = None,
+    ) -> dict[str, Any]:
+        """The keywords of ``_core.Engine.execute`` but the callbacks and ``stop``, checked
+        (``service`` as a 1-tuple, so that the caller can pop it as a positional)."""
         if input is not None and input_json is not None:
             raise InvalidArgumentError("pass either input or input_json, not both")
         text: Optional[str] = input_json
@@ -311,29 +468,63 @@ class Engine:
                 text = json.dumps(input)
             except (TypeError, ValueError) as e:
                 raise InvalidArgumentError(f"input is not JSON-serialisable: {e}") from e
-        out_cb, out_flush = _text_callback(on_stdout)
-        err_cb, err_flush = _text_callback(on_stderr)
-        build_cb, build_flush = _text_callback(on_build_output)
-        raw = self._core.execute(
-            self._service(service),
+        return dict(
+            service=(self._service(service),),
             input=text,
             env=dict(env) if env else {},
             runtime=runtime,
-            timeout_ms=timeout_ms,
+            timeout_ms=_timeout_ms(timeout, timeout_ms),
             memory_mb=memory_mb,
             cpus=cpus,
             output_limit=_core.DEFAULT_OUTPUT_LIMIT if output_limit is None else output_limit,
-            on_stdout=out_cb,
-            on_stderr=err_cb,
             delivery=CodeDelivery._coerce(delivery),
-            on_build_output=build_cb,
             audit=audit,
-            stop=stop,
+            cpu_time_ms=cpu_time_ms,
         )
-        build_flush()
-        out_flush()
-        err_flush()
-        return ExecutionResult._from_core(raw)
+
+    def _result(self, raw: Any) -> ExecutionResult:
+        result = ExecutionResult._from_core(raw)
+        if self._keep and result.container_id:
+            self._kept.append(result.container_id)
+        return result
+
+    def stream(
+        self,
+        service: ServiceLike,
+        *,
+        input: Any = None,
+        input_json: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        timeout: Optional[Timeout] = None,
+        timeout_ms: Optional[int] = None,
+        memory_mb: Optional[float] = None,
+        cpus: Optional[float] = None,
+        runtime: Optional[str] = None,
+        audit: bool = False,
+        output_limit: Optional[int] = None,
+        delivery: Union[CodeDelivery, str, None] = None,
+    ) -> ExecutionStream:
+        """Runs ``service`` like :meth:`execute` and returns an iterator over its output as it
+        arrives, as :class:`OutputChunk` values (``chunk.stream`` is ``"stdout"`` or
+        ``"stderr"``, ``chunk.text`` the text)::
+
+            stream = engine.stream(svc, input={"name": "World"})
+            for chunk in stream:
+                print(chunk.text, end="", file=sys.stderr if chunk.stream == "stderr" else None)
+            print(stream.result.outcome)
+
+        Once the iterator is exhausted, ``stream.result`` holds the :class:`ExecutionResult`
+        (an error Ignite raised, e.g. DockerUnavailableError, is raised by the iteration
+        instead). Leaving early (``break``, an exception, ``stream.close()``, or a ``with``
+        block around it) cancels the execution: the container is killed and removed. Ctrl-C
+        while waiting for the next chunk does the same and raises KeyboardInterrupt. The
+        execution runs on a thread of its own; keywords as for :meth:`execute`.
+        """
+        args = self._execute_args(service, input=input, input_json=input_json, env=env,
+                                  timeout=timeout, timeout_ms=timeout_ms, memory_mb=memory_mb,
+                                  cpus=cpus, runtime=runtime, audit=audit,
+                                  output_limit=output_limit, delivery=delivery)
+        return ExecutionStream(self, args)
 
     def preflight(
         self,
@@ -343,12 +534,15 @@ class Engine:
         runtime: Optional[str] = None,
         delivery: Union[CodeDelivery, str, None] = None,
         on_build_output: Optional[OutputCallback] = None,
+        stop: Optional[StopSource] = None,
     ) -> PreflightResult:
         """Runs the preflight checks: memory, dependencies, timeout, and image size when the
         service's image exists (or is built first because ``build_image``).
 
         A failed check is data (``result.overall == "fail"``, ``result.ok`` False), not an
-        exception. Without a Docker daemon the image check is left out.
+        exception. Without a Docker daemon the image check is left out. Ctrl-C
+        (KeyboardInterrupt) or ``stop.request_stop()`` cancels an image build in progress
+        (``stop``: CancelledError).
         """
         build_cb, build_flush = _text_callback(on_build_output)
         raw = self._core.preflight(
@@ -357,6 +551,7 @@ class Engine:
             runtime=runtime,
             delivery=CodeDelivery._coerce(delivery),
             on_build_output=build_cb,
+            stop=stop,
         )
         build_flush()
         return PreflightResult._from_core(raw)
@@ -376,9 +571,9 @@ class Engine:
         if preflight is None:
             preflight = PreflightResult._from_core(self._core.preflight(raw_service))
         if not isinstance(preflight, PreflightResult):
-            raise TypeError("preflight must be an ignite.PreflightResult")
+            raise TypeError("preflight must be an ignite_sandbox.PreflightResult")
         if execution is not None and not isinstance(execution, ExecutionResult):
-            raise TypeError("execution must be an ignite.ExecutionResult")
+            raise TypeError("execution must be an ignite_sandbox.ExecutionResult")
         raw = self._core.report(
             raw_service, preflight._raw, execution._raw if execution is not None else None
         )
@@ -396,6 +591,7 @@ class Engine:
         *,
         count: int = 0,
         env: Optional[Mapping[str, str]] = None,
+        timeout: Optional[Timeout] = None,
         timeout_ms: Optional[int] = None,
         memory_mb: Optional[float] = None,
         cpus: Optional[float] = None,
@@ -403,6 +599,7 @@ class Engine:
         audit: bool = False,
         delivery: Union[CodeDelivery, str, None] = None,
         on_build_output: Optional[OutputCallback] = None,
+        stop: Optional[StopSource] = None,
     ) -> int:
         """Fills the warm pool for what :meth:`execute` with the same keywords would run, up to
         ``count`` ready containers (0: ``pool_size``), and waits until they are ready (building
@@ -410,8 +607,9 @@ class Engine:
 
         The pool key is the container those keywords define (runtime, ``memory_mb``, ``cpus``,
         ``audit``, ``delivery``, with the service's image, env and policy): pass the ones you
-        will execute with. ``env`` and ``timeout_ms`` apply per job and do not change the key.
-        Runs with the GIL released.
+        will execute with. ``env`` and ``timeout`` apply per job and do not change the key.
+        Runs with the GIL released; Ctrl-C (KeyboardInterrupt) or ``stop.request_stop()``
+        (CancelledError) ends the wait and any image build early.
 
         Raises:
             ConfigError: the pool is off (``pool_size`` 0) or cannot serve this service (its
@@ -428,12 +626,13 @@ class Engine:
             count=count,
             env=dict(env) if env else {},
             runtime=runtime,
-            timeout_ms=timeout_ms,
+            timeout_ms=_timeout_ms(timeout, timeout_ms),
             memory_mb=memory_mb,
             cpus=cpus,
             delivery=CodeDelivery._coerce(delivery),
             audit=audit,
             on_build_output=build_cb,
+            stop=stop,
         )
         build_flush()
         return ready
@@ -485,7 +684,7 @@ class Engine:
     def register_runtime(self, runtime: Runtime) -> None:
         """Adds (or replaces, by name) a runtime. Raises ConfigError when incomplete."""
         if not isinstance(runtime, Runtime):
-            raise TypeError("runtime must be an ignite.Runtime")
+            raise TypeError("runtime must be an ignite_sandbox.Runtime")
         self._core.register_runtime(runtime._to_core())
 
     def unregister_runtime(self, name: str) -> bool:
@@ -510,5 +709,24 @@ class Engine:
         return GcResult(containers=raw.containers, images=raw.images)
 
     def remove_containers(self) -> int:
-        """Removes every container of this engine's session still present; returns the count."""
+        """Removes every container of this engine's session still present (kept ones too);
+        returns the count."""
+        self._kept.clear()
         return self._core.remove_containers()
+
+    def release_kept(self, container_id: Optional[str] = None) -> int:
+        """With ``keep_containers``: queues the removal of the kept container ``container_id``
+        (a result's ``container_id``), or of every one kept so far when None. Returns how many
+        were released."""
+        ids = [container_id] if container_id is not None else list(self._kept)
+        released = 0
+        for cid in ids:
+            if cid in self._kept:
+                self._kept.remove(cid)
+            released += bool(self._core.release_kept(cid))
+        return released
+
+    @property
+    def kept_containers(self) -> list[str]:
+        """With ``keep_containers``: ids of the containers kept so far (oldest first)."""
+        return list(self._kept)

@@ -1,24 +1,10 @@
-"""Ignite: run untrusted JavaScript/TypeScript services in hardened Docker containers.
-
-Example::
-
-    import ignite
-
-    with ignite.Engine() as engine:
-        svc = engine.load("examples/services/hello-node")
-        result = engine.execute(svc, input={"name": "World"}, timeout_ms=5000)
-        print(result.outcome, result.exit_code, result.stdout)
-
-The package wraps the C++ library (``ignite._core``, a one-to-one mirror of its API) with
-keyword-only arguments, dataclass results (``.to_dict()``, ``.to_json()``) and one exception
-class per error code (see :mod:`ignite.errors`). A pytest plugin provides the
-``ignite_engine`` fixture (:mod:`ignite.pytest_plugin`).
-"""
+"""The package's public names (imported by __init__ once the extension has loaded)."""
 
 from __future__ import annotations
 
 from ._native import _core
-from .engine import Engine, StopSource
+from .aio import AsyncEngine, AsyncExecutionStream
+from .engine import Engine, StopSource, Timeout
 from .errors import (
     ERROR_CLASSES,
     BuildError,
@@ -27,6 +13,7 @@ from .errors import (
     DockerError,
     DockerUnavailableError,
     ExecutionError,
+    ExecutionFailed,
     IgniteError,
     InternalError,
     InvalidArgumentError,
@@ -60,12 +47,15 @@ from .models import (
     Service,
     WarningLevel,
 )
+from .streaming import ExecutionStream, OutputChunk
 
 #: Version of the Ignite library this package wraps (``Ignite::version()``).
 __version__: str = _core.__version__
 
 __all__ = [
     "ERROR_CLASSES",
+    "AsyncEngine",
+    "AsyncExecutionStream",
     "BuildError",
     "CancelledError",
     "CheckStatus",
@@ -77,8 +67,10 @@ __all__ = [
     "DriftReport",
     "Engine",
     "ExecutionError",
+    "ExecutionFailed",
     "ExecutionReport",
     "ExecutionResult",
+    "ExecutionStream",
     "GcResult",
     "IgniteError",
     "InternalError",
@@ -86,6 +78,7 @@ __all__ = [
     "LockError",
     "LockManifest",
     "NotFoundError",
+    "OutputChunk",
     "Outcome",
     "PhaseTimings",
     "PolicyLimits",
@@ -103,6 +96,7 @@ __all__ = [
     "Service",
     "ServiceError",
     "StopSource",
+    "Timeout",
     "WarningLevel",
     "__version__",
 ]

@@ -3,7 +3,7 @@
 Every error Ignite raises is an :class:`IgniteError`; each ``Ignite::ErrorCode`` has its own
 subclass, and ``err.code`` is that code's stable string (``"config"``, ``"docker_unavailable"``
 ...). A service that fails, times out or hits a limit is *not* an exception: it is the
-``outcome`` of the :class:`~ignite.ExecutionResult`.
+``outcome`` of the :class:`~ignite_sandbox.ExecutionResult`.
 
     IgniteError
     ├── ConfigError             service.yaml, runtimes.yaml, a policy or an option is invalid
@@ -18,10 +18,17 @@ subclass, and ``err.code`` is that code's stable string (``"config"``, ``"docker
     ├── NotFoundError           a named object does not exist (.status_code)
     ├── InvalidArgumentError    bad argument from the caller (also a ValueError)
     ├── CancelledError          the caller cancelled the operation
-    └── InternalError           a bug in Ignite
+    ├── InternalError           a bug in Ignite
+    └── ExecutionFailed         raised by ``result.check()``: the service did not succeed
+                                (``.result`` is the ExecutionResult)
+
+``asyncio.CancelledError`` (a cancelled task) is not the same as ``CancelledError`` here (a
+StopSource stopped a preflight or prewarm).
 """
 
 from __future__ import annotations
+
+from typing import Any, Optional
 
 from ._native import _core
 
@@ -40,6 +47,32 @@ InvalidArgumentError = _core.InvalidArgumentError
 CancelledError = _core.CancelledError
 InternalError = _core.InternalError
 
+
+
+class ExecutionFailed(IgniteError):  # type: ignore[misc, valid-type]
+    """The service did not succeed: raised by ``ExecutionResult.check()`` (as
+    ``subprocess.CompletedProcess.check_returncode`` raises ``CalledProcessError``).
+
+    Attributes:
+        result: the :class:`~ignite_sandbox.ExecutionResult`, with ``outcome``,
+            ``exit_code``, ``stdout`` and ``stderr``.
+    """
+
+    code = "execution_failed"
+
+    def __init__(self, result: Any, message: Optional[str] = None) -> None:
+        if message is None:
+            tail = (result.stderr or "").strip().splitlines()[-1:]
+            message = f"{result.service_name}: {result.outcome} (exit code {result.exit_code})" + (
+                f": {tail[0][:200]}" if tail else "")
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> Any:
+        # The result wraps a native object: a pickled copy keeps the message only.
+        return (type(self), (None, self.message))
+
+
 #: ``code`` string -> exception class, e.g. ``ERROR_CLASSES["config"] is ConfigError``.
 ERROR_CLASSES: dict[str, type[IgniteError]] = dict(_core.ERROR_CLASSES)
 
@@ -52,6 +85,7 @@ def error_class(code: str) -> type[IgniteError]:
 __all__ = [
     "ERROR_CLASSES",
     "BuildError",
+    "ExecutionFailed",
     "CancelledError",
     "ConfigError",
     "DockerError",

@@ -1,4 +1,4 @@
-"""Finds the compiled extension ``ignite._core``.
+"""Finds the compiled extension ``ignite_sandbox._core``.
 
 An installed wheel has it next to this file. In a source checkout the package is used from
 ``bindings/python`` while Bazel puts ``_core.so`` elsewhere; it is then taken, in order, from
@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-_NAME = "ignite._core"
+_NAME = "ignite_sandbox._core"
 
 
 def _candidates() -> list[Path]:
-    here = Path(os.path.abspath(__file__)).parent  # .../bindings/python/ignite
+    here = Path(os.path.abspath(__file__)).parent  # .../bindings/python/ignite_sandbox
     found = []
     if os.environ.get("IGNITE_CORE_SO"):
         found.append(Path(os.environ["IGNITE_CORE_SO"]))
@@ -54,9 +54,9 @@ def load_core() -> ModuleType:
         return module
     tried = ", ".join(str(p) for p in _candidates())
     raise ImportError(
-        "ignite's compiled extension _core was not found (tried the package directory, " + tried +
+        "ignite_sandbox's compiled extension _core was not found (tried the package directory, " + tried +
         "). Build it with `bazel build //bindings/python:_core.so`, set IGNITE_CORE_SO to its "
-        "path, or install the package with `pip install ./bindings/python`.",
+        "path, or install the package (tools/python-wheel builds a wheel).",
         name=_NAME,
     )
 

@@ -51,6 +51,7 @@ class Outcome(enum.StrEnum):
     MEMORY_LIMIT = "memory_limit"  #: stopped by the kernel's OOM killer
     OUTPUT_LIMIT = "output_limit"  #: stdout or stderr exceeded the cap; killed
     CANCELLED = "cancelled"  #: stopped by the caller (StopSource, KeyboardInterrupt, callback)
+    CPU_LIMIT = "cpu_limit"  #: the CPU time passed the CPU-time limit (cpuTimeMs); killed
 
     @classmethod
     def _from_core(cls, value: Any) -> "Outcome":
@@ -146,6 +147,7 @@ class Service:
     memory_mb: float
     timeout_ms: float
     cpu_limit: Optional[float]  #: None: 1 CPU at run time
+    cpu_time_ms: Optional[float]  #: CPU-time limit (service.cpuTimeMs); None: none
     network: bool
     env: Mapping[str, str]
     #: service.yaml's ``reuse``: jobs one pooled container may run (None: the engine's
@@ -169,6 +171,7 @@ class Service:
             memory_mb=c.memory_mb,
             timeout_ms=c.timeout_ms,
             cpu_limit=c.cpu_limit,
+            cpu_time_ms=c.cpu_time_ms,
             network=c.network,
             env=dict(c.env),
             reuse=c.reuse,
@@ -202,13 +205,13 @@ class Service:
 
 @dataclass(frozen=True)
 class PhaseTimings:
-    """Milliseconds spent in each phase of one execution."""
+    """Milliseconds (to the microsecond) spent in each phase of one execution."""
 
-    build_ms: int  #: per-service image build (0 when reused)
-    create_ms: int  #: container create + attach
-    start_ms: int
-    run_ms: int  #: from start until the process ended or was killed
-    cleanup_ms: int  #: exit status, inspection and removal
+    build_ms: float  #: per-service image build (0 when reused)
+    create_ms: float  #: container create + attach
+    start_ms: float
+    run_ms: float  #: from start until the process ended or was killed
+    cleanup_ms: float  #: exit status, inspection and removal
 
     @classmethod
     def _from_core(cls, p: Any) -> "PhaseTimings":
@@ -313,7 +316,10 @@ class ExecutionResult(_JsonMixin):
     container_id: str  #: the Docker id of the container it ran in
     container_job: int  #: 1-based index of this job in its container (above 1: reuse mode)
     audit: Optional[SecurityAudit]  #: set in audit mode
-    duration_ms: int  #: create through cleanup
+    duration_ms: float  #: create through cleanup, to the microsecond
+    #: CPU time (user + system) of the container's processes, this job's share; None when the
+    #: daemon's cgroups are not visible here
+    cpu_time_ms: Optional[float]
     phases: PhaseTimings
     stdout_bytes: bytes = field(repr=False, default=b"")
     stderr_bytes: bytes = field(repr=False, default=b"")
@@ -323,6 +329,16 @@ class ExecutionResult(_JsonMixin):
     def ok(self) -> bool:
         """True when the service exited with code 0 (outcome ``success``)."""
         return self.outcome is Outcome.SUCCESS
+
+    def check(self) -> "ExecutionResult":
+        """Returns this result when :attr:`ok`, else raises
+        :class:`~ignite_sandbox.ExecutionFailed` carrying it (``err.result``), as
+        ``CompletedProcess.check_returncode()`` does: ``engine.execute(svc).check()``."""
+        if not self.ok:
+            from .errors import ExecutionFailed
+
+            raise ExecutionFailed(self)
+        return self
 
     @classmethod
     def _from_core(cls, r: Any) -> "ExecutionResult":
@@ -344,6 +360,7 @@ class ExecutionResult(_JsonMixin):
             container_job=r.container_job,
             audit=SecurityAudit._from_core(r.audit) if r.audit is not None else None,
             duration_ms=r.duration_ms,
+            cpu_time_ms=r.cpu_time_ms,
             phases=PhaseTimings._from_core(r.phases),
             stdout_bytes=r.stdout_bytes,
             stderr_bytes=r.stderr_bytes,
