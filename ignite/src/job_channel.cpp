@@ -147,6 +147,7 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
       [&] {
         sample();
         cpu.sample();
+        exclude_preboot(cpu);
         if (opt_.stop_token.stop_requested()) r.cancelled = true;
         if (out_.truncated() || err_.truncated()) r.flooded = true;
         if (cpu.exceeded()) r.cpu_exceeded = true;
@@ -157,6 +158,7 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
   // Complete in band, every process of the job is gone: this reading is the job's total. A job
   // that is killed next is read again after the kill (the finaliser's caller).
   cpu.sample();
+  exclude_preboot(cpu);
   if (cpu.exceeded()) r.cpu_exceeded = true;
   if (out_records_) out_records_->finish();
   if (err_records_) err_records_->finish();
@@ -178,6 +180,15 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
   }
   if (demux_) demux_->finish();
   return r;
+}
+
+void JobChannel::exclude_preboot(JobCpuMeter& cpu) {
+  // Both records in: the next job's runtime, booting beside this job, used preboot_.cpu_us of
+  // the cgroup's CPU time since the job arrived. It is no one's (the boot of a cold container
+  // is its job's, but this one's job has not arrived yet).
+  if (preboot_excluded_ || !out_status_ || !err_status_) return;
+  preboot_excluded_ = true;
+  cpu.exclude(microseconds(preboot_.cpu_us));
 }
 
 std::vector<SecurityEvent> JobChannel::take_audit_events() {

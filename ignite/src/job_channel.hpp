@@ -65,7 +65,7 @@ class CappedBuffer {
 // Reuse mode with pre-boot: what the next job's runtime, booting while this job ran in the
 // same container, used by the end of this job (the supervisor's end-of-job record). The
 // container's cgroup counts it with the job: the engine takes the memory out of the job's
-// memory peak, and per-job CPU time read from the cgroup should take `cpu_us` out.
+// memory peak, and the job's CPU time (JobCpuMeter::exclude) takes `cpu_us` out.
 struct PrebootUse {
   std::uint64_t memory_kib = 0;  // its anonymous memory (RssAnon) at the end of the job
   std::uint64_t cpu_us = 0;      // its CPU time from the job's arrival to its end
@@ -74,9 +74,9 @@ struct PrebootUse {
 // How a job's trip through the channel ended.
 struct JobEnd {
   docker::Attachment::End end = docker::Attachment::End::Eof;
-  bool cancelled = false;  // the caller's stop token was requested
-  bool flooded = false;    // a stream exceeded the output limit
-  bool timed_out = false;  // the deadline passed
+  bool cancelled = false;     // the caller's stop token was requested
+  bool flooded = false;       // a stream exceeded the output limit
+  bool timed_out = false;     // the deadline passed
   bool cpu_exceeded = false;  // the job's CPU time passed its limit (JobCpuMeter)
   // Complete in band: the supervisor's status, the last thing on both streams.
   std::optional<int> exit_record;
@@ -108,6 +108,8 @@ class JobChannel {
  private:
   void to_err(std::string_view data);
   std::string frame_job(const Plan& plan) const;
+  // Once both end records are in: takes the pre-boot's CPU time out of the job's.
+  void exclude_preboot(JobCpuMeter& cpu);
 
   Lease& lease_;
   const ExecuteOptions& opt_;
@@ -119,6 +121,7 @@ class JobChannel {
   std::optional<RecordDemux> out_records_, err_records_;
   std::string job_nonce_;  // reuse mode: this job's end-of-job record key
   PrebootUse preboot_;
+  bool preboot_excluded_ = false;
   std::string stdin_bytes_;
 };
 

@@ -18,8 +18,10 @@
 // killed job is read until it is gone (sample_during), so its CPU time includes the kill's
 // latency: the overshoot past the limit is reported, never hidden.
 //
-// Issue 16 (a supervisor that pre-boots the next job's runtime while this one runs) will charge
-// that pre-boot to no job: exclude() takes off the CPU the supervisor reports for it.
+// Reuse mode with pre-boot (the supervisor boots the next job's runtime while this one runs)
+// charges that boot to no job: exclude() takes off the CPU time the supervisor's end record
+// reports for it (JobChannel). Jobs with a CPU-time limit get no pre-boot (execution_plan.cpp):
+// the limit is enforced before that record arrives.
 //
 // Thread-safety: a JobCpuMeter belongs to the one execution that samples it.
 #pragma once
@@ -70,7 +72,7 @@ class JobCpuMeter {
   // When to sample next at the latest to see the limit passed in time; time_point::max()
   // without a limit.
   std::chrono::steady_clock::time_point next_check() const { return next_check_; }
-  // CPU time in the cgroup that was not this job's (issue 16: a pre-boot of the next job).
+  // CPU time in the cgroup that was not this job's (the pre-boot of the next job).
   void exclude(std::chrono::nanoseconds cpu) { excluded_ += cpu; }
   // The job's CPU time as of the last reading; nullopt when nothing could be read.
   std::optional<std::chrono::microseconds> used() const;

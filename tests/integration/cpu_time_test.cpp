@@ -11,6 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
@@ -236,6 +237,79 @@ TEST(CpuTime, WarmJobIsNotChargedWithTheRuntimesBoot) {
   // node's start-up alone takes tens of ms of CPU; the warm job ran after it.
   EXPECT_GT(*cold.cpu_time, 20ms);
   EXPECT_LT(*warm.cpu_time, *cold.cpu_time);
+}
+
+// Whether container `id` runs its supervisor in reuse mode with pre-boot (its command).
+bool preboots(const std::string& id) {
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  const nlohmann::json info = client.container_inspect(id);
+  for (const auto& arg : info["Config"]["Cmd"]) {
+    if (arg == "--preboot") return true;
+  }
+  return false;
+}
+
+// Reuse mode with pre-boot: while job 2 runs, the runtime of job 3 boots in the same cgroup
+// (the supervisor forks it once job 1 has been cleaned up). Job 3 comes after a pause in which
+// the runtime for job 4 (forked once job 2 was cleaned up) has booted, so nothing boots beside
+// it. Both run the same code: each is charged with its own CPU time, the boot beside job 2
+// with no one's.
+TEST(CpuTime, PrebootedReuseJobIsNotChargedWithTheNextRuntimesBoot) {
+  Scratch s("node", "setTimeout(() => console.log('done'), 400);\n", "  reuse: 10\n");
+  Ignite::Engine e(pool_options(1, 10));
+  const auto svc = e.load(s.dir.path());
+  const auto r1 = e.execute(svc);
+  ASSERT_EQ(r1.outcome, Outcome::Success) << r1.stderr_text;
+  ASSERT_TRUE(preboots(r1.container_id)) << "reuse mode for node boots each job's runtime ahead";
+  // Job 2 at once: the next runtime, forked as job 1 ended, boots during job 2's 400 ms.
+  const auto before2 = kernel_cpu(r1.container_id);
+  const auto r2 = e.execute(svc);
+  const auto after2 = kernel_cpu(r1.container_id);
+  // Job 3 after the next runtime (forked as job 2 ended) booted in the pause.
+  std::this_thread::sleep_for(1500ms);
+  const auto before3 = kernel_cpu(r1.container_id);
+  const auto r3 = e.execute(svc);
+  const auto after3 = kernel_cpu(r1.container_id);
+  for (const auto* r : {&r2, &r3}) {
+    ASSERT_EQ(r->outcome, Outcome::Success) << r->stderr_text;
+    ASSERT_EQ(r->container_start, ContainerStart::Reused);
+    ASSERT_EQ(r->container_id, r1.container_id);
+    ASSERT_TRUE(r->cpu_time.has_value());
+  }
+  ASSERT_TRUE(before2 && after2 && before3 && after3);
+  const auto kernel2 = *after2 - *before2, kernel3 = *after3 - *before3;
+  std::cout << "node reuse with pre-boot: job 2 " << ms(*r2.cpu_time) << " ms (kernel "
+            << ms(kernel2) << " ms with a boot beside it), job 3 " << ms(*r3.cpu_time)
+            << " ms (kernel " << ms(kernel3) << " ms)\n";
+  // The boot beside job 2 ran then (Node.js boots in 20-40 ms of CPU), not during job 3.
+  EXPECT_GE(kernel2, kernel3 + 15ms);
+  // Job 3 is charged with what the kernel counted around it (less the supervisor's clean-up).
+  EXPECT_LE(*r3.cpu_time, kernel3 + 1ms);
+  EXPECT_GE(*r3.cpu_time + 10ms, kernel3);
+  // Job 2 is charged as job 3 is: the boot beside it is taken out, and nothing more. The
+  // margin: the same code's CPU time varies on a loaded machine, and the boot goes on for
+  // the moment between the supervisor's end record and the engine's last reading.
+  EXPECT_LE(*r2.cpu_time, *r3.cpu_time + 10ms);
+  EXPECT_GE(*r2.cpu_time + 10ms, *r3.cpu_time);
+  EXPECT_LE(*r2.cpu_time, kernel2 - 10ms);
+}
+
+// The limit is enforced on the cgroup's reading while the job runs, before the end record
+// says what a boot beside it used: a reuse-mode job with a CPU-time limit boots its own
+// runtime (no pre-boot), so the limit counts only the job.
+TEST(CpuTime, ReuseJobsWithALimitGetNoPreboot) {
+  Scratch s("node", "console.log('hi');\n", "  reuse: 5\n  cpuTimeMs: 2000\n");
+  Ignite::Engine e(pool_options(1, 5));
+  const auto svc = e.load(s.dir.path());
+  const auto r1 = e.execute(svc);
+  const auto r2 = e.execute(svc);
+  ASSERT_EQ(r1.outcome, Outcome::Success) << r1.stderr_text;
+  ASSERT_EQ(r2.outcome, Outcome::Success) << r2.stderr_text;
+  ASSERT_EQ(r2.container_start, ContainerStart::Reused);
+  EXPECT_FALSE(preboots(r2.container_id));
+  ASSERT_TRUE(r2.cpu_time.has_value());
+  // Its own runtime's boot is the job's, as in the cold path.
+  EXPECT_GT(*r2.cpu_time, 10ms);
 }
 
 TEST(CpuTime, OptionOverridesServiceYamlAndIsValidated) {
