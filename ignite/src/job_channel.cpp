@@ -10,8 +10,9 @@ using namespace std::chrono;
 namespace Ignite::detail {
 namespace {
 
-// "<status>", or in reuse mode with pre-boot "<status> <KiB> <us>": the memory and CPU time
-// of the next job's runtime, which booted while this job ran (supervisor.c).
+// "<status>", or in reuse mode with pre-boot "<status> <KiB> <us> <us> <us>": the memory and
+// CPU time of the next job's runtime, which booted while this job ran, and the cgroup's CPU
+// time at the job's arrival and end (supervisor.c).
 bool parse_status(std::string_view text, std::optional<int>& into, PrebootUse* preboot = nullptr) {
   const char* const end = text.data() + text.size();
   int v = 0;
@@ -19,11 +20,14 @@ bool parse_status(std::string_view text, std::optional<int>& into, PrebootUse* p
   if (r.ec != std::errc() || v < 0 || v > 255) return false;
   if (r.ptr != end) {
     PrebootUse use;
-    if (!preboot || *r.ptr != ' ') return false;
-    r = std::from_chars(r.ptr + 1, end, use.memory_kib);
-    if (r.ec != std::errc() || r.ptr == end || *r.ptr != ' ') return false;
-    r = std::from_chars(r.ptr + 1, end, use.cpu_us);
-    if (r.ec != std::errc() || r.ptr != end) return false;
+    if (!preboot) return false;
+    for (std::uint64_t* field :
+         {&use.memory_kib, &use.cpu_us, &use.cgroup_start_us, &use.cgroup_end_us}) {
+      if (r.ptr == end || *r.ptr != ' ') return false;
+      r = std::from_chars(r.ptr + 1, end, *field);
+      if (r.ec != std::errc()) return false;
+    }
+    if (r.ptr != end) return false;
     *preboot = use;
   }
   into = v;
@@ -128,6 +132,7 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
   // The job is dispatched with its first bytes on stdin: a pooled container's CPU time before
   // this is no one's.
   cpu.dispatch();
+  bool sampled_at_end = false;
   r.end = attachment.pump(
       stdin_bytes_,
       [&](docker::StreamKind kind, std::string_view data) {
@@ -148,6 +153,9 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
         sample();
         cpu.sample();
         exclude_preboot(cpu);
+        // The reading as the records came: a later one would count the runtime the
+        // supervisor starts booting for the job after next right after them (reuse mode).
+        sampled_at_end = out_status_ && err_status_;
         if (opt_.stop_token.stop_requested()) r.cancelled = true;
         if (out_.truncated() || err_.truncated()) r.flooded = true;
         if (cpu.exceeded()) r.cpu_exceeded = true;
@@ -155,9 +163,10 @@ JobEnd JobChannel::pump(steady_clock::time_point deadline, JobCpuMeter& cpu,
       },
       /*close_stdin=*/!reuse_mode, [&cpu] { return cpu.next_check(); });
   r.timed_out = r.end == docker::Attachment::End::Deadline;
-  // Complete in band, every process of the job is gone: this reading is the job's total. A job
-  // that is killed next is read again after the kill (the finaliser's caller).
-  cpu.sample();
+  // Complete in band, every process of the job is gone: the reading as the records came (else
+  // this one) is the job's total. A job that is killed next is read again after the kill (the
+  // finaliser's caller).
+  if (!sampled_at_end) cpu.sample();
   exclude_preboot(cpu);
   if (cpu.exceeded()) r.cpu_exceeded = true;
   if (out_records_) out_records_->finish();
@@ -189,6 +198,9 @@ void JobChannel::exclude_preboot(JobCpuMeter& cpu) {
   if (preboot_excluded_ || !out_status_ || !err_status_) return;
   preboot_excluded_ = true;
   cpu.exclude(microseconds(preboot_.cpu_us));
+  if (preboot_.cgroup_start_us > 0 && preboot_.cgroup_end_us >= preboot_.cgroup_start_us) {
+    cpu.bound(microseconds(preboot_.cgroup_start_us), microseconds(preboot_.cgroup_end_us));
+  }
 }
 
 std::vector<SecurityEvent> JobChannel::take_audit_events() {

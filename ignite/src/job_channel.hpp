@@ -69,6 +69,10 @@ class CappedBuffer {
 struct PrebootUse {
   std::uint64_t memory_kib = 0;  // its anonymous memory (RssAnon) at the end of the job
   std::uint64_t cpu_us = 0;      // its CPU time from the job's arrival to its end
+  // The container's cgroup CPU time as the supervisor read it when the job arrived and when it
+  // ended (0: not readable in the container); JobCpuMeter::bound.
+  std::uint64_t cgroup_start_us = 0;
+  std::uint64_t cgroup_end_us = 0;
 };
 
 // How a job's trip through the channel ended.
