@@ -114,6 +114,18 @@ struct CleanupOptions {
   bool auto_remove = false;
 };
 
+// Where executions run.
+enum class Backend {
+  Docker,  // a container on the daemon at docker_host (the default)
+  // A Docker Swarm task: the daemon at docker_host is a swarm manager; every execution is a
+  // service with one replica (restart condition none) on any node, its per-service image pushed
+  // to EngineOptions::registry and pinned by digest. docs/scale-out.md ("Swarm") says what
+  // differs from Docker; docs/threat-model.md what the swarm API cannot enforce.
+  Swarm,
+};
+// "docker", "swarm".
+std::string_view to_string(Backend backend) noexcept;
+
 struct EngineOptions {
   // The Docker daemon, as DOCKER_HOST names it: "unix:///path/docker.sock" (or a socket path),
   // "tcp://HOST:PORT" (TLS per docker_tls_verify/docker_cert_path; see allow_plain_tcp) or
@@ -135,8 +147,9 @@ struct EngineOptions {
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
   // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
   std::filesystem::path state_dir;
-  // Extra labels on every container this Engine creates (e.g. a CI run's id, to find exactly
-  // its containers). Added to what $IGNITE_LABELS holds ("key=value,key=value"). Keys under
+  // Extra labels on every container this Engine creates and on the service images it builds
+  // (e.g. a CI run's id, to find exactly its containers and images; an image another Engine
+  // built already is reused as it is). Added to what $IGNITE_LABELS holds ("key=value,key=value"). Keys under
   // dev.ignite. other than dev.ignite.test-run are Ignite's own: the constructor throws
   // Error(Config) naming the key for those, for an empty key, or for a malformed
   // $IGNITE_LABELS.
@@ -144,6 +157,14 @@ struct EngineOptions {
   DockerTimeouts docker_timeouts;
   CleanupOptions cleanup;
   PoolOptions pool;
+  // nullopt: $IGNITE_BACKEND ("docker" or "swarm"), else Docker. The constructor throws
+  // Error(Config) naming IGNITE_BACKEND for another value.
+  std::optional<Backend> backend;
+  // The registry the swarm's nodes pull per-service images from, "HOST:PORT" (empty:
+  // $IGNITE_REGISTRY). Required by Backend::Swarm: the constructor throws Error(Config) without
+  // one, or for a value that is not HOST:PORT. Every daemon of the swarm must trust it
+  // (/etc/docker/certs.d/HOST:PORT/ca.crt, or insecure-registries).
+  std::string registry;
   // For test harnesses (the Python pytest plugin's --ignite-keep): a container that ran a job
   // is left stopped instead of removed, for `docker logs`/`inspect`, until release_kept() or
   // remove_containers() (the sweep leaves it alone; the next Engine's reaper removes it once
@@ -199,6 +220,8 @@ std::map<std::string, std::string> parse_labels(std::string_view text, std::stri
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
   std::size_t images = 0;      // per-service images removed
+  // Backend::Swarm: services, secrets and networks of dead Ignite processes removed.
+  std::size_t swarm_objects = 0;
 };
 
 struct PreflightOptions {

@@ -119,6 +119,14 @@ enum class ContainerStart {
 };
 std::string_view to_string(ContainerStart start) noexcept;  // "cold", "warm", "reused"
 
+// Where an execution ran (the JSON report's execution.placement).
+struct Placement {
+  std::string backend = "docker";  // "docker" or "swarm"
+  std::string host;                // the Docker endpoint Ignite talked to, e.g. unix:///var/run/docker.sock
+  std::string node;                // swarm: the node ID the task ran on; empty for docker
+  std::string task;                // swarm: the task ID; empty for docker
+};
+
 struct ExecutionResult {
   std::string service_name;
   std::string runtime;  // resolved "name@version"
@@ -145,6 +153,7 @@ struct ExecutionResult {
   std::optional<SecurityAudit> audit;  // set in audit mode
   std::chrono::microseconds duration{0};  // create through cleanup (wall clock)
   PhaseTimings phases;
+  Placement placement;
   CodeDelivery delivery = CodeDelivery::Mount;  // how the service's files reached /app
   std::string delivery_note;  // set when Auto chose Baked for a remote daemon, saying why
 };
