@@ -4,9 +4,10 @@ stale: a changed flag, field or function that breaks an example breaks the suite
 
 How a page marks its fenced blocks (the info string after the opening fence):
 
-  ```sh                 run with bash -euo pipefail in the page's scratch directory (a copy of
-                        the repository's layout: examples/ and a tools/ignite that runs the
-                        built CLI); blocks of one page share it and run in order
+  ```sh                 run with bash -euo pipefail in the page's scratch directory (the
+                        repository's layout: a copy of examples/services/, a tools/ignite that
+                        runs the built CLI, `ignite` on PATH); blocks of one page share it and
+                        run in order
   ```sh server          the same, with `ignite serve` running for the page; localhost:3000 in
                         the block is rewritten to that server's address
   ```python             run with python3 (ignite_sandbox importable) in the scratch directory
@@ -102,7 +103,12 @@ class Page:
 
     def __init__(self, name, prefix, cli):
         self.dir = tempfile.mkdtemp(prefix="doc-" + re.sub(r"\W", "_", name) + "-")
-        os.symlink(os.path.join(ROOT, "examples"), os.path.join(self.dir, "examples"))
+        # A copy, not a link: runfiles are symlinks into the source tree, which Ignite rightly
+        # refuses as entries (they resolve outside the service directory) and which would
+        # dangle in the container's /app; and blocks may write into a service (ignite.lock).
+        shutil.copytree(os.path.join(ROOT, "examples", "services"),
+                        os.path.join(self.dir, "examples", "services"), symlinks=False,
+                        ignore=shutil.ignore_patterns("BUILD.bazel"))
         os.makedirs(os.path.join(self.dir, "tools"))
         shim = os.path.join(self.dir, "tools", "ignite")
         with open(shim, "w") as f:
@@ -127,7 +133,7 @@ class Page:
         self.port = free_port()
         self.server = subprocess.Popen(
             [self.cli, "serve", "--port", str(self.port), "--host", "127.0.0.1",
-             "--services", os.path.join(ROOT, "examples", "services")],
+             "--services", os.path.join(self.dir, "examples", "services")],
             cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while time.time() < deadline:
