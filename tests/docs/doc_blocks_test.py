@@ -185,9 +185,11 @@ def run_block(b: Block, page: Page) -> str:
         cmd = [exe]
     else:
         raise AssertionError(f"cannot run a {b.lang} block")
-    p = subprocess.run(cmd, cwd=page.dir, env=page.env, capture_output=True, text=True,
-                       timeout=TIMEOUT)
-    out = p.stdout + p.stderr
+    # One stream, as a terminal shows it: output blocks check stdout and stderr lines in the
+    # order they were written.
+    p = subprocess.run(cmd, cwd=page.dir, env=page.env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+    out = p.stdout
     if p.returncode != 0:
         raise AssertionError(f"exited {p.returncode}:\n{out[-4000:]}")
     return out
