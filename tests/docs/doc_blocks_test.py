@@ -50,6 +50,9 @@ def runfiles_root() -> str:
 
 
 ROOT = runfiles_root()
+# The interpreter python blocks (and `python3` in sh blocks) run with: the system Python the
+# extension module is built for (docs/python.md), which also has pytest; else this one.
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 
 class Block:
@@ -117,6 +120,7 @@ class Page:
         bindir = os.path.join(self.dir, ".bin")
         os.makedirs(bindir)
         os.symlink(cli, os.path.join(bindir, "ignite"))
+        os.symlink(PYTHON, os.path.join(bindir, "python3"))
         self.env = dict(os.environ)
         self.env["PATH"] = bindir + os.pathsep + self.env.get("PATH", "")
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -165,7 +169,7 @@ def run_block(b: Block, page: Page) -> str:
             script = script.replace("localhost:3000", f"127.0.0.1:{page.port}")
         cmd = ["bash", "-euo", "pipefail", "-c", script]
     elif b.lang == "python":
-        cmd = [sys.executable, "-c", b.text]
+        cmd = [PYTHON, "-c", b.text]
     elif b.lang in ("c", "cpp"):
         src = os.path.join(page.dir, f"block{b.line}.{b.lang}")
         exe = os.path.join(page.dir, f"block{b.line}")
