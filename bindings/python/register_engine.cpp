@@ -114,7 +114,12 @@ auto interruptible(CallState& state, const std::stop_source* caller_stop, Work&&
       }
     }
   }  // worker joined, GIL held again
-  if (interrupt) std::rethrow_exception(interrupt);
+  if (interrupt) {
+    // A signal whose handler ran after the last 50 ms poll, while the wind-down finished, is
+    // still pending: without this it would interrupt whatever Python runs next.
+    if (PyErr_CheckSignals() != 0) PyErr_Clear();
+    std::rethrow_exception(interrupt);
+  }
   if (state.error) std::rethrow_exception(state.error);
   return done.get();
 }

@@ -60,11 +60,12 @@ class Cleanup : public ::testing::Environment {
 struct Svc {
   TempDir dir;
   Svc(const std::string& runtime, const std::string& entry, const std::string& code,
-      const std::string& policy = "") {
+      const std::string& policy = "", int memory_mb = 192) {
     write_file(dir.path() / "service.yaml", "service:\n  name: " + service_name() +
                                                 "\n  runtime: " + runtime +
                                                 "\n  entry: " + entry +
-                                                "\n  memoryMb: 192\n  timeoutMs: 15000\n");
+                                                "\n  memoryMb: " + std::to_string(memory_mb) +
+                                                "\n  timeoutMs: 15000\n");
     write_file(dir.path() / entry, code);
     if (!policy.empty()) write_file(dir.path() / "ignite.policy.yaml", policy);
   }
@@ -361,8 +362,12 @@ for (let i = 0; i < 12; i++) {
 }
 setTimeout(() => { kids.forEach(k => k.kill('SIGKILL')); process.kill(process.pid, 'SIGTERM'); }, 1800);
 )",
-        "security:\n  process:\n    allowSpawn: true\n  limits:\n    pids: 40\n");
+        "security:\n  process:\n    allowSpawn: true\n  limits:\n    pids: 40\n",
+        // Room for every child the pids limit lets start (~40 MB each): at 192 MB a loaded
+        // host, where more of them are alive at once, saw the OOM killer end the parent (137).
+        768);
   const auto r = s.run(true);
+  ASSERT_FALSE(r.oom_killed) << "the memory limit, not the test's signal, ended the service";
   EXPECT_EQ(r.exit_code, 143) << r.stderr_text;
   ASSERT_TRUE(r.audit);
   const auto& ev = r.audit->events;

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -234,21 +235,41 @@ def test_second_ctrl_c_during_execute_and_in_the_next_call(engine, make_service)
     """A second Ctrl-C while the first one's clean-up runs folds into the one KeyboardInterrupt
     (none is left pending to break the next call), and Ctrl-C works in the next call again.
 
-    The signals are sent from the output callback, which the execution waits for: the second
-    one certainly arrives while the call is still winding down."""
+    The signals are sent from the output callback, which the execution waits for. os.kill()
+    returning does not mean Python's C-level handler has run (the kernel may deliver the signal
+    to another thread, scheduled later): the callback returns only once the handler has written
+    the second signal to the wakeup fd, so the second one certainly arrives while the call is
+    still winding down."""
     svc = engine.load(make_service("std.out.puts('up\\n'); std.out.flush(); os.sleep(30000);",
                                    timeout_ms=60000))
-    for round_ in range(2):
-        def on_stdout(_text: str) -> None:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.3)  # the main thread takes the first one meanwhile (50 ms polls)
-            os.kill(os.getpid(), signal.SIGINT)
+    seen, wakeup = socket.socketpair()
+    wakeup.setblocking(False)
+    old_wakeup = signal.set_wakeup_fd(wakeup.fileno(), warn_on_full_buffer=False)
+    try:
+        for round_ in range(2):
+            sent = threading.Event()
 
-        t0 = time.monotonic()
-        with pytest.raises(KeyboardInterrupt):
-            engine.execute(svc, on_stdout=on_stdout)
-        assert time.monotonic() - t0 < 10
-        # Nothing pending: plain Python and a plain call right after run undisturbed.
-        time.sleep(0.2)
-        assert engine.execute(EXAMPLES / "hello-quickjs").ok, round_
+            def on_stdout(_text: str) -> None:
+                if sent.is_set():
+                    return
+                sent.set()
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.3)  # the main thread takes the first one meanwhile (50 ms polls)
+                os.kill(os.getpid(), signal.SIGINT)
+                handled = 0
+                seen.settimeout(10)
+                while handled < 2:  # one byte per signal whose C handler has run
+                    handled += len(seen.recv(2 - handled))
+
+            t0 = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                engine.execute(svc, on_stdout=on_stdout)
+            assert time.monotonic() - t0 < 10
+            # Nothing pending: plain Python and a plain call right after run undisturbed.
+            time.sleep(0.2)
+            assert engine.execute(EXAMPLES / "hello-quickjs").ok, round_
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        seen.close()
+        wakeup.close()
     assert session_containers(engine) == []
