@@ -188,7 +188,7 @@ struct Engine::Impl {
       client = std::make_unique<docker::DockerClient>(endpoint);
       client->set_timeouts({options.docker_timeouts.metadata, options.docker_timeouts.lifecycle,
                             options.docker_timeouts.build});
-      builder = std::make_unique<detail::ImageBuilder>(*client, session);
+      builder = std::make_unique<detail::ImageBuilder>(*client, session, extra_labels);
       Remover::SweepOptions sweep;
       sweep.labels = {std::string(labels::kSession) + "=" + session};
       sweep.in_use = [this](const std::string& id) {

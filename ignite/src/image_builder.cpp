@@ -140,6 +140,7 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
       {"dev.ignite.runtime.spec", rt.spec()},
       {"dev.ignite.delivery", delivery == CodeDelivery::Baked ? "baked" : "mount"},
   };
+  for (const auto& [key, value] : extra_labels_) opts.labels.try_emplace(key, value);
   const std::string id = docker_.image_build(tar.finish(), opts, on_log);
   const auto info = docker_.image_inspect(in.tag);
   ServiceImage image{in.tag, id, info ? info->value("Size", std::uint64_t{0}) : 0, false,

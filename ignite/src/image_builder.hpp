@@ -40,7 +40,10 @@ struct ServiceImage {
 
 class ImageBuilder {
  public:
-  ImageBuilder(docker::DockerClient& docker, std::string session) : docker_(docker), session_(std::move(session)) {}
+  // `extra_labels` (EngineOptions::labels + $IGNITE_LABELS) go on every image built here.
+  ImageBuilder(docker::DockerClient& docker, std::string session,
+               std::map<std::string, std::string> extra_labels = {})
+      : docker_(docker), session_(std::move(session)), extra_labels_(std::move(extra_labels)) {}
 
   // The image for these inputs, building it when it does not exist yet. Throws Error(Runtime)
   // when the base image is missing and Error(Build) when the build fails.
@@ -63,6 +66,7 @@ class ImageBuilder {
 
   docker::DockerClient& docker_;
   std::string session_;
+  std::map<std::string, std::string> extra_labels_;
   // Content hashes keyed by path, reused while size and mtime are unchanged: node_modules can
   // hold thousands of files and is hashed on every run otherwise.
   struct CachedHash {

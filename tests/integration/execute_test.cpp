@@ -11,6 +11,7 @@
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "ignite/src/format_util.hpp"
 #include "ignite/src/reaper.hpp"
 #include "tests/test_util.hpp"
 
@@ -456,6 +457,25 @@ TEST(Execute, ExtraLabelsAreOnEveryContainer) {
   const auto r = e.execute(s.svc, opt);
   ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
   EXPECT_EQ(seen, 1u);
+}
+
+TEST(Execute, ExtraLabelsAreOnTheImagesTheEngineBuilds) {
+  Ignite::EngineOptions o;
+  o.labels = {{"com.example.job", "job-" + std::to_string(::getpid())}};
+  Ignite::Engine e(o);
+  // Baked with content of its own: this Engine builds the image, no earlier run had it.
+  ScratchService s("console.log('" + Ignite::detail::random_hex(8) + "');");
+  Ignite::ExecuteOptions opt;
+  opt.delivery = Ignite::CodeDelivery::Baked;
+  const auto r = e.execute(s.svc, opt);
+  ASSERT_EQ(r.outcome, Outcome::Success) << r.stderr_text;
+  ASSERT_TRUE(r.cold_start);
+  Ignite::docker::DockerClient client(Ignite::docker::socket_from_env());
+  const auto info = client.image_inspect(r.image);
+  ASSERT_TRUE(info) << r.image;
+  EXPECT_EQ(info->at("Config").at("Labels").value("com.example.job", ""),
+            o.labels.begin()->second);
+  client.image_remove(r.image, /*force=*/true);
 }
 
 TEST(Execute, ReservedOrMalformedLabelsAreRefused) {

@@ -141,8 +141,9 @@ struct EngineOptions {
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
   // $IGNITE_STATE_DIR, else $XDG_STATE_HOME/ignite, else ~/.local/state/ignite.
   std::filesystem::path state_dir;
-  // Extra labels on every container this Engine creates (e.g. a CI run's id, to find exactly
-  // its containers). Added to what $IGNITE_LABELS holds ("key=value,key=value"). Keys under
+  // Extra labels on every container this Engine creates and on the service images it builds
+  // (e.g. a CI run's id, to find exactly its containers and images; an image another Engine
+  // built already is reused as it is). Added to what $IGNITE_LABELS holds ("key=value,key=value"). Keys under
   // dev.ignite. other than dev.ignite.test-run are Ignite's own: the constructor throws
   // Error(Config) naming the key for those, for an empty key, or for a malformed
   // $IGNITE_LABELS.
