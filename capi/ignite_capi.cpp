@@ -464,6 +464,15 @@ IGNITE_EXTERN(ignite_status) ignite_result_container_job(size_t *out, const igni
   return guard(__func__, [&] { *out = result->result.container_job; });
 }
 
+IGNITE_EXTERN(ignite_status)
+ignite_result_placement(ignite_placement *out, const ignite_result *result) {
+  IGNITE_CHECK(out, result);
+  return guard(__func__, [&] {
+    const Ignite::Placement &p = result->result.placement;
+    *out = {p.backend.c_str(), p.host.c_str(), p.node.c_str(), p.task.c_str()};
+  });
+}
+
 // --- Warm pool ------------------------------------------------------------------------------
 
 IGNITE_EXTERN(ignite_status)

@@ -196,7 +196,12 @@ constexpr std::size_t kEngineOptionsV3Size = offsetof(ignite_engine_options, doc
 static_assert(kEngineOptionsV3Size ==
                   offsetof(ignite_engine_options, shutdown_grace_ms) + sizeof(int64_t),
               "version 3 of ignite_engine_options must stay a prefix of the current struct");
-static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 4, "engine_options_size knows versions 1 to 4");
+// A version 4 struct ends with ssh_options.
+constexpr std::size_t kEngineOptionsV4Size = offsetof(ignite_engine_options, backend);
+static_assert(kEngineOptionsV4Size ==
+                  offsetof(ignite_engine_options, ssh_options) + sizeof(const char* const*),
+              "version 4 of ignite_engine_options must stay a prefix of the current struct");
+static_assert(IGNITE_ENGINE_OPTIONS_VERSION == 5, "engine_options_size knows versions 1 to 5");
 
 // Version 1 of ignite_execute_options ends with `cancel`; of ignite_preflight_options with
 // `delivery`.
@@ -224,7 +229,8 @@ std::size_t preflight_options_size(unsigned int version) noexcept {
 }
 
 std::size_t engine_options_size(unsigned int version) noexcept {
-  return version >= 4   ? sizeof(ignite_engine_options)
+  return version >= 5   ? sizeof(ignite_engine_options)
+         : version == 4 ? kEngineOptionsV4Size
          : version == 3 ? kEngineOptionsV3Size
          : version == 2 ? kEngineOptionsV2Size
                         : kEngineOptionsV1Size;
@@ -303,6 +309,16 @@ Ignite::EngineOptions engine_options(const char* fn, const ignite_engine_options
           fn, ("opts->ssh_options[" + std::to_string(i) + "]").c_str(), o->ssh_options[i]));
     }
   }
+  if (o->version < 5) return opt;
+  switch (o->backend) {
+    case IGNITE_BACKEND_DEFAULT: break;
+    case IGNITE_BACKEND_DOCKER: opt.backend = Ignite::Backend::Docker; break;
+    case IGNITE_BACKEND_SWARM: opt.backend = Ignite::Backend::Swarm; break;
+    default:
+      throw invalid(fn, "opts->backend: unknown value " + std::to_string(static_cast<int>(o->backend)) +
+                            " (expected an ignite_backend)");
+  }
+  if (auto registry = optional_text(fn, "opts->registry", o->registry)) opt.registry = *registry;
   return opt;
 }
 

@@ -223,8 +223,18 @@ Engine make_engine(std::string docker_host, std::size_t max_concurrent, int pids
                    bool keep_containers, std::string docker_context,
                    std::optional<bool> docker_tls_verify,
                    std::optional<std::filesystem::path> docker_cert_path, bool allow_plain_tcp,
-                   std::vector<std::string> ssh_options) {
+                   std::vector<std::string> ssh_options, std::string backend,
+                   std::string registry) {
   EngineOptions options;
+  if (backend == "docker") {
+    options.backend = Backend::Docker;
+  } else if (backend == "swarm") {
+    options.backend = Backend::Swarm;
+  } else if (!backend.empty()) {
+    throw Error(ErrorCode::InvalidArgument,
+                "backend: expected \"docker\" or \"swarm\" (got \"" + backend + "\")");
+  }
+  options.registry = std::move(registry);
   options.docker_host = std::move(docker_host);
   options.max_concurrent = max_concurrent;
   options.pids_limit = pids_limit;
@@ -254,7 +264,8 @@ void register_engine(py::module_& m) {
 
   py::class_<GcResult>(m, "GcResult", "What Engine.gc removed.")
       .def_readonly("containers", &GcResult::containers)
-      .def_readonly("images", &GcResult::images);
+      .def_readonly("images", &GcResult::images)
+      .def_readonly("swarm_objects", &GcResult::swarm_objects);
 
   py::class_<PoolStats>(m, "PoolStats", "Ignite::PoolStats: the warm pool's counters.")
       .def_readonly("ready", &PoolStats::ready)
@@ -291,6 +302,7 @@ void register_engine(py::module_& m) {
            py::arg("docker_context") = "", py::arg("docker_tls_verify") = py::none(),
            py::arg("docker_cert_path") = py::none(), py::arg("allow_plain_tcp") = false,
            py::arg("ssh_options") = std::vector<std::string>{},
+           py::arg("backend") = "", py::arg("registry") = "",
            "EngineOptions as keywords (EngineOptions::pool as pool_*; keep_containers: "
            "EngineOptions::keep_containers). Does not contact the daemon.")
       .def_property_readonly("docker_endpoint", &Engine::docker_endpoint,

@@ -240,7 +240,20 @@ void register_execution(py::module_& m) {
           "microsecond (this job's share in a pooled container); None when not observable.")
       .def_readonly("phases", &ExecutionResult::phases)
       .def_readonly("delivery", &ExecutionResult::delivery)
-      .def_readonly("delivery_note", &ExecutionResult::delivery_note);
+      .def_readonly("delivery_note", &ExecutionResult::delivery_note)
+      .def_property_readonly(
+          "placement",
+          [](const ExecutionResult& r) {
+            py::dict d;
+            d["backend"] = r.placement.backend;
+            d["host"] = r.placement.host;
+            if (r.placement.backend == "swarm") {
+              d["node"] = r.placement.node;
+              d["task"] = r.placement.task;
+            }
+            return d;
+          },
+          "Where the job ran: backend, host and, on a swarm, node and task ids.");
   def_to_json<ExecutionResult>(result);
 }
 

@@ -214,7 +214,15 @@ typedef enum ignite_delivery {
  * contact Docker; the first execution (or ignite_engine_ping) does.
  * ------------------------------------------------------------------------------------------- */
 
-#define IGNITE_ENGINE_OPTIONS_VERSION 4
+#define IGNITE_ENGINE_OPTIONS_VERSION 5
+
+/* Where executions run (ignite_engine_options.backend). */
+typedef enum ignite_backend {
+  IGNITE_BACKEND_DEFAULT = 0, /* $IGNITE_BACKEND ("docker" or "swarm"), else DOCKER */
+  IGNITE_BACKEND_DOCKER = 1,  /* a container on the daemon at docker_host */
+  IGNITE_BACKEND_SWARM = 2    /* a Docker Swarm service: docker_host is a swarm manager, the
+                                 per-service image goes through `registry` (docs/scale-out.md) */
+} ignite_backend;
 
 /* Engine settings, read once by ignite_engine_new (the struct may be freed afterwards). Start
  * from IGNITE_ENGINE_OPTIONS_INIT or ignite_engine_options_init; 0/NULL fields take the
@@ -266,12 +274,18 @@ typedef struct ignite_engine_options {
                                      (refused with IGNITE_ECONFIG otherwise) */
   const char *const *ssh_options; /* extra `ssh` arguments for ssh:// hosts, NULL-terminated
                                      (e.g. {"-F", "/path/ssh_config", NULL}); NULL: none */
+  /* Version 5: the swarm backend. */
+  ignite_backend backend;         /* DEFAULT: $IGNITE_BACKEND, else DOCKER */
+  const char *registry;           /* HOST:PORT the swarm's nodes pull per-service images from;
+                                     NULL/"": $IGNITE_REGISTRY. Required by SWARM
+                                     (IGNITE_ECONFIG without one) */
 } ignite_engine_options;
 
 #define IGNITE_ENGINE_OPTIONS_INIT                                                  \
   {                                                                                 \
     IGNITE_ENGINE_OPTIONS_VERSION, NULL, 0, NULL, IGNITE_DELIVERY_DEFAULT, 0, NULL, \
-        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL                \
+        0, 0, 0, 0, 0.0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL,               \
+        IGNITE_BACKEND_DEFAULT, NULL                                                \
   }
 
 /* Fills `opts` with the defaults of the given version (pass IGNITE_ENGINE_OPTIONS_VERSION).
@@ -526,6 +540,17 @@ IGNITE_EXTERN(ignite_status)
 ignite_result_container_id(const char **out, const ignite_result *result);
 /* 1-based index of this job among those its container ran (above 1 only in reuse mode). */
 IGNITE_EXTERN(ignite_status) ignite_result_container_job(size_t *out, const ignite_result *result);
+
+/* Where the execution ran (the JSON report's execution.placement). Every string is borrowed
+ * from the result; node and task are "" on the docker backend. */
+typedef struct ignite_placement {
+  const char *backend; /* "docker" or "swarm" */
+  const char *host;    /* the Docker endpoint, e.g. "unix:///var/run/docker.sock" */
+  const char *node;    /* swarm: the node ID the task ran on */
+  const char *task;    /* swarm: the task ID */
+} ignite_placement;
+IGNITE_EXTERN(ignite_status)
+ignite_result_placement(ignite_placement *out, const ignite_result *result);
 
 /* ---------------------------------------------------------------------------------------------
  * Warm pool

@@ -178,6 +178,17 @@ int main(int argc, char** argv) {
                  "Load custom runtimes from a runtimes.yaml file first")
       ->envname("IGNITE_RUNTIMES_FILE");
 
+  std::string backend;
+  app.add_option("--backend", backend,
+                 "Where executions run: docker (a container on the daemon, the default) or swarm "
+                 "(a Docker Swarm service; the daemon must be a swarm manager)")
+      ->envname("IGNITE_BACKEND")
+      ->check(CLI::IsMember({"docker", "swarm"}));
+  std::string registry;
+  app.add_option("--registry", registry,
+                 "HOST:PORT of the registry the swarm's nodes pull per-service images from "
+                 "(--backend swarm)")
+      ->envname("IGNITE_REGISTRY");
   // The Docker daemon, as the docker CLI names it (docs/scale-out.md). `serve` has its own
   // -h/--host (the address it listens on): give the daemon before the command there
   // (`ignite --host URL serve ...`) or as --docker-host.
@@ -231,6 +242,10 @@ int main(int argc, char** argv) {
     // `serve` bounds concurrency itself (--max-concurrent); the engine must not be the tighter cap.
     Ignite::EngineOptions engine_options;
     engine_options.max_concurrent = 256;
+    if (!backend.empty()) {
+      engine_options.backend = backend == "swarm" ? Ignite::Backend::Swarm : Ignite::Backend::Docker;
+    }
+    engine_options.registry = registry;
     engine_options.docker_host = daemon.docker_host;
     engine_options.docker_context = daemon.docker_context;
     engine_options.docker_tls_verify = daemon.docker_tls_verify;

@@ -7,6 +7,7 @@
  *
  *   ignite-supervisor once  -- <runtime argv...>
  *   ignite-supervisor reuse -- <runtime argv...>
+ *   ignite-supervisor file <input path> -- <runtime argv...>
  *
  * Both modes first make the supervisor non-dumpable (its /proc files become root's: a service
  * running as the same uid can read neither its memory, environment nor descriptors, nor open its
@@ -43,6 +44,17 @@
  * stream belongs to the job). The job nonce is fresh per job and only ever crosses the
  * supervisor's own stdin. When the clean-up fails the supervisor exits after the record, so the
  * container is not used again. End of file on stdin ends the supervisor.
+ *
+ * file: for Docker Swarm tasks, which have no stdin. As once, but the key comes from the
+ * environment variable IGNITE_SUPERVISOR_KEY (read and removed after the supervisor became
+ * non-dumpable, so the runtime never inherits it and cannot read it from /proc/1/environ), and
+ * the runtime's stdin is <input path> (the swarm secret holding the input; "-" for none). The
+ * records carry what the engine cannot read from the node's cgroups:
+ *
+ *   \x1eIGNITE-EXIT <key> <status> <oom kills> <peak memory bytes>\n
+ *
+ * read from the container's memory cgroup (v1 memory.oom_control / memory.max_usage_in_bytes,
+ * or v2 memory.events / memory.peak); -1 where it could not be read.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -257,6 +269,83 @@ static int run_once(char** argv) {
    * exits and both streams end, which is what completes the job for the engine. */
   record(1, "EXIT", key, code);
   record(2, "EXIT", key, code);
+  return code;
+}
+
+/* ---- file ------------------------------------------------------------------------------- */
+
+/* The number after `name ` in a "name value" lines file (memory.oom_control, memory.events). */
+static long long keyed_value(const char* path, const char* name) {
+  FILE* f = fopen(path, "r");
+  if (!f) return -1;
+  char line[256];
+  long long v = -1;
+  const size_t n = strlen(name);
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, name, n) == 0 && line[n] == ' ') {
+      v = strtoll(line + n + 1, NULL, 10);
+      break;
+    }
+  }
+  fclose(f);
+  return v;
+}
+
+static long long single_value(const char* path) {
+  FILE* f = fopen(path, "r");
+  if (!f) return -1;
+  long long v = -1;
+  if (fscanf(f, "%lld", &v) != 1) v = -1;
+  fclose(f);
+  return v;
+}
+
+static int run_file(const char* input, char** argv) {
+  char key[MAX_NONCE + 1] = "";
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  install_forwarding();
+  const char* k = getenv("IGNITE_SUPERVISOR_KEY");
+  if (!k || strlen(k) < 16 || strlen(k) > MAX_NONCE || strspn(k, "0123456789abcdef") != strlen(k)) {
+    dprintf(2, "ignite-supervisor: IGNITE_SUPERVISOR_KEY is missing or malformed\n");
+    return 125;
+  }
+  strcpy(key, k);
+  unsetenv("IGNITE_SUPERVISOR_KEY");
+  const int fd = open(strcmp(input, "-") == 0 ? "/dev/null" : input, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open the input");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    if (dup2(fd, 0) < 0) _exit(125);
+    execvp(argv[0], argv);
+    dprintf(2, "ignite-supervisor: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(fd);
+  current_child = child;
+  int status = 0;
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(-1, &st, 0);
+    if (r == child) {
+      status = st;
+      break;
+    }
+    if (r < 0 && errno != EINTR) die("waitpid");
+  }
+  current_child = 0;
+  const int code = status_code(status);
+  kill_others();
+  long long ooms = keyed_value("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill");
+  long long peak = single_value("/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
+  if (ooms < 0) ooms = keyed_value("/sys/fs/cgroup/memory.events", "oom_kill");
+  if (peak < 0) peak = single_value("/sys/fs/cgroup/memory.peak");
+  char line[200];
+  int n = snprintf(line, sizeof line, "\x1eIGNITE-EXIT %s %d %lld %lld\n", key, code, ooms, peak);
+  if (n > 0) {
+    write_all(1, line, (size_t)n);
+    write_all(2, line, (size_t)n);
+  }
   return code;
 }
 
@@ -513,8 +602,11 @@ static int run_reuse(char** argv) {
 }
 
 int main(int argc, char** argv) {
+  if (argc >= 5 && strcmp(argv[1], "file") == 0 && strcmp(argv[3], "--") == 0) {
+    return run_file(argv[2], argv + 4);
+  }
   if (argc < 4 || strcmp(argv[2], "--") != 0) {
-    dprintf(2, "usage: ignite-supervisor once|reuse -- <command...>\n");
+    dprintf(2, "usage: ignite-supervisor once|reuse -- <command...> | file <input> -- <command...>\n");
     return 125;
   }
   if (strcmp(argv[1], "once") == 0) return run_once(argv + 3);

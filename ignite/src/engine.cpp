@@ -43,6 +43,8 @@
 #include "ignite/src/reaper.hpp"
 #include "ignite/src/remover.hpp"
 #include "ignite/src/slots.hpp"
+#include "ignite/src/swarm_backend.hpp"
+#include "ignite/src/swarm_lease.hpp"
 #include "ignite/version.hpp"
 
 namespace fs = std::filesystem;
@@ -74,6 +76,50 @@ using detail::since;
 
 // Where the execution history lives: EngineOptions::state_dir, $IGNITE_STATE_DIR,
 // $XDG_STATE_HOME/ignite, ~/.local/state/ignite, else the temporary directory.
+// EngineOptions::backend, else $IGNITE_BACKEND, else Docker.
+Backend backend_of(const EngineOptions& options) {
+  if (options.backend) return *options.backend;
+  const char* env = std::getenv("IGNITE_BACKEND");
+  if (env == nullptr || *env == '\0') return Backend::Docker;
+  const std::string_view v(env);
+  if (v == "docker") return Backend::Docker;
+  if (v == "swarm") return Backend::Swarm;
+  throw Error(ErrorCode::Config,
+              "IGNITE_BACKEND=" + std::string(v) + ": expected \"docker\" or \"swarm\"");
+}
+
+// EngineOptions::registry, else $IGNITE_REGISTRY; checked to be HOST:PORT when the swarm needs
+// it. `source` names where it came from.
+std::string registry_of(const EngineOptions& options, Backend backend) {
+  std::string value = options.registry;
+  std::string source = "registry";
+  if (value.empty()) {
+    if (const char* env = std::getenv("IGNITE_REGISTRY"); env && *env) {
+      value = env;
+      source = "IGNITE_REGISTRY";
+    }
+  }
+  if (backend != Backend::Swarm) return value;
+  if (value.empty()) {
+    throw Error(ErrorCode::Config,
+                "backend swarm needs a registry the swarm's nodes pull from: set "
+                "EngineOptions::registry or IGNITE_REGISTRY (HOST:PORT), e.g. --registry "
+                "198.18.0.1:5000");
+  }
+  const auto colon = value.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : value.substr(colon + 1);
+  const bool port_ok = !port.empty() && port.size() <= 5 &&
+                       port.find_first_not_of("0123456789") == std::string::npos &&
+                       std::stoi(port) > 0 && std::stoi(port) < 65536;
+  if (colon == std::string::npos || colon == 0 || !port_ok ||
+      value.find_first_of("/ @") != std::string::npos) {
+    throw Error(ErrorCode::Config, source + " \"" + value +
+                                       "\": expected HOST:PORT of a registry (e.g. "
+                                       "198.18.0.1:5000), without a scheme or path");
+  }
+  return value;
+}
+
 fs::path state_dir_of(const EngineOptions& options) {
   if (!options.state_dir.empty()) return options.state_dir;
   if (const char* d = std::getenv("IGNITE_STATE_DIR"); d && *d) return d;
@@ -85,6 +131,10 @@ fs::path state_dir_of(const EngineOptions& options) {
 }  // namespace
 
 std::string_view version() noexcept { return IGNITE_VERSION_STRING; }
+
+std::string_view to_string(Backend backend) noexcept {
+  return backend == Backend::Swarm ? "swarm" : "docker";
+}
 
 std::string_view to_string(Outcome outcome) noexcept {
   switch (outcome) {
@@ -120,6 +170,12 @@ struct Engine::Impl {
   std::mutex pool_mu;
   std::unique_ptr<detail::Pool> pool_;
   std::atomic<std::size_t> reaped_on_start{0};
+  std::atomic<std::size_t> swarm_reaped_on_start{0};
+  Backend backend = Backend::Docker;
+  std::string image_registry;  // EngineOptions::registry or $IGNITE_REGISTRY
+  // Backend::Swarm: created with the client; destroyed before it.
+  std::unique_ptr<detail::SwarmBackend> swarm_;
+  const PoolOptions no_pool{.size = 0};  // a swarm runs every job cold
   // The reap on first contact runs in the background (a new Engine's first execution does not
   // wait for the deletion of what dead owners left, 20-80 ms each); gc() waits for it.
   std::latch reap_done{1};
@@ -133,6 +189,8 @@ struct Engine::Impl {
 
   explicit Impl(EngineOptions opts)
       : options(std::move(opts)), slots(options.max_concurrent), history(state_dir_of(options)) {
+    backend = backend_of(options);
+    image_registry = registry_of(options, backend);
     extra_labels = options.labels;
     if (const char* env = std::getenv("IGNITE_LABELS"); env && *env) {
       for (auto& [k, v] : parse_labels(env, "IGNITE_LABELS")) extra_labels.try_emplace(k, v);
@@ -199,6 +257,10 @@ struct Engine::Impl {
       sweep.grace = options.cleanup.sweep_grace;
       sweep.shutdown_grace = options.cleanup.shutdown_grace;
       remover = std::make_unique<Remover>(*client, std::move(sweep));
+      if (backend == Backend::Swarm) {
+        swarm_ = std::make_unique<detail::SwarmBackend>(*client, image_registry, endpoint.url,
+                                                        options.cleanup.shutdown_grace);
+      }
       if (!options.reap_on_start) {
         reap_done.count_down();
         return;
@@ -209,6 +271,13 @@ struct Engine::Impl {
           reaped_on_start = detail::reap(*client).containers;
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
+        }
+        if (swarm_) {
+          try {
+            swarm_reaped_on_start = swarm_->reap();
+          } catch (const Error&) {
+            // Not a manager (yet): the first execution says so.
+          }
         }
         reap_done.count_down();
       });
@@ -237,29 +306,90 @@ struct Engine::Impl {
       // (the parent still owns the containers).
       (void)reaper.release();
       (void)pool_.release();
+      (void)swarm_.release();
       (void)remover.release();
       (void)builder.release();
       (void)client.release();
       return;
     }
-    // A reap still running is abandoned (the next Engine reaps); then the pool (its containers
-    // go to the remover), then the remover finishes its queue.
+    // A reap still running is abandoned (the next Engine reaps); then the swarm backend and
+    // the pool (its containers go to the remover), then the remover finishes its queue.
     reaper.reset();
+    swarm_.reset();
     pool_.reset();
     remover.reset();
     history.flush();
   }
 
   Plan plan(const Service& svc, const ExecuteOptions& opt) {
-    return detail::plan(
+    const bool swarm = backend == Backend::Swarm;
+    if (swarm) refuse_on_swarm(svc, opt);
+    Plan p = detail::plan(
         svc, opt,
         {.resolve = [this](const std::string& spec) { return resolve(spec); },
-         .require_runtime = [this](const std::string& name,
-                                   const SecurityPolicy& policy) { require_runtime(name, policy); },
-         .delivery = options.delivery,
-         .pool = options.pool,
+         .require_runtime =
+             [this, swarm](const std::string& name, const SecurityPolicy& policy) {
+               if (swarm) {
+                 throw Error(ErrorCode::Config,
+                             (policy.source ? policy.source->string() : std::string("policy")) +
+                                 ": isolation: gvisor cannot be enforced on the swarm backend "
+                                 "(a swarm service cannot choose its OCI runtime)");
+               }
+               require_runtime(name, policy);
+             },
+         // A swarm's nodes cannot see this host's files: the service is baked into its image.
+         .delivery = swarm ? CodeDelivery::Baked : options.delivery,
+         .pool = swarm ? no_pool : options.pool,
          .daemon = daemon_place()});
+    if (swarm && p.policy && !p.policy->allow_spawn) {
+      throw Error(ErrorCode::Config,
+                  (p.policy->source ? p.policy->source->string() : std::string("policy")) +
+                      ": allowSpawn: false cannot be enforced on the swarm backend (a swarm "
+                      "service cannot carry a seccomp profile)");
+    }
+    return p;
   }
+
+  // What the swarm API cannot express, refused before anything is created.
+  void refuse_on_swarm(const Service& svc, const ExecuteOptions& opt) const {
+    const std::string where = (svc.path / "service.yaml").string();
+    if (opt.delivery == CodeDelivery::Mount || options.delivery == CodeDelivery::Mount) {
+      throw Error(ErrorCode::Config,
+                  "delivery mount: a swarm's nodes cannot see this host's files; the swarm "
+                  "backend bakes the service into its image (use delivery auto or baked)");
+    }
+    if (opt.cpu_time_limit || svc.config.cpu_time_ms) {
+      throw Error(ErrorCode::Config,
+                  (opt.cpu_time_limit ? std::string("cpu_time_limit") : where + ": cpuTimeMs") +
+                      ": a CPU-time limit is not available on the swarm backend (a task's CPU "
+                      "accounting is in its node's cgroups, out of the manager's reach)");
+    }
+    if (opt.audit) {
+      throw Error(ErrorCode::Config,
+                  "audit mode is not available on the swarm backend (its records would travel "
+                  "through a file the service can read); audit on the docker backend");
+    }
+    bool network = svc.config.network;
+    if (network) {
+      if (const SecurityPolicy pol = load_policy(svc.path); pol.source) {
+        network = pol.network_enabled;
+      }
+    }
+    if (network) {
+      throw Error(ErrorCode::Config,
+                  where + ": network: true is not available on the swarm backend (every job "
+                          "runs on an internal overlay network with no route out)");
+    }
+  }
+
+  detail::SwarmBackend& swarm() {
+    docker();
+    swarm_->require_manager();
+    return *swarm_;
+  }
+
+  ExecutionResult run_swarm(const Service& svc, const ExecuteOptions& opt, const Plan& plan,
+                            steady_clock::time_point t_begin);
 
   // What every container of this Engine carries (labels, default limits).
   detail::ContainerDefaults container_defaults() const {
@@ -360,7 +490,12 @@ GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
   impl_->reap_done.wait();
   const auto r = detail::reap(docker, service_images);
-  return GcResult{r.containers + impl_->reaped_on_start.exchange(0), r.images};
+  GcResult result{r.containers + impl_->reaped_on_start.exchange(0), r.images, 0};
+  if (impl_->swarm_) {
+    impl_->swarm_->require_manager();
+    result.swarm_objects = impl_->swarm_->reap() + impl_->swarm_reaped_on_start.exchange(0);
+  }
+  return result;
 }
 
 std::size_t Engine::remove_containers() {
@@ -449,11 +584,64 @@ ExecutionResult Engine::execute(const Service& svc, const ExecuteOptions& opt) {
   }
 }
 
-ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
-                                  const Plan& plan, steady_clock::time_point t_begin) {
+ExecutionResult Engine::Impl::run_swarm(const Service& svc, const ExecuteOptions& opt,
+                                        const Plan& plan, steady_clock::time_point t_begin) {
   ExecutionResult result;
   result.service_name = svc.config.name;
   result.runtime = plan.rt.spec();
+  result.placement.backend = "swarm";
+  result.placement.host = endpoint.url;
+  result.delivery = CodeDelivery::Baked;
+  result.delivery_note = "the swarm backend bakes the service into its image (its nodes cannot "
+                         "see this host's files)";
+  detail::SwarmBackend& sw = swarm();
+
+  // ---- the image: built here, pushed once, pinned by digest ---------------------------------
+  detail::ServiceImage image = images().ensure(svc, plan.rt, plan.delivery, opt.on_build_output);
+  const auto t_push = steady_clock::now();
+  bool pushed = false;
+  result.image = sw.pinned_image(image, pushed);
+  result.cold_start = image.built || pushed;
+  result.phases.build = image.build_time + (pushed ? since(t_push) : microseconds(0));
+
+  // ---- the service: secret, network, service; its task runs on any node -------------------
+  auto t0 = steady_clock::now();
+  detail::SwarmLease lease(sw, container_defaults(), svc, opt, plan, result.image);
+  result.phases.create = since(t0);
+  t0 = steady_clock::now();
+  const detail::JobEnd end = lease.pump(plan.timeout);
+  const auto running_at = lease.running_at() == steady_clock::time_point{} ? t0 : lease.running_at();
+  result.phases.start = duration_cast<microseconds>(running_at - t0);
+  result.phases.run = since(running_at);
+
+  // ---- finish: status, OOM verdict, removal ------------------------------------------------
+  t0 = steady_clock::now();
+  const detail::SwarmFinish fin = lease.finish(end);
+  result.exit_code = fin.exit_code;
+  result.oom_killed = fin.oom_killed;
+  result.memory_peak_mb = fin.memory_peak_mb;
+  result.container_id = lease.container_id();
+  result.placement.node = lease.node_id();
+  result.placement.task = lease.task_id();
+  result.phases.cleanup = since(t0);
+
+  result.stdout_truncated = lease.out().truncated();
+  result.stderr_truncated = lease.err().truncated();
+  result.stdout_text = lease.out().take();
+  result.stderr_text = lease.err().take();
+  detail::classify(result, end, plan.memory_mb);
+  result.duration = since(t_begin);
+  history.record_execution(svc, duration_cast<milliseconds>(result.phases.run));
+  return result;
+}
+
+ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
+                                  const Plan& plan, steady_clock::time_point t_begin) {
+  if (backend == Backend::Swarm) return run_swarm(svc, opt, plan, t_begin);
+  ExecutionResult result;
+  result.service_name = svc.config.name;
+  result.runtime = plan.rt.spec();
+  result.placement.host = endpoint.url;
   result.delivery = plan.delivery;
   result.delivery_note = plan.delivery_note;
 
@@ -580,6 +768,7 @@ void Engine::drain_pool() {
 
 void Engine::flush() {
   impl_->check_process();
+  if (impl_->swarm_) impl_->swarm_->flush();
   if (impl_->remover) impl_->remover->flush();
 }
 

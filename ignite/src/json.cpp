@@ -49,6 +49,12 @@ void to_json(nlohmann::json& j, const ExecutionResult& r) {
   j["container"] = {{"start", std::string(to_string(r.container_start))},
                     {"id", r.container_id},
                     {"job", r.container_job}};
+  // Where it ran: node and task only where there is a choice of them (swarm).
+  j["placement"] = {{"backend", r.placement.backend}, {"host", r.placement.host}};
+  if (r.placement.backend == "swarm") {
+    j["placement"]["node"] = r.placement.node;
+    j["placement"]["task"] = r.placement.task;
+  }
   j["delivery"] = {{"mode", r.delivery == CodeDelivery::Baked ? "baked" : "mount"}};
   if (!r.delivery_note.empty()) j["delivery"]["note"] = r.delivery_note;
   if (r.audit) j["securityAudit"] = *r.audit;

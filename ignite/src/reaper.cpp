@@ -96,6 +96,24 @@ ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
   }
   if (all_service_images) {
     for (const auto& img : docker.images_list({std::string(labels::kKind) + "=service"})) {
+      // Other names of the image (the swarm backend's registry tag, digests its tasks pulled)
+      // go first: an image with several names is not removed by its id.
+      std::vector<std::string> names;
+      for (const char* key : {"RepoTags", "RepoDigests"}) {
+        for (const auto& n : img.value(key, nlohmann::json::array())) {
+          if (n.is_string() && n.get<std::string>().rfind("ignite-svc/", 0) != 0 &&
+              n.get<std::string>().find("<none>") == std::string::npos) {
+            names.push_back(n.get<std::string>());
+          }
+        }
+      }
+      for (const auto& n : names) {
+        try {
+          docker.image_remove(n, false);
+        } catch (const Error&) {
+          // In use: the removal by id below fails too and keeps the image.
+        }
+      }
       try {
         if (docker.image_remove(img.value("Id", ""), false)) ++result.images;
       } catch (const Error&) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cstddef>
 #include <functional>
@@ -391,6 +392,9 @@ TEST(Arguments, EveryNullPointerIsInvalidAndNamed) {
        [&] { return ignite_result_container_id(&str, nullptr); }},
       {"ignite_result_container_job", "out",
        [&] { return ignite_result_container_job(nullptr, r); }},
+      {"ignite_result_placement", "out", [&] { return ignite_result_placement(nullptr, r); }},
+      {"ignite_result_placement", "result",
+       [&] { ignite_placement p; return ignite_result_placement(&p, nullptr); }},
       {"ignite_result_container_job", "result",
        [&] { return ignite_result_container_job(&len, nullptr); }},
       {"ignite_engine_prewarm", "engine",
@@ -501,6 +505,8 @@ TEST(Engine, OptionsInitMatchesTheMacro) {
   EXPECT_EQ(o.docker_cert_path, nullptr);
   EXPECT_EQ(o.allow_plain_tcp, 0);
   EXPECT_EQ(o.ssh_options, nullptr);
+  EXPECT_EQ(o.backend, IGNITE_BACKEND_DEFAULT);
+  EXPECT_EQ(o.registry, nullptr);
   EXPECT_EQ(std::memcmp(&o, &m, sizeof o), 0);
   expect_invalid(ignite_engine_options_init(&o, 0), "ignite_engine_options_init",
                  "version 0 is not supported");
@@ -611,8 +617,38 @@ TEST(Engine, NewWithOptionsAndErrors) {
   o.ssh_options = bad_ssh;
   expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->ssh_options[1]");
   o.ssh_options = nullptr;
-  o.version = 5;
-  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 5");
+  o.backend = static_cast<ignite_backend>(7);
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->backend: unknown value 7");
+  // The swarm backend needs a registry: refused when the engine is made, not at the first run.
+  o.backend = IGNITE_BACKEND_SWARM;
+  o.registry = "";
+  if (const char* env = std::getenv("IGNITE_REGISTRY"); env == nullptr || *env == '\0') {
+    EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+    EXPECT_THAT(last_message(), HasSubstr("IGNITE_REGISTRY"));
+  }
+  o.registry = "http://198.18.0.1:5000/v2";
+  EXPECT_EQ(ignite_engine_new(&e, &o), IGNITE_ECONFIG);
+  EXPECT_THAT(last_message(), HasSubstr("expected HOST:PORT"));
+  o.backend = IGNITE_BACKEND_DEFAULT;
+  o.registry = nullptr;
+  o.version = 6;
+  expect_invalid(ignite_engine_new(&e, &o), "ignite_engine_new", "opts->version 6");
+}
+
+// A program built against version 4 of ignite.h has no backend or registry fields.
+TEST(Engine, Version4OptionsEndBeforeTheBackend) {
+  const std::size_t v4_size = offsetof(ignite_engine_options, backend);
+  ignite_engine_options o;
+  std::memset(&o, 0xAB, sizeof o);
+  ASSERT_EQ(ignite_engine_options_init(&o, 4), IGNITE_OK);
+  EXPECT_EQ(o.version, 4u);
+  EXPECT_EQ(o.ssh_options, nullptr);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&o);
+  for (std::size_t i = v4_size; i < sizeof o; ++i) ASSERT_EQ(bytes[i], 0xAB) << "byte " << i;
+  // The garbage backend and registry of a version 4 struct are never read.
+  ignite_engine* e = nullptr;
+  ASSERT_EQ(ignite_engine_new(&e, &o), IGNITE_OK) << last_message();
+  ignite_engine_free(e);
 }
 
 // A program built against version 3 of ignite.h has no remote-host fields.
@@ -791,6 +827,12 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   size_t job = 0;
   ASSERT_EQ(ignite_result_container_job(&job, r.get()), IGNITE_OK);
   EXPECT_EQ(job, 1u);
+  ignite_placement where{};
+  ASSERT_EQ(ignite_result_placement(&where, r.get()), IGNITE_OK);
+  EXPECT_STREQ(where.backend, "docker");
+  EXPECT_THAT(where.host, testing::StartsWith("unix:///"));
+  EXPECT_STREQ(where.node, "");
+  EXPECT_STREQ(where.task, "");
   Text j;
   ASSERT_EQ(ignite_result_json(j.out(), r.get()), IGNITE_OK);
   const json parsed = json::parse(j.str());
@@ -803,6 +845,7 @@ TEST(Execute, HelloNodeWithInputAndEveryGetter) {
   }
   EXPECT_DOUBLE_EQ(parsed.at("phases").at("runMs").get<double>(),
                    static_cast<double>(run_us) / 1000.0);
+  EXPECT_EQ(parsed.at("placement"), (json{{"backend", "docker"}, {"host", where.host}}));
   EXPECT_EQ(parsed.at("stdout"), out_text(r.get()));
 }
 

@@ -145,6 +145,10 @@ class Engine:
             to reach a remote daemon, as the docker CLI does (``tcp://`` with TLS, ``ssh://``,
             docker contexts); see docs/scale-out.md. Plain TCP to an address other than loopback
             needs ``allow_plain_tcp=True``.
+        backend: ``"docker"`` or ``"swarm"`` (a Docker Swarm service per execution; the daemon
+            must be a swarm manager); default ``$IGNITE_BACKEND``, else ``"docker"``.
+        registry: ``HOST:PORT`` of the registry the swarm's nodes pull per-service images from
+            (default ``$IGNITE_REGISTRY``); required by the swarm backend.
 
     Raises:
         ConfigError: ``docker_host`` or the context cannot be used (unknown scheme or context,
@@ -173,6 +177,8 @@ class Engine:
         docker_cert_path: Optional[StrPath] = None,
         allow_plain_tcp: bool = False,
         ssh_options: Optional[Sequence[str]] = None,
+        backend: Optional[str] = None,
+        registry: Optional[str] = None,
     ) -> None:
         self._closed = True  # until the native engine exists: __del__ must not warn
         self._close_lock = threading.Lock()
@@ -212,6 +218,8 @@ class Engine:
             docker_cert_path=os.fspath(docker_cert_path) if docker_cert_path is not None else None,
             allow_plain_tcp=allow_plain_tcp,
             ssh_options=list(ssh_options or []),
+            backend=backend or "",
+            registry=registry or "",
         )
         self._session_id: str = self._core.session_id
         self._closed = False
@@ -706,7 +714,9 @@ class Engine:
         """Removes containers left by dead Ignite processes on this host and, with
         ``service_images``, every per-service image no container uses (a cache)."""
         raw = self._core.gc(service_images)
-        return GcResult(containers=raw.containers, images=raw.images)
+        return GcResult(
+            containers=raw.containers, images=raw.images, swarm_objects=raw.swarm_objects
+        )
 
     def remove_containers(self) -> int:
         """Removes every container of this engine's session still present (kept ones too);

@@ -321,6 +321,8 @@ class ExecutionResult(_JsonMixin):
     #: daemon's cgroups are not visible here
     cpu_time_ms: Optional[float]
     phases: PhaseTimings
+    #: where it ran: {"backend": "docker"|"swarm", "host": endpoint, ("node", "task": swarm)}
+    placement: dict = field(default_factory=dict)
     stdout_bytes: bytes = field(repr=False, default=b"")
     stderr_bytes: bytes = field(repr=False, default=b"")
     _raw: Any = field(repr=False, compare=False, default=None)
@@ -362,6 +364,7 @@ class ExecutionResult(_JsonMixin):
             duration_ms=r.duration_ms,
             cpu_time_ms=r.cpu_time_ms,
             phases=PhaseTimings._from_core(r.phases),
+            placement=dict(r.placement),
             stdout_bytes=r.stdout_bytes,
             stderr_bytes=r.stderr_bytes,
             _raw=r,
@@ -549,6 +552,7 @@ class GcResult:
 
     containers: int  #: containers of dead Ignite processes
     images: int  #: unused per-service images
+    swarm_objects: int = 0  #: swarm services, secrets, networks of dead Ignite processes
 
 
 @dataclass(frozen=True)

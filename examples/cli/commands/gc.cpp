@@ -1,5 +1,6 @@
 // `ignite gc [--images] [--json]`: removes what dead Ignite processes left behind on this host
-// (containers whose owner was killed), and with --images the per-service image cache.
+// (containers whose owner was killed; with --backend swarm also their swarm services, secrets
+// and networks), and with --images the per-service image cache.
 #include <nlohmann/json.hpp>
 
 #include "examples/cli/cli.hpp"
@@ -15,10 +16,17 @@ struct GcArgs {
 int run_gc(Ignite::Engine& engine, const GcArgs& a) {
   const Ignite::GcResult r = engine.gc(a.images);
   if (a.json) {
-    std::cout << nlohmann::json{{"containers", r.containers}, {"images", r.images}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"containers", r.containers},
+                                {"images", r.images},
+                                {"swarmObjects", r.swarm_objects}}
+                     .dump(2)
+              << "\n";
   } else {
     out_ok("Removed " + std::to_string(r.containers) + " leftover container(s)" +
-           (a.images ? " and " + std::to_string(r.images) + " service image(s)" : ""));
+           (a.images ? " and " + std::to_string(r.images) + " service image(s)" : "") +
+           (r.swarm_objects ? ", " + std::to_string(r.swarm_objects) +
+                                  " swarm service(s)/secret(s)/network(s)"
+                            : ""));
   }
   return 0;
 }

@@ -116,6 +116,18 @@ struct CleanupOptions {
   bool auto_remove = false;
 };
 
+// Where executions run.
+enum class Backend {
+  Docker,  // a container on the daemon at docker_host (the default)
+  // A Docker Swarm task: the daemon at docker_host is a swarm manager; every execution is a
+  // service with one replica (restart condition none) on any node, its per-service image pushed
+  // to EngineOptions::registry and pinned by digest. docs/scale-out.md ("Swarm") says what
+  // differs from Docker; docs/threat-model.md what the swarm API cannot enforce.
+  Swarm,
+};
+// "docker", "swarm".
+std::string_view to_string(Backend backend) noexcept;
+
 // Everything an Engine is configured with, read once by its constructor (later changes to a
 // copy have no effect). Bad values (a malformed label, plain TCP to a remote host without
 // allow_plain_tcp, an unknown docker context) make the constructor or the first Docker call
@@ -151,6 +163,14 @@ struct EngineOptions {
   DockerTimeouts docker_timeouts;
   CleanupOptions cleanup;
   PoolOptions pool;
+  // nullopt: $IGNITE_BACKEND ("docker" or "swarm"), else Docker. The constructor throws
+  // Error(Config) naming IGNITE_BACKEND for another value.
+  std::optional<Backend> backend;
+  // The registry the swarm's nodes pull per-service images from, "HOST:PORT" (empty:
+  // $IGNITE_REGISTRY). Required by Backend::Swarm: the constructor throws Error(Config) without
+  // one, or for a value that is not HOST:PORT. Every daemon of the swarm must trust it
+  // (/etc/docker/certs.d/HOST:PORT/ca.crt, or insecure-registries).
+  std::string registry;
   // For test harnesses (the Python pytest plugin's --ignite-keep): a container that ran a job
   // is left stopped instead of removed, for `docker logs`/`inspect`, until release_kept() or
   // remove_containers() (the sweep leaves it alone; the next Engine's reaper removes it once
@@ -211,6 +231,8 @@ std::map<std::string, std::string> parse_labels(std::string_view text, std::stri
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
   std::size_t images = 0;      // per-service images removed
+  // Backend::Swarm: services, secrets and networks of dead Ignite processes removed.
+  std::size_t swarm_objects = 0;
 };
 
 // How Engine::preflight() runs: whether it may build the image, and overrides as execute() takes

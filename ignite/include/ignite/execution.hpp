@@ -126,8 +126,16 @@ enum class ContainerStart {
 };
 std::string_view to_string(ContainerStart start) noexcept;  // "cold", "warm", "reused"
 
+// Where an execution ran (the JSON report's execution.placement).
+struct Placement {
+  std::string backend = "docker";  // "docker" or "swarm"
+  std::string host;                // the Docker endpoint Ignite talked to, e.g. unix:///var/run/docker.sock
+  std::string node;                // swarm: the node ID the task ran on; empty for docker
+  std::string task;                // swarm: the task ID; empty for docker
+};
+
 // What one execution produced: outcome, exit code, captured output, timings and resource use.
-// An immutable value (to_json() in report.hpp gives the shared JSON shape); no errors: every
+// An immutable value (to_json() in json.hpp gives the shared JSON shape); no errors: every
 // way a service can fail is an outcome. Thread-safety: safe to read from any thread.
 struct ExecutionResult {
   std::string service_name;
@@ -155,6 +163,7 @@ struct ExecutionResult {
   std::optional<SecurityAudit> audit;  // set in audit mode
   std::chrono::microseconds duration{0};  // create through cleanup (wall clock)
   PhaseTimings phases;
+  Placement placement;
   CodeDelivery delivery = CodeDelivery::Mount;  // how the service's files reached /app
   std::string delivery_note;  // set when Auto chose Baked for a remote daemon, saying why
 };

@@ -555,4 +555,157 @@ std::vector<json> DockerClient::containers_list(const std::vector<std::string>& 
   return parse_array(response.body, what);
 }
 
+// ---- registries and Docker Swarm ------------------------------------------------------------
+
+void DockerClient::image_tag(const std::string& ref, const std::string& repo,
+                             const std::string& tag) {
+  call(make_request("POST",
+                    api("/images/" + encode(ref, true) + "/tag?repo=" + encode(repo) +
+                        "&tag=" + encode(tag)),
+                    timeouts_.lifecycle),
+       "tag image " + ref + " as " + repo + ":" + tag);
+}
+
+std::string DockerClient::image_push(const std::string& repo, const std::string& tag) {
+  const std::string what = "push image " + repo + ":" + tag;
+  auto req = make_request("POST", api("/images/" + encode(repo, true) + "/push?tag=" + encode(tag)),
+                          timeouts_.build);
+  // The daemon wants the header even for a registry without authentication: base64 of "{}".
+  req.headers.push_back("X-Registry-Auth: e30=");
+  std::string digest, error;
+  LineSplitter lines;
+  const auto on_line = [&](std::string_view line) {
+    if (trim(line).empty()) return;
+    const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!message.is_object()) return;
+    if (std::string e = progress_error(message); !e.empty() && error.empty()) error = e;
+    if (const auto aux = message.find("aux"); aux != message.end() && aux->is_object()) {
+      digest = aux->value("Digest", digest);
+    }
+  };
+  const auto response = transport_->stream(req, [&](std::string_view chunk) {
+    lines.feed(chunk, on_line);
+    return true;
+  });
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  lines.finish(on_line);
+  if (!error.empty()) throw Error(ErrorCode::Docker, what + ": " + error);
+  if (digest.rfind("sha256:", 0) != 0) {
+    throw Error(ErrorCode::Docker, what + ": the daemon finished without reporting a digest");
+  }
+  return digest;
+}
+
+namespace {
+std::string created_id(const HttpResponse& response, std::string_view what) {
+  const json reply = parse(response.body, what);
+  for (const char* key : {"ID", "Id"}) {
+    if (const auto id = reply.find(key); id != reply.end() && id->is_string()) {
+      return id->get<std::string>();
+    }
+  }
+  throw Error(ErrorCode::Docker, std::string(what) + ": the daemon's reply has no ID: " + response.body);
+}
+}  // namespace
+
+std::string DockerClient::service_create(const json& spec) {
+  const std::string what = "create swarm service " + spec.value("Name", std::string());
+  auto req = make_request("POST", api("/services/create"), timeouts_.lifecycle);
+  req.body = dump(spec, what);
+  return created_id(call(req, what), what);
+}
+
+bool DockerClient::service_remove(const std::string& id) {
+  const std::string what = "remove swarm service " + id;
+  const auto response = transport_->request(
+      make_request("DELETE", api("/services/" + encode(id)), timeouts_.lifecycle));
+  if (response.status == 404) return false;
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return true;
+}
+
+std::vector<json> DockerClient::services_list(const std::vector<std::string>& label_filters) {
+  const std::string q = label_filter_param(label_filters);
+  const auto response = call(
+      make_request("GET", api("/services" + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
+      "list swarm services");
+  return parse_array(response.body, "list swarm services");
+}
+
+std::vector<json> DockerClient::tasks_list(const std::string& service_id) {
+  const std::string what = "list the tasks of swarm service " + service_id;
+  const auto response = call(
+      make_request("GET",
+                   api("/tasks?filters=" + encode(dump(json{{"service", {service_id}}}, what))),
+                   timeouts_.metadata),
+      what);
+  return parse_array(response.body, what);
+}
+
+void DockerClient::service_logs(const std::string& id, bool follow,
+                                const FrameDecoder::Callback& on_payload,
+                                const std::function<bool()>& keep_going,
+                                milliseconds timeout) {
+  const std::string what = "read logs of swarm service " + id;
+  FrameDecoder decoder;
+  const auto response = transport_->stream(
+      make_request("GET",
+                   api("/services/" + encode(id) + "/logs?stdout=1&stderr=1" +
+                       (follow ? "&follow=1" : "")),
+                   timeout.count() > 0 ? timeout : timeouts_.lifecycle),
+      [&](std::string_view chunk) {
+        decoder.feed(chunk, on_payload);
+        return !keep_going || keep_going();
+      });
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+}
+
+std::string DockerClient::secret_create(const json& spec) {
+  const std::string what = "create swarm secret " + spec.value("Name", std::string());
+  auto req = make_request("POST", api("/secrets/create"), timeouts_.lifecycle);
+  req.body = dump(spec, what);
+  return created_id(call(req, what), what);
+}
+
+bool DockerClient::secret_remove(const std::string& id) {
+  const std::string what = "remove swarm secret " + id;
+  const auto response = transport_->request(
+      make_request("DELETE", api("/secrets/" + encode(id)), timeouts_.lifecycle));
+  if (response.status == 404) return false;
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return true;
+}
+
+std::vector<json> DockerClient::secrets_list(const std::vector<std::string>& label_filters) {
+  const std::string q = label_filter_param(label_filters);
+  const auto response = call(
+      make_request("GET", api("/secrets" + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
+      "list swarm secrets");
+  return parse_array(response.body, "list swarm secrets");
+}
+
+std::string DockerClient::network_create(const json& body) {
+  const std::string what = "create network " + body.value("Name", std::string());
+  auto req = make_request("POST", api("/networks/create"), timeouts_.lifecycle);
+  req.body = dump(body, what);
+  return created_id(call(req, what), what);
+}
+
+bool DockerClient::network_remove(const std::string& id) {
+  const std::string what = "remove network " + id;
+  const auto response = transport_->request(
+      make_request("DELETE", api("/networks/" + encode(id)), timeouts_.lifecycle));
+  if (response.status == 404) return false;
+  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
+  return true;
+}
+
+std::vector<json> DockerClient::networks_list(const std::vector<std::string>& label_filters) {
+  const std::string q = label_filter_param(label_filters);
+  const auto response = call(
+      make_request("GET", api("/networks" + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
+      "list networks");
+  return parse_array(response.body, "list networks");
+}
+
 }  // namespace Ignite::docker

@@ -181,6 +181,41 @@ class DockerClient {
   std::vector<nlohmann::json> containers_list(const std::vector<std::string>& label_filters,
                                               bool all = true);
 
+  // ---- registries and Docker Swarm (the swarm backend; the daemon must be a swarm manager) ----
+
+  // POST /images/{ref}/tag?repo=&tag=.
+  void image_tag(const std::string& ref, const std::string& repo, const std::string& tag);
+  // POST /images/{repo}/push?tag= with an empty X-Registry-Auth. Returns the manifest digest
+  // ("sha256:..."). Throws Error(Docker) with the daemon's or the registry's message.
+  std::string image_push(const std::string& repo, const std::string& tag);
+  // POST /services/create; returns the service ID. `spec` is a ServiceSpec.
+  std::string service_create(const nlohmann::json& spec);
+  // DELETE /services/{id}; false when it did not exist. Its tasks' containers are stopped by
+  // their nodes in the background.
+  bool service_remove(const std::string& id);
+  // GET /services filtered by labels.
+  std::vector<nlohmann::json> services_list(const std::vector<std::string>& label_filters);
+  // GET /tasks?filters={"service":[id]}.
+  std::vector<nlohmann::json> tasks_list(const std::string& service_id);
+  // GET /services/{id}/logs?stdout=1&stderr=1[&follow=1], decoded frame by frame. With
+  // `follow` the stream stays open after the task ended: it ends when `on_payload`'s caller
+  // returns false from `keep_going` (checked after each chunk), when `timeout` passes, or on
+  // the thread's CancelScope (Error(Cancelled)).
+  void service_logs(const std::string& id, bool follow, const FrameDecoder::Callback& on_payload,
+                    const std::function<bool()>& keep_going = {},
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+  // POST /secrets/create; returns the ID. `spec` is a SecretSpec (Data base64, at most 500 KiB).
+  std::string secret_create(const nlohmann::json& spec);
+  // DELETE /secrets/{id}; false when it did not exist.
+  bool secret_remove(const std::string& id);
+  std::vector<nlohmann::json> secrets_list(const std::vector<std::string>& label_filters);
+  // POST /networks/create; returns the ID.
+  std::string network_create(const nlohmann::json& body);
+  // DELETE /networks/{id}; false when it did not exist. Throws Error(Docker) while a task
+  // still uses it.
+  bool network_remove(const std::string& id);
+  std::vector<nlohmann::json> networks_list(const std::vector<std::string>& label_filters);
+
  private:
   HttpResponse call(const HttpRequest& req, std::string_view what);
 

@@ -393,6 +393,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
   if (transfer.source != nullptr) add_header("Transfer-Encoding: chunked");
   // The daemon would answer 100-continue anyway; asking costs a round trip per upload.
   add_header("Expect:");
+  for (const auto& line : req.headers) add_header(line);
   set(h, CURLOPT_HTTPHEADER, headers.get());
 
   if (CancelScope::cancelled()) {

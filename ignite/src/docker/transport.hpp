@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace Ignite::docker {
 
@@ -24,6 +25,8 @@ struct HttpRequest {
   // When set, the body is streamed from this file instead (image tarballs of 100+ MiB are never
   // loaded into memory); `body` must then be empty.
   std::filesystem::path body_file;
+  // Extra "Name: value" header lines (image push's X-Registry-Auth).
+  std::vector<std::string> headers;
   // When set, the body is pulled from this function as it is sent, with chunked transfer
   // encoding (a stream of unknown length: an image export piped into a load). It fills up to
   // `size` bytes and returns how many; 0 ends the body. An exception aborts the request and is
