@@ -549,6 +549,8 @@ typedef struct ignite_placement {
   const char *node;    /* swarm: the node ID the task ran on */
   const char *task;    /* swarm: the task ID */
 } ignite_placement;
+/* Fills *out with where the execution ran (strings borrowed from the result). IGNITE_EINVALID
+ * for a NULL argument; safe from any thread, as every result getter. */
 IGNITE_EXTERN(ignite_status)
 ignite_result_placement(ignite_placement *out, const ignite_result *result);
 
