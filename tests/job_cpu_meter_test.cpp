@@ -19,10 +19,13 @@ namespace {
 struct FakeCgroup {
   std::atomic<long long> ns{0};
   std::atomic<bool> gone{false};
+  std::atomic<int> reads{0};
   JobCpuMeter::Reader reader() {
     return [this]() -> std::optional<nanoseconds> {
       if (gone) return std::nullopt;
-      return nanoseconds(ns.load());
+      const auto v = nanoseconds(ns.load());
+      ++reads;
+      return v;
     };
   }
 };
@@ -137,6 +140,11 @@ TEST(JobCpuMeter, KilledJobIsReadUntilItsCgroupIsGone) {
       cg.ns += 1'000'000;
       std::this_thread::sleep_for(2ms);
     }
+    // The cgroup goes only after the watcher read it again (two reads: one that began before the
+    // last increment may finish after it): a loaded host can leave the watcher unscheduled for
+    // longer than any fixed sleep, and a real cgroup is never gone before its processes are.
+    const int before = cg.reads;
+    while (cg.reads < before + 2) std::this_thread::sleep_for(100us);
     cg.gone = true;
     std::this_thread::sleep_for(5ms);
   });
