@@ -1,7 +1,7 @@
 // JobCpuMeter on a scripted reader: which share of the cgroup's CPU time is the job's (cold,
-// dispatch baseline, excluded pre-boot), the limit's verdict, when the channel must look again,
-// and a killed job read until its cgroup is gone. No containers: the live behaviour is in
-// tests/integration/cpu_time_test.cpp.
+// dispatch baseline, excluded pre-boot, the supervisor's bounds), the limit's verdict, when the
+// channel must look again, and a killed job read until its cgroup is gone. No containers: the live
+// behaviour is in tests/integration/cpu_time_test.cpp.
 #include "ignite/src/job_cpu_meter.hpp"
 
 #include <gtest/gtest.h>
@@ -19,10 +19,13 @@ namespace {
 struct FakeCgroup {
   std::atomic<long long> ns{0};
   std::atomic<bool> gone{false};
+  std::atomic<int> reads{0};
   JobCpuMeter::Reader reader() {
     return [this]() -> std::optional<nanoseconds> {
       if (gone) return std::nullopt;
-      return nanoseconds(ns.load());
+      const auto v = nanoseconds(ns.load());
+      ++reads;
+      return v;
     };
   }
 };
@@ -56,6 +59,29 @@ TEST(JobCpuMeter, PooledJobStartsAtDispatchAndExcludesWhatIsNotItsOwn) {
   EXPECT_EQ(m.used(), 10345us);
   m.exclude(1s);
   EXPECT_EQ(m.used(), 0us) << "never negative";
+}
+
+TEST(JobCpuMeter, SupervisorsReadingsNarrowTheShareWithinTheMetersOwn) {
+  FakeCgroup cg;
+  cg.ns = 100'000'000;
+  JobCpuMeter m(cg.reader(), JobCpuMeter::Baseline::Dispatch, std::nullopt, 2);
+  m.dispatch();
+  // The job arrived at 101 ms (a runtime booting for a later job ran in between), ended at
+  // 130 ms, and the engine read 134 ms after the record (the runtime forked after it ran).
+  cg.ns = 134'000'000;
+  m.sample();
+  m.exclude(9ms);  // the next job's runtime booted beside the job
+  m.bound(101ms, 130ms);
+  EXPECT_EQ(m.used(), 20ms);
+  // Readings outside the meter's own span (a forged or stale record) change nothing.
+  JobCpuMeter n(cg.reader(), JobCpuMeter::Baseline::Dispatch, std::nullopt, 2);
+  n.dispatch();
+  cg.ns = 150'000'000;
+  n.sample();
+  n.bound(10ms, 200ms);
+  EXPECT_EQ(n.used(), 16ms);
+  n.bound(140ms, 139ms);
+  EXPECT_EQ(n.used(), 16ms) << "an end before its start is ignored";
 }
 
 TEST(JobCpuMeter, LimitIsPassedOnlyAbove) {
@@ -114,6 +140,11 @@ TEST(JobCpuMeter, KilledJobIsReadUntilItsCgroupIsGone) {
       cg.ns += 1'000'000;
       std::this_thread::sleep_for(2ms);
     }
+    // The cgroup goes only after the watcher read it again (two reads: one that began before the
+    // last increment may finish after it): a loaded host can leave the watcher unscheduled for
+    // longer than any fixed sleep, and a real cgroup is never gone before its processes are.
+    const int before = cg.reads;
+    while (cg.reads < before + 2) std::this_thread::sleep_for(100us);
     cg.gone = true;
     std::this_thread::sleep_for(5ms);
   });

@@ -224,6 +224,9 @@ typedef enum ignite_backend {
                                  per-service image goes through `registry` (docs/scale-out.md) */
 } ignite_backend;
 
+/* Engine settings, read once by ignite_engine_new (the struct may be freed afterwards). Start
+ * from IGNITE_ENGINE_OPTIONS_INIT or ignite_engine_options_init; 0/NULL fields take the
+ * defaults. Bad values are reported by ignite_engine_new (IGNITE_ECONFIG, IGNITE_EINVALID). */
 typedef struct ignite_engine_options {
   unsigned int version;      /* IGNITE_ENGINE_OPTIONS_VERSION */
   const char *docker_host;   /* "unix:///path" (or a socket path), "tcp://HOST:PORT" or
@@ -327,6 +330,7 @@ ignite_engine_session_id(const char **out, const ignite_engine *engine);
 IGNITE_EXTERN(ignite_status)
 ignite_service_load(ignite_service **out, ignite_engine *engine, const char *path);
 
+/* Releases a service. NULL is a no-op. Results made from it stay valid. */
 IGNITE_EXTERN(void) ignite_service_free(ignite_service *service);
 
 /* service.name, e.g. "hello-node" (borrowed). */
@@ -359,12 +363,15 @@ IGNITE_EXTERN(ignite_status) ignite_service_json(char **out, const ignite_servic
  * ignite_execute starts makes that execution end as cancelled at once.
  * ------------------------------------------------------------------------------------------- */
 
+/* Creates a token that is not cancelled. *out is owned by the caller: release it with
+ * ignite_cancel_token_free. IGNITE_EINVALID for a NULL out. */
 IGNITE_EXTERN(ignite_status) ignite_cancel_token_new(ignite_cancel_token **out);
 /* Thread-safe; cancelling twice is harmless. */
 IGNITE_EXTERN(ignite_status) ignite_cancel_token_cancel(ignite_cancel_token *token);
 /* *out = 1 once cancelled, else 0. */
 IGNITE_EXTERN(ignite_status)
 ignite_cancel_token_is_cancelled(int *out, const ignite_cancel_token *token);
+/* Releases a token. NULL is a no-op; no ignite_execute may still be using it. */
 IGNITE_EXTERN(void) ignite_cancel_token_free(ignite_cancel_token *token);
 
 /* ---------------------------------------------------------------------------------------------
@@ -378,6 +385,7 @@ IGNITE_EXTERN(void) ignite_cancel_token_free(ignite_cancel_token *token);
  * runtime image missing, bad options. What the service did is the result's outcome.
  * ------------------------------------------------------------------------------------------- */
 
+/* How an execution ended (ignite_result_outcome); the values are fixed. */
 typedef enum ignite_outcome {
   IGNITE_OUTCOME_SUCCESS = 0,      /* exit code 0 */
   IGNITE_OUTCOME_ERROR = 1,        /* non-zero exit code */
@@ -409,6 +417,9 @@ typedef int (*ignite_build_log_cb)(const char *line, size_t len, void *payload);
 
 #define IGNITE_EXECUTE_OPTIONS_VERSION 3
 
+/* What one ignite_execute (or ignite_engine_prewarm) asks for, on top of service.yaml. Start
+ * from IGNITE_EXECUTE_OPTIONS_INIT or ignite_execute_options_init; 0/NULL fields keep
+ * service.yaml's values. Read during the call only; bad values give IGNITE_EINVALID. */
 typedef struct ignite_execute_options {
   unsigned int version;            /* IGNITE_EXECUTE_OPTIONS_VERSION */
   const char *input_json;          /* the input as JSON text (on stdin, and in IGNITE_INPUT when
@@ -460,8 +471,11 @@ IGNITE_EXTERN(ignite_status)
 ignite_execute(ignite_result **out, ignite_engine *engine, const ignite_service *service,
                const ignite_execute_options *opts);
 
+/* Releases a result and every string borrowed from it. NULL is a no-op. */
 IGNITE_EXTERN(void) ignite_result_free(ignite_result *result);
 
+/* How the execution ended (IGNITE_OUTCOME_*). Getters on a result return IGNITE_EINVALID for a
+ * NULL argument and never fail otherwise; a result may be read from any thread. */
 IGNITE_EXTERN(ignite_status) ignite_result_outcome(ignite_outcome *out, const ignite_result *result);
 /* The container's exit code (meaningful for SUCCESS and ERROR; 137 after a kill). */
 IGNITE_EXTERN(ignite_status) ignite_result_exit_code(int *out, const ignite_result *result);
@@ -518,6 +532,7 @@ typedef enum ignite_container_start {
 /* "cold", "warm", "reused" (static text; "unknown" for other values). */
 IGNITE_EXTERN(const char *) ignite_container_start_str(ignite_container_start start);
 
+/* Whether the execution's container was cold, warm or reused. */
 IGNITE_EXTERN(ignite_status)
 ignite_result_container_start(ignite_container_start *out, const ignite_result *result);
 /* The Docker id of the container the execution ran in (borrowed). */
@@ -534,6 +549,8 @@ typedef struct ignite_placement {
   const char *node;    /* swarm: the node ID the task ran on */
   const char *task;    /* swarm: the task ID */
 } ignite_placement;
+/* Fills *out with where the execution ran (strings borrowed from the result). IGNITE_EINVALID
+ * for a NULL argument; safe from any thread, as every result getter. */
 IGNITE_EXTERN(ignite_status)
 ignite_result_placement(ignite_placement *out, const ignite_result *result);
 
@@ -552,6 +569,7 @@ ignite_result_placement(ignite_placement *out, const ignite_result *result);
 
 #define IGNITE_POOL_STATS_VERSION 1
 
+/* The warm pool's counters over all keys (ignite_engine_pool_stats), a snapshot. */
 typedef struct ignite_pool_stats {
   unsigned int version; /* set by the caller: IGNITE_POOL_STATS_VERSION (IGNITE_POOL_STATS_INIT);
                            the library fills the fields of that version */
@@ -610,6 +628,7 @@ ignite_engine_gc(size_t *out_containers, size_t *out_images, ignite_engine *engi
  * Constructor: ignite_preflight_run. Destructor: ignite_preflight_free.
  * ------------------------------------------------------------------------------------------- */
 
+/* A preflight check's verdict (and the overall one: the worst); the values are fixed. */
 typedef enum ignite_check_status {
   IGNITE_CHECK_PASS = 0,
   IGNITE_CHECK_WARN = 1,
@@ -621,6 +640,8 @@ IGNITE_EXTERN(const char *) ignite_check_status_str(ignite_check_status status);
 
 #define IGNITE_PREFLIGHT_OPTIONS_VERSION 2
 
+/* How ignite_preflight_run runs. Start from IGNITE_PREFLIGHT_OPTIONS_INIT or
+ * ignite_preflight_options_init. Read during the call only. */
 typedef struct ignite_preflight_options {
   unsigned int version;     /* IGNITE_PREFLIGHT_OPTIONS_VERSION */
   int build_image;          /* non-zero: build the per-service image first if it is missing */
@@ -647,6 +668,7 @@ IGNITE_EXTERN(ignite_status)
 ignite_preflight_run(ignite_preflight **out, ignite_engine *engine, const ignite_service *service,
                      const ignite_preflight_options *opts);
 
+/* Releases a preflight result. NULL is a no-op; reports made from it stay valid. */
 IGNITE_EXTERN(void) ignite_preflight_free(ignite_preflight *preflight);
 
 /* The worst status among the checks. */
@@ -672,6 +694,7 @@ IGNITE_EXTERN(ignite_status)
 ignite_report_new(ignite_report **out, ignite_engine *engine, const ignite_service *service,
                   const ignite_preflight *preflight, const ignite_result *result);
 
+/* Releases a report. NULL is a no-op. */
 IGNITE_EXTERN(void) ignite_report_free(ignite_report *report);
 
 /* {serviceName, timestamp, preflight, execution?, warnings}. Owned: release with ignite_free. */
@@ -688,6 +711,7 @@ IGNITE_EXTERN(ignite_status) ignite_report_text(char **out, const ignite_report 
  * written. */
 IGNITE_EXTERN(ignite_status) ignite_lock_write(ignite_engine *engine, const ignite_service *service);
 
+/* What ignite_lock_check found; the values are fixed. */
 typedef enum ignite_lock_state {
   IGNITE_LOCK_NONE = 0,  /* the service has no ignite.lock */
   IGNITE_LOCK_MATCH = 1, /* locked, and nothing changed */

@@ -101,12 +101,18 @@ std::pair<json, std::string> pool_body(const ContainerDefaults& defaults, const 
                                        const ExecuteOptions& opt, const Plan& p,
                                        const std::string& image) {
   std::vector<std::string> cmd = {std::string(kSupervisorPath),
-                                  p.mode == Plan::Mode::Once ? "once" : "reuse", "--"};
+                                  p.mode == Plan::Mode::Once ? "once" : "reuse"};
+  cmd.insert(cmd.end(), p.preboot.begin(), p.preboot.end());
+  cmd.push_back("--");
   std::map<std::string, std::string> env = p.base_env;
   if (p.mode == Plan::Mode::Once) {
     const auto with_runner = runner_argv(p.cmd);
     cmd.insert(cmd.end(), with_runner->begin(), with_runner->end());
     env["IGNITE_RUNNER"] = "1";
+  } else if (!p.preboot.empty()) {
+    // The supervisor sets IGNITE_RUNNER for the runtimes it boots ahead.
+    const auto with_runner = runner_argv(p.cmd);
+    cmd.insert(cmd.end(), with_runner->begin(), with_runner->end());
   } else {
     cmd.insert(cmd.end(), p.cmd.begin(), p.cmd.end());
   }

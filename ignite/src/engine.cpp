@@ -725,6 +725,13 @@ ExecutionResult Engine::Impl::run(const Service& svc, const ExecuteOptions& opt,
   result.stdout_text = channel.out().take();
   result.stderr_text = channel.err().take();
   result.memory_peak_mb = peak.mb();
+  // Reuse mode with pre-boot: the next job's runtime booted in this cgroup while this job ran;
+  // its memory at the end of the job is not this job's (an approximation: its size at the
+  // peak may have been smaller, and a pre-boot the OOM killer took reports none).
+  if (result.memory_peak_mb && end.preboot.memory_kib > 0) {
+    const double mb = *result.memory_peak_mb - static_cast<double>(end.preboot.memory_kib) / 1024.0;
+    result.memory_peak_mb = std::max(0.0, std::round(mb * 100.0) / 100.0);
+  }
   detail::classify(result, end, plan.memory_mb);
   if (auditing) {
     result.audit = detail::make_audit(*plan.policy, channel.take_audit_events(), result, end,

@@ -69,7 +69,8 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
     throw Error(ErrorCode::InvalidArgument, "cpu_time_limit must be positive");
   }
   // A Service built in code skips load_service's validation.
-  if (const auto& ms = svc.config.cpu_time_ms; ms && !(std::isfinite(*ms) && *ms > 0 && *ms <= 1e12)) {
+  if (const auto& ms = svc.config.cpu_time_ms;
+      ms && !(std::isfinite(*ms) && *ms > 0 && *ms <= 1e12)) {
     throw Error(ErrorCode::InvalidArgument,
                 "service.cpuTimeMs must be a positive number of milliseconds, at most 1e12");
   }
@@ -82,7 +83,8 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
 
   Plan p(ctx.resolve(opt.runtime.value_or(svc.config.runtime)));
   // A policy file is enforced on every run; audit mode enforces the default without one.
-  if (SecurityPolicy pol = load_policy(svc.path); pol.source || opt.audit) p.policy = std::move(pol);
+  if (SecurityPolicy pol = load_policy(svc.path); pol.source || opt.audit)
+    p.policy = std::move(pol);
   if (p.policy && p.policy->isolation == Isolation::Gvisor) ctx.require_runtime("runsc", *p.policy);
   p.output_limit = p.policy && p.policy->limits.output_bytes
                        ? std::min(opt.output_limit, *p.policy->limits.output_bytes)
@@ -92,8 +94,8 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   p.cpu_time_limit = opt.cpu_time_limit;
   if (!p.cpu_time_limit && svc.config.cpu_time_ms) {
     // At least 1 us: a positive limit in service.yaml never becomes "no CPU time at all".
-    p.cpu_time_limit = microseconds(
-        std::max<std::int64_t>(1, std::llround(*svc.config.cpu_time_ms * 1000.0)));
+    p.cpu_time_limit =
+        microseconds(std::max<std::int64_t>(1, std::llround(*svc.config.cpu_time_ms * 1000.0)));
   }
   p.input = opt.input.value_or("");
   // Audit mode with a bootstrap for this runtime: stdin starts with a per-execution nonce line
@@ -124,10 +126,17 @@ Plan plan(const Service& svc, const ExecuteOptions& opt, const PlanContext& ctx)
   if (pool.size == 0) {
     p.why_cold = "the warm pool is off (PoolOptions::size is 0)";
   } else if (!p.may_spawn) {
-    p.why_cold = "the policy sets allowSpawn: false, and the pool's supervisor starts the "
-                 "runtime as a child process";
+    p.why_cold =
+        "the policy sets allowSpawn: false, and the pool's supervisor starts the "
+        "runtime as a child process";
   } else if (p.reuse > 1) {
     p.mode = Plan::Mode::Reuse;
+    // Not with a CPU-time limit: a runtime booting ahead runs in the job's cgroup while the
+    // job runs, and the limit is enforced on the cgroup's reading as the job runs, before
+    // the end record says how much of it was the boot's. Such jobs boot their own runtime.
+    if (!p.cpu_time_limit) {
+      p.preboot = preboot_options(p.cmd, p.base_env).value_or(std::vector<std::string>{});
+    }
   } else if (!runner_argv(p.cmd)) {
     p.why_cold = "runtime " + p.rt.spec() + " has no resident runner";
   } else {

@@ -47,6 +47,9 @@ struct Plan {
   // Pool: which mode this execution may use, and its key.
   enum class Mode { Cold, Once, Reuse } mode = Mode::Cold;
   std::size_t reuse = 1;
+  // Reuse mode: the supervisor's pre-boot options (runner.hpp), empty when each job's runtime
+  // boots when the job arrives. With pre-boot the job's env goes in the runner's header.
+  std::vector<std::string> preboot;
   std::string why_cold;  // when mode is Cold although the pool is on
 };
 

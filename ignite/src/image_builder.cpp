@@ -86,7 +86,8 @@ ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRunt
     for (const auto& script : runner_scripts()) {
       lines += "ignite-audit/" + std::string(script.name) + " " + sha256_hex(script.content) + "\n";
     }
-    return lines + "ignite-audit/ignite-supervisor " + sha256_hex(supervisor_binary()) + "\n";
+    return lines + "ignite-audit/ignite-supervisor " + sha256_hex(supervisor_binary()) + "\n" +
+           "ignite-audit/ignite-preboot.so " + sha256_hex(preboot_library()) + "\n";
   }();
   manifest += kShipped;
   for (const auto& [name, source] : in.files) manifest += name + " " + file_hash(source) + "\n";
@@ -133,6 +134,7 @@ ServiceImage ImageBuilder::ensure(const Service& svc, const ResolvedRuntime& rt,
     tar.add_bytes("ignite-audit/" + std::string(script.name), script.content);
   }
   tar.add_bytes("ignite-audit/ignite-supervisor", supervisor_binary(), 0755);
+  tar.add_bytes("ignite-audit/ignite-preboot.so", preboot_library(), 0755);
   for (const auto& [name, source] : in.files) tar.add_path(name, source);
 
   docker::BuildOptions opts;

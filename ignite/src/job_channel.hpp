@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -61,15 +62,29 @@ class CappedBuffer {
   bool truncated_ = false;
 };
 
+// Reuse mode with pre-boot: what the next job's runtime, booting while this job ran in the
+// same container, used by the end of this job (the supervisor's end-of-job record). The
+// container's cgroup counts it with the job: the engine takes the memory out of the job's
+// memory peak, and the job's CPU time (JobCpuMeter::exclude) takes `cpu_us` out.
+struct PrebootUse {
+  std::uint64_t memory_kib = 0;  // its anonymous memory (RssAnon) at the end of the job
+  std::uint64_t cpu_us = 0;      // its CPU time from the job's arrival to its end
+  // The container's cgroup CPU time as the supervisor read it when the job arrived and when it
+  // ended (0: not readable in the container); JobCpuMeter::bound.
+  std::uint64_t cgroup_start_us = 0;
+  std::uint64_t cgroup_end_us = 0;
+};
+
 // How a job's trip through the channel ended.
 struct JobEnd {
   docker::Attachment::End end = docker::Attachment::End::Eof;
-  bool cancelled = false;  // the caller's stop token was requested
-  bool flooded = false;    // a stream exceeded the output limit
-  bool timed_out = false;  // the deadline passed
+  bool cancelled = false;     // the caller's stop token was requested
+  bool flooded = false;       // a stream exceeded the output limit
+  bool timed_out = false;     // the deadline passed
   bool cpu_exceeded = false;  // the job's CPU time passed its limit (JobCpuMeter)
   // Complete in band: the supervisor's status, the last thing on both streams.
   std::optional<int> exit_record;
+  PrebootUse preboot;  // zero unless in band in reuse mode with pre-boot
   bool in_band() const { return exit_record.has_value(); }
 };
 
@@ -99,6 +114,8 @@ class JobChannel {
  private:
   void to_err(std::string_view data);
   std::string frame_job(const Plan& plan) const;
+  // Once both end records are in: takes the pre-boot's CPU time out of the job's.
+  void exclude_preboot(JobCpuMeter& cpu);
 
   Lease& lease_;
   const ExecuteOptions& opt_;
@@ -109,6 +126,8 @@ class JobChannel {
   std::optional<int> out_status_, err_status_;
   std::optional<RecordDemux> out_records_, err_records_;
   std::string job_nonce_;  // reuse mode: this job's end-of-job record key
+  PrebootUse preboot_;
+  bool preboot_excluded_ = false;
   std::string stdin_bytes_;
 };
 

@@ -87,6 +87,13 @@ void JobCpuMeter::sample_during(const std::function<void()>& kill) {
   if (seen && (!last_ || *seen > *last_)) last_ = *seen;
 }
 
+void JobCpuMeter::bound(nanoseconds start, nanoseconds end) {
+  if (!last_ || start > end) return;
+  // Monotonic counter: a reading taken between dispatch and the last sample lies between them.
+  if (start >= base_ && start <= *last_) base_ = start;
+  if (end >= base_ && end <= *last_) last_ = end;
+}
+
 bool JobCpuMeter::exceeded() const {
   const auto spent = used();
   return limit_ && spent && *spent > *limit_;

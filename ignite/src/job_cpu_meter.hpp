@@ -18,8 +18,13 @@
 // killed job is read until it is gone (sample_during), so its CPU time includes the kill's
 // latency: the overshoot past the limit is reported, never hidden.
 //
-// Issue 16 (a supervisor that pre-boots the next job's runtime while this one runs) will charge
-// that pre-boot to no job: exclude() takes off the CPU the supervisor reports for it.
+// Reuse mode with pre-boot (the supervisor boots the next job's runtime while this one runs)
+// charges that boot to no job: exclude() takes off the CPU time the supervisor's end record
+// reports for it, and bound() narrows the share to the cgroup readings the supervisor took
+// when the job arrived and ended (JobChannel), so the runtime it forks for the job after next
+// right after the record is not counted either. The record can only lower the charge within
+// this meter's own readings, never raise it. Jobs with a CPU-time limit get no pre-boot
+// (execution_plan.cpp): the limit is enforced before that record arrives.
 //
 // Thread-safety: a JobCpuMeter belongs to the one execution that samples it.
 #pragma once
@@ -70,8 +75,13 @@ class JobCpuMeter {
   // When to sample next at the latest to see the limit passed in time; time_point::max()
   // without a limit.
   std::chrono::steady_clock::time_point next_check() const { return next_check_; }
-  // CPU time in the cgroup that was not this job's (issue 16: a pre-boot of the next job).
+  // CPU time in the cgroup that was not this job's (the pre-boot of the next job).
   void exclude(std::chrono::nanoseconds cpu) { excluded_ += cpu; }
+  // Readings of the same cgroup taken in the container when the job arrived and when it ended
+  // (reuse mode with pre-boot: the supervisor's end record). They narrow the job's share to
+  // that span where they fall within this meter's own readings (dispatch, last sample): the
+  // runtimes booting for later jobs run before the job's bytes arrive and after its end.
+  void bound(std::chrono::nanoseconds start, std::chrono::nanoseconds end);
   // The job's CPU time as of the last reading; nullopt when nothing could be read.
   std::optional<std::chrono::microseconds> used() const;
   const std::optional<std::chrono::microseconds>& limit() const { return limit_; }

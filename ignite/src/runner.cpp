@@ -48,6 +48,21 @@ std::optional<std::vector<std::string>> runner_argv(const std::vector<std::strin
   return out;
 }
 
+std::optional<std::vector<std::string>> preboot_options(
+    const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  if (!runner_argv(argv)) return std::nullopt;
+  const std::string_view program = program_of(argv);
+  // Deno boots with DENO_DIR (under /tmp) pointing nowhere; without its emit cache it does not
+  // retry writing there (150 ms per TypeScript entry).
+  if (program == "deno") {
+    return std::vector<std::string>{"--preboot", "--preboot-env=DENO_EMIT_CACHE_MODE=disable"};
+  }
+  if (program == "node" && !env.contains("NODE_OPTIONS")) {
+    return std::vector<std::string>{"--preboot", "--hold-port=9229"};
+  }
+  return std::nullopt;
+}
+
 std::string runner_header(const std::vector<std::pair<std::string, std::string>>& env) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : env) j[k] = v;

@@ -4,9 +4,10 @@ stale: a changed flag, field or function that breaks an example breaks the suite
 
 How a page marks its fenced blocks (the info string after the opening fence):
 
-  ```sh                 run with bash -euo pipefail in the page's scratch directory (a copy of
-                        the repository's layout: examples/ and a tools/ignite that runs the
-                        built CLI); blocks of one page share it and run in order
+  ```sh                 run with bash -euo pipefail in the page's scratch directory (the
+                        repository's layout: a copy of examples/services/, a tools/ignite that
+                        runs the built CLI, `ignite` on PATH); blocks of one page share it and
+                        run in order
   ```sh server          the same, with `ignite serve` running for the page; localhost:3000 in
                         the block is rewritten to that server's address
   ```python             run with python3 (ignite_sandbox importable) in the scratch directory
@@ -49,6 +50,9 @@ def runfiles_root() -> str:
 
 
 ROOT = runfiles_root()
+# The interpreter python blocks (and `python3` in sh blocks) run with: the system Python the
+# extension module is built for (docs/python.md), which also has pytest; else this one.
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 
 class Block:
@@ -102,7 +106,12 @@ class Page:
 
     def __init__(self, name, prefix, cli):
         self.dir = tempfile.mkdtemp(prefix="doc-" + re.sub(r"\W", "_", name) + "-")
-        os.symlink(os.path.join(ROOT, "examples"), os.path.join(self.dir, "examples"))
+        # A copy, not a link: runfiles are symlinks into the source tree, which Ignite rightly
+        # refuses as entries (they resolve outside the service directory) and which would
+        # dangle in the container's /app; and blocks may write into a service (ignite.lock).
+        shutil.copytree(os.path.join(ROOT, "examples", "services"),
+                        os.path.join(self.dir, "examples", "services"), symlinks=False,
+                        ignore=shutil.ignore_patterns("BUILD.bazel"))
         os.makedirs(os.path.join(self.dir, "tools"))
         shim = os.path.join(self.dir, "tools", "ignite")
         with open(shim, "w") as f:
@@ -111,6 +120,7 @@ class Page:
         bindir = os.path.join(self.dir, ".bin")
         os.makedirs(bindir)
         os.symlink(cli, os.path.join(bindir, "ignite"))
+        os.symlink(PYTHON, os.path.join(bindir, "python3"))
         self.env = dict(os.environ)
         self.env["PATH"] = bindir + os.pathsep + self.env.get("PATH", "")
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -127,7 +137,7 @@ class Page:
         self.port = free_port()
         self.server = subprocess.Popen(
             [self.cli, "serve", "--port", str(self.port), "--host", "127.0.0.1",
-             "--services", os.path.join(ROOT, "examples", "services")],
+             "--services", os.path.join(self.dir, "examples", "services")],
             cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -159,7 +169,7 @@ def run_block(b: Block, page: Page) -> str:
             script = script.replace("localhost:3000", f"127.0.0.1:{page.port}")
         cmd = ["bash", "-euo", "pipefail", "-c", script]
     elif b.lang == "python":
-        cmd = [sys.executable, "-c", b.text]
+        cmd = [PYTHON, "-c", b.text]
     elif b.lang in ("c", "cpp"):
         src = os.path.join(page.dir, f"block{b.line}.{b.lang}")
         exe = os.path.join(page.dir, f"block{b.line}")
@@ -179,9 +189,11 @@ def run_block(b: Block, page: Page) -> str:
         cmd = [exe]
     else:
         raise AssertionError(f"cannot run a {b.lang} block")
-    p = subprocess.run(cmd, cwd=page.dir, env=page.env, capture_output=True, text=True,
-                       timeout=TIMEOUT)
-    out = p.stdout + p.stderr
+    # One stream, as a terminal shows it: output blocks check stdout and stderr lines in the
+    # order they were written.
+    p = subprocess.run(cmd, cwd=page.dir, env=page.env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+    out = p.stdout
     if p.returncode != 0:
         raise AssertionError(f"exited {p.returncode}:\n{out[-4000:]}")
     return out

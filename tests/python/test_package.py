@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -267,25 +266,6 @@ def test_wheel_installs_beside_a_package_named_ignite(wheel, tmp_path):
     res = subprocess.run(base + ["-p", "ignite_sandbox.pytest_plugin"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
-
-
-def test_readme_python_example_runs():
-    """The README's Python section holds a script under 30 lines that runs a real service."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
-    script = section.split("```python\n", 1)[1].split("```", 1)[0]
-    assert len(script.strip().splitlines()) < 30
-    assert "import ignite_sandbox" in script and "import ignite\n" not in script
-    env = dict(os.environ, PYTHONPATH=str(REPO / "bindings" / "python"),
-               IGNITE_CORE_SO=str(Path(_core.__file__)))
-    t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=120)
-    elapsed = time.monotonic() - t0
-    assert out.returncode == 0, out.stderr
-    assert "Hello, World!" in out.stdout and "success 0" in out.stdout
-    assert "stdout Hello, stream!" in out.stdout
-    print(f"\n[measure] README Python example: {elapsed:.2f} s (interpreter start to exit)")
 
 
 def test_docs_asyncio_example_runs():

@@ -69,6 +69,8 @@ struct PoolOptions {
   std::size_t reuse = 1;
 };
 
+// What Engine::pool_stats() counts: a snapshot of the warm pool over all keys. A plain value;
+// no errors. Thread-safety: a copy, safe to read anywhere.
 struct PoolStats {
   std::size_t ready = 0;     // started, runner waiting for a job
   std::size_t starting = 0;  // being created/started
@@ -126,6 +128,10 @@ enum class Backend {
 // "docker", "swarm".
 std::string_view to_string(Backend backend) noexcept;
 
+// Everything an Engine is configured with, read once by its constructor (later changes to a
+// copy have no effect). Bad values (a malformed label, plain TCP to a remote host without
+// allow_plain_tcp, an unknown docker context) make the constructor or the first Docker call
+// throw Error(Config) naming the field. Thread-safety: a plain value.
 struct EngineOptions {
   // The Docker daemon, as DOCKER_HOST names it: "unix:///path/docker.sock" (or a socket path),
   // "tcp://HOST:PORT" (TLS per docker_tls_verify/docker_cert_path; see allow_plain_tcp) or
@@ -195,6 +201,8 @@ struct ImageCopyProgress {
   std::uint64_t total_bytes = 0;  // estimate: the images' sizes on the source daemon
 };
 
+// What Engine::copy_images() copies and how it reports progress. A plain value; the callback
+// runs on the copying thread. Errors are copy_images()'s.
 struct ImageCopyOptions {
   // Runtime specs ("quickjs", "node@20": that version's image) or image references with a ':'
   // ("ignite-runtime/node:20"). Empty: every runtime image of the registry that the source
@@ -206,6 +214,8 @@ struct ImageCopyOptions {
   std::stop_token stop_token;
 };
 
+// What Engine::copy_images() did: which images were sent, which the target had already.
+// A plain value; no errors.
 struct ImageCopyResult {
   std::vector<std::string> copied;   // loaded on the target
   std::vector<std::string> present;  // the target had the same image id already: not sent
@@ -217,6 +227,7 @@ struct ImageCopyResult {
 // `source` and the item for an item that is not key=value with a non-empty key.
 std::map<std::string, std::string> parse_labels(std::string_view text, std::string_view source);
 
+// What Engine::gc() removed. A plain value; no errors.
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
   std::size_t images = 0;      // per-service images removed
@@ -224,6 +235,9 @@ struct GcResult {
   std::size_t swarm_objects = 0;
 };
 
+// How Engine::preflight() runs: whether it may build the image, and overrides as execute() takes
+// them. A plain value; the build-output callback runs on the calling thread. Errors are
+// preflight()'s.
 struct PreflightOptions {
   // Build the per-service image first when it does not exist (so image-size is always checked).
   bool build_image = false;
@@ -234,6 +248,12 @@ struct PreflightOptions {
   std::stop_token stop_token;
 };
 
+// The entry point: loads services and runs them in containers. Move-only (pimpl); owns one
+// Docker client, the warm pool and the background remover. Errors: Ignite::Error (see each
+// method); a service's own failure is an ExecutionResult::outcome, never an exception.
+// Thread-safety: every method may be called from many threads at once (executions beyond
+// max_concurrent wait); moving or destroying it while another thread uses it is not allowed.
+// The destructor drains the pool and waits up to cleanup.shutdown_grace for removals.
 class Engine {
  public:
   // Does not contact the daemon: loading and validating services works without Docker.

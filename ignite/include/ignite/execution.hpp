@@ -25,6 +25,7 @@
 
 namespace Ignite {
 
+// How an execution ended; the CLI's exit status and the HTTP `success` field derive from it.
 enum class Outcome {
   Success,      // exit code 0
   Error,        // non-zero exit code
@@ -47,6 +48,11 @@ enum class CodeDelivery {
   Baked,  // the service files copied into the per-service image (for remote daemons/clusters)
 };
 
+// What one Engine::execute() asks for, on top of service.yaml. A plain value: designated
+// initializers (`{.input = ..., .timeout = 5s}`). Invalid values (input that is not JSON, an
+// env name that is not valid, a non-positive limit) make execute() throw
+// Error(InvalidArgument) naming the option. Thread-safety: the callbacks run on the thread
+// that called execute() (or prewarm()/preflight() for on_build_output).
 struct ExecuteOptions {
   // The input as JSON text. Delivered on the service's stdin, and in IGNITE_INPUT when it is at
   // most kMaxEnvInput bytes. nullopt: empty stdin and IGNITE_INPUT="".
@@ -95,6 +101,7 @@ struct SecurityEvent {
   std::string details;
 };
 
+// Audit mode's report: the effective policy and what was observed. A plain value.
 struct SecurityAudit {
   SecurityPolicy policy;
   std::vector<SecurityEvent> events;
@@ -127,6 +134,9 @@ struct Placement {
   std::string task;                // swarm: the task ID; empty for docker
 };
 
+// What one execution produced: outcome, exit code, captured output, timings and resource use.
+// An immutable value (to_json() in json.hpp gives the shared JSON shape); no errors: every
+// way a service can fail is an outcome. Thread-safety: safe to read from any thread.
 struct ExecutionResult {
   std::string service_name;
   std::string runtime;  // resolved "name@version"

@@ -46,6 +46,7 @@ inline constexpr std::string_view kCheckImageSize = "image-size";
 // A check's measured value or threshold: a number (JSON number) or text.
 using CheckValue = std::variant<double, std::string>;
 
+// One check's verdict: its name (kCheck*), status, message and the compared numbers.
 struct PreflightCheck {
   std::string name;
   CheckStatus status = CheckStatus::Pass;
@@ -54,6 +55,8 @@ struct PreflightCheck {
   std::optional<CheckValue> threshold;
 };
 
+// Every check of one preflight run and the worst status among them. A plain value; a failed
+// check is data here, never an exception.
 struct PreflightResult {
   std::string service_name;
   std::string timestamp;  // ISO-8601 UTC with milliseconds, e.g. "2026-01-24T10:15:30.123Z"
@@ -67,6 +70,7 @@ struct ImageFacts {
   std::optional<std::uint64_t> size_bytes{};  // nullopt: the image does not exist
 };
 
+// Facts about the service that run_preflight() cannot find out itself (it never calls Docker).
 struct PreflightInputs {
   // Duration of the previous execution; enables the "may be too short" timeout warning.
   std::optional<std::chrono::milliseconds> last_execution{};

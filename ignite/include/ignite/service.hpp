@@ -21,6 +21,11 @@
 // Example:
 //   Ignite::Service svc = Ignite::load_service("examples/services/hello-node");
 //   std::cout << svc.config.name << " runs " << svc.entry_path << "\n";
+//
+// Every field, its default and the error each bad value gets: docs/service-yaml.md.
+//
+// Thread-safety: load_service() reads only its own directory and may run concurrently; a
+// Service is an immutable value, safe to share between threads.
 #pragma once
 
 #include <cstddef>
@@ -36,21 +41,27 @@ namespace Ignite {
 
 class RuntimeRegistry;
 
+// service.yaml's optional `preflight:` thresholds; unset values take the reference defaults.
 struct PreflightConfig {
+  // preflight.memory: baseMb, perDependencyMb, warnRatio, failRatio.
   struct Memory {
     std::optional<double> base_mb, per_dependency_mb, warn_ratio, fail_ratio;
   } memory;
+  // preflight.dependencies: warnCount, infoCount.
   struct Dependencies {
     std::optional<double> warn_count, info_count;
   } dependencies;
+  // preflight.image: warnMb, failMb.
   struct Image {
     std::optional<double> warn_mb, fail_mb;
   } image;
+  // preflight.timeout: minMs, maxMs, coldStartBufferMs.
   struct Timeout {
     std::optional<double> min_ms, max_ms, cold_start_buffer_ms;
   } timeout;
 };
 
+// The validated `service:` block of service.yaml (camelCase there, snake_case here).
 struct ServiceConfig {
   std::string name;
   std::string runtime;  // spec as written, e.g. "node@20"
@@ -72,6 +83,8 @@ struct ServiceConfig {
   PreflightConfig preflight;
 };
 
+// A loaded service: its validated configuration plus what load_service() found on disk.
+// Made only by load_service() / Engine::load(), which throw on invalid input.
 struct Service {
   ServiceConfig config;
   std::filesystem::path path;        // absolute service directory
