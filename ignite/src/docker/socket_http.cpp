@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -21,12 +19,20 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/connection.hpp"
 
 namespace Ignite::docker::socket_http {
 namespace {
+
+namespace http = boost::beast::http;
 
 using Clock = std::chrono::steady_clock;
 
@@ -128,19 +134,6 @@ struct StopWake {
   }
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // One call: a request written, its reply read.
 class Call {
@@ -272,126 +265,54 @@ class Call {
     }
     in_.clear();
     pos_ = 0;
-    // Status line and headers (1xx interim replies skipped).
-    long status = 0;
-    std::string_view headers;
+    // Boost.Beast's parser frames the reply (Content-Length, chunked, read to the end of the
+    // connection, no body for HEAD/1xx/204/304); one parser per message, as 1xx interim replies
+    // come before the real one.
     for (;;) {
-      const std::size_t end = in_.find("\r\n\r\n", pos_);
-      if (end == std::string::npos) {
-        if (in_.size() - pos_ > kMaxHeaderBytes) {
-          fail("reply headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes");
+      http::response_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
+      parser.body_limit(boost::none);  // a whole reply, as libcurl read it
+      parser.eager(true);
+      if (req_.method == "HEAD") parser.skip(true);
+      for (;;) {
+        if (pos_ < in_.size()) {
+          boost::beast::error_code ec;
+          pos_ += parser.put(boost::asio::buffer(in_.data() + pos_, in_.size() - pos_), ec);
+          if (parser.is_done()) break;
+          if (!ec) continue;
+          if (ec == http::error::header_limit) {
+            fail("reply headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes");
+          }
+          if (ec != http::error::need_more) {
+            fail("malformed reply: " + first_line() + " (" + ec.message() + ")");
+          }
         }
+        compact();
         if (!read_more(conn)) {
           if (in_.empty()) return std::nullopt;
-          fail("the connection closed in the middle of the reply");
+          boost::beast::error_code ec;
+          if (parser.is_header_done() && parser.need_eof()) parser.put_eof(ec);
+          if (!parser.is_done() || ec) fail("the connection closed in the middle of the reply");
+          break;
         }
-        continue;
       }
-      headers = std::string_view(in_).substr(pos_, end + 2 - pos_);
-      pos_ = end + 4;
-      status = parse_status(headers);
-      if (status >= 200 || status < 100) break;
-    }
-    HttpResponse reply;
-    reply.status = status;
-    const std::string connection = lower(header(headers, "connection"));
-    reusable_ = connection.find("close") == std::string::npos;
-    const std::string encoding = lower(header(headers, "transfer-encoding"));
-    const std::string length = std::string(header(headers, "content-length"));
-    if (req_.method == "HEAD" || status == 204 || status == 304) {
-      // No body.
-    } else if (encoding.find("chunked") != std::string::npos) {
-      read_chunked(conn, reply.body);
-    } else if (!length.empty()) {
-      std::size_t size = 0;
-      const auto [ptr, ec] = std::from_chars(length.data(), length.data() + length.size(), size);
-      if (ec != std::errc() || ptr != length.data() + length.size()) {
-        fail("malformed Content-Length \"" + length + "\" in the reply");
-      }
-      while (in_.size() - pos_ < size) {
-        if (!read_more(conn)) fail("the connection closed in the middle of the reply");
-      }
-      reply.body = in_.substr(pos_, size);
-      pos_ += size;
-    } else {
-      // Delimited by the end of the connection.
-      while (read_more(conn)) {
-      }
-      reply.body = in_.substr(pos_);
-      pos_ = in_.size();
-      reusable_ = false;
-    }
-    // Bytes beyond the reply belong to nothing we asked for.
-    if (pos_ != in_.size()) reusable_ = false;
-    return reply;
-  }
-
-  long parse_status(std::string_view headers) const {
-    // "HTTP/1.1 201 Created"
-    const std::string_view line = headers.substr(0, headers.find("\r\n"));
-    long status = 0;
-    const std::size_t space = line.find(' ');
-    if (line.rfind("HTTP/", 0) == 0 && space != std::string_view::npos) {
-      std::from_chars(line.data() + space + 1, line.data() + line.size(), status);
-    }
-    if (status < 100 || status > 999) {
-      fail("malformed reply: " + std::string(line.substr(0, 200)));
-    }
-    return status;
-  }
-
-  // The value of header `name` (lowercase) in a header block, "" when absent.
-  static std::string_view header(std::string_view headers, std::string_view name) {
-    std::size_t at = headers.find("\r\n");
-    while (at != std::string_view::npos && at + 2 < headers.size()) {
-      const std::size_t start = at + 2;
-      const std::size_t end = headers.find("\r\n", start);
-      const std::string_view line =
-          headers.substr(start, (end == std::string_view::npos ? headers.size() : end) - start);
-      const std::size_t colon = line.find(':');
-      if (colon == name.size() && lower(line.substr(0, colon)) == name) {
-        return trim(line.substr(colon + 1));
-      }
-      at = end;
-    }
-    return {};
-  }
-
-  // Decodes a chunked body into `body`, trailers skipped.
-  void read_chunked(Connection& conn, std::string& body) {
-    for (;;) {
-      const std::size_t eol = next_line(conn);
-      const std::string_view line = std::string_view(in_).substr(pos_, eol - pos_);
-      std::size_t size = 0;
-      const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
-      if (ec != std::errc() || ptr == line.data()) {
-        fail("malformed chunk size \"" + std::string(line.substr(0, 40)) + "\" in the reply");
-      }
-      pos_ = eol + 2;
-      if (size == 0) break;
-      while (in_.size() - pos_ < size + 2) {
-        if (!read_more(conn)) fail("the connection closed in the middle of the reply");
-      }
-      body.append(in_, pos_, size);
-      pos_ += size + 2;
-      compact();
-    }
-    // Trailers, up to an empty line.
-    for (;;) {
-      const std::size_t eol = next_line(conn);
-      const bool empty = eol == pos_;
-      pos_ = eol + 2;
-      if (empty) return;
+      http::response<http::string_body>& res = parser.get();
+      const unsigned status = res.result_int();
+      if (status >= 100 && status < 200) continue;  // interim: the reply follows
+      HttpResponse reply;
+      reply.status = static_cast<long>(status);
+      reply.body = std::move(res.body());
+      if (!res.keep_alive() || parser.need_eof()) reusable_ = false;
+      // Bytes beyond the reply belong to nothing we asked for.
+      if (pos_ != in_.size()) reusable_ = false;
+      return reply;
     }
   }
 
-  // Where the line starting at pos_ ends (its "\r\n"), reading more as needed.
-  std::size_t next_line(Connection& conn) {
-    for (;;) {
-      if (const std::size_t eol = in_.find("\r\n", pos_); eol != std::string::npos) return eol;
-      if (in_.size() - pos_ > kMaxHeaderBytes) fail("a chunk header in the reply is too long");
-      if (!read_more(conn)) fail("the connection closed in the middle of the reply");
-    }
+  // The start of what arrived, for an error message.
+  std::string first_line() const {
+    const std::string_view all(in_);
+    return std::string(all.substr(0, std::min<std::size_t>({all.find("\r\n"), all.size(), 200})));
   }
 
   // Drops what was consumed, so that a long chunked body is not kept twice.
