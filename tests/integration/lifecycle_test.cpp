@@ -106,6 +106,9 @@ TEST(Cancel, DuringAnImageBuild) {
   const auto again = e.execute(svc);
   EXPECT_EQ(again.outcome, Outcome::Success) << again.stderr_text;
   EXPECT_EQ(again.stdout_text, "dep-" + std::to_string(::getpid()) + "\n");
+  // execute() returns on the job's end record, before its container has exited: its image is
+  // in use until the queued removal is done.
+  e.flush();
   for (const auto& img : client().images_list({"dev.ignite.service=cancel-build"})) {
     client().image_remove(img.at("Id").get<std::string>(), true);
   }

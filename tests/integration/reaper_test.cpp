@@ -126,6 +126,9 @@ TEST(Reaper, LiveOwnersAreLeftAlone) {
   run.join();
   EXPECT_EQ(result.outcome, Ignite::Outcome::Success);
   EXPECT_EQ(result.stdout_text, "survived\n");
+  // execute() returns on the job's end record, before its container has exited: its image is
+  // in use until the queued removal is done.
+  owner.flush();
   remove_images(client, name);
 }
 
