@@ -282,21 +282,11 @@ static void become_supervisor(char* key) {
   read_key(key);
 }
 
-static int run_once(char** argv) {
-  char key[MAX_NONCE + 1] = "";
-  become_supervisor(key);
-  pid_t child = fork();
-  if (child < 0) die("fork");
-  if (child == 0) {
-    execvp(argv[0], argv);
-    dprintf(2, "ignite-supervisor: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
+/* Waits for the runtime `child` (signals are forwarded to it meanwhile) while reaping the
+ * orphans that PID 1 inherits, then kills and reaps whatever it left behind. Returns its exit
+ * code, or 128 + the signal that ended it. */
+static int run_to_end(pid_t child) {
   current_child = child;
-  /* The runtime has stdin now; the supervisor needs it no more. Where /proc does not honour
-   * non-dumpability (gVisor), this also leaves the service no stdin of ours to open. */
-  close(0);
-  /* As PID 1, orphans are ours to reap while the runtime runs. */
   int status = 0;
   for (;;) {
     int st = 0;
@@ -310,6 +300,23 @@ static int run_once(char** argv) {
   current_child = 0;
   const int code = status_code(status);
   kill_others();
+  return code;
+}
+
+static int run_once(char** argv) {
+  char key[MAX_NONCE + 1] = "";
+  become_supervisor(key);
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    execvp(argv[0], argv);
+    dprintf(2, "ignite-supervisor: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  /* The runtime has stdin now; the supervisor needs it no more. Where /proc does not honour
+   * non-dumpability (gVisor), this also leaves the service no stdin of ours to open. */
+  close(0);
+  const int code = run_to_end(child);
   /* On both streams, after everything any process of the container wrote; then the supervisor
    * exits and both streams end, which is what completes the job for the engine. */
   record(1, "EXIT", key, code);
@@ -367,20 +374,7 @@ static int run_file(const char* input, char** argv) {
     _exit(127);
   }
   close(fd);
-  current_child = child;
-  int status = 0;
-  for (;;) {
-    int st = 0;
-    pid_t r = waitpid(-1, &st, 0);
-    if (r == child) {
-      status = st;
-      break;
-    }
-    if (r < 0 && errno != EINTR) die("waitpid");
-  }
-  current_child = 0;
-  const int code = status_code(status);
-  kill_others();
+  const int code = run_to_end(child);
   long long ooms = keyed_value("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill");
   long long peak = single_value("/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
   if (ooms < 0) ooms = keyed_value("/sys/fs/cgroup/memory.events", "oom_kill");
