@@ -45,6 +45,18 @@ std::string label(const nlohmann::json& labels, std::string_view key) {
 
 }  // namespace
 
+Owner owner_from_labels(const nlohmann::json& labels) {
+  Owner owner;
+  owner.host = label(labels, labels::kOwnerHost);
+  try {
+    owner.pid = std::stol(label(labels, labels::kOwnerPid));
+  } catch (...) {
+    owner.pid = 0;
+  }
+  owner.start = label(labels, labels::kOwnerStart);
+  return owner;
+}
+
 Owner self_owner() {
   // Recomputed after fork(): a child's containers must name the child, which may die on its
   // own, not the parent.
@@ -74,15 +86,7 @@ ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
   ReapResult result;
   const Owner& me = self_owner();
   for (const auto& c : docker.containers_list({std::string(labels::kManaged) + "=true"}, true)) {
-    const nlohmann::json labels = c.value("Labels", nlohmann::json::object());
-    Owner owner;
-    owner.host = label(labels, labels::kOwnerHost);
-    try {
-      owner.pid = std::stol(label(labels, labels::kOwnerPid));
-    } catch (...) {
-      owner.pid = 0;
-    }
-    owner.start = label(labels, labels::kOwnerStart);
+    const Owner owner = owner_from_labels(c.value("Labels", nlohmann::json::object()));
     // Without a host label the owner cannot be judged: another machine may own it.
     if (owner.host != me.host) continue;
     if (owner_alive(owner)) continue;

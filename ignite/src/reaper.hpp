@@ -24,6 +24,9 @@ Owner self_owner();
 // Labels identifying this process as the owner, added to every container.
 std::map<std::string, std::string> owner_labels();
 
+// The owner a container's (or swarm object's) Ignite labels name; pid 0 when unreadable.
+Owner owner_from_labels(const nlohmann::json& labels);
+
 // True when `owner` is a process on this host that is still the same process.
 bool owner_alive(const Owner& owner);
 

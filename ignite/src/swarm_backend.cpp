@@ -16,23 +16,11 @@ namespace {
 
 constexpr auto kGiveUpAfter = minutes(2);
 
-std::string label_of(const json& object, std::string_view key) {
-  const json labels = object.contains("Spec") ? object["Spec"].value("Labels", json::object())
-                                              : object.value("Labels", json::object());
-  const auto it = labels.find(std::string(key));
-  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // Whether the object's owner (labels) is a process of this host that has died.
 bool owner_dead(const json& object) {
-  Owner owner;
-  owner.host = label_of(object, labels::kOwnerHost);
-  try {
-    owner.pid = std::stol(label_of(object, labels::kOwnerPid));
-  } catch (...) {
-    owner.pid = 0;
-  }
-  owner.start = label_of(object, labels::kOwnerStart);
+  const Owner owner =
+      owner_from_labels(object.contains("Spec") ? object["Spec"].value("Labels", json::object())
+                                                : object.value("Labels", json::object()));
   // Without a host label the owner cannot be judged: another machine may own it.
   return owner.host == self_owner().host && !owner_alive(owner);
 }
