@@ -608,28 +608,43 @@ std::string created_id(const HttpResponse& response, std::string_view what) {
 }
 }  // namespace
 
-std::string DockerClient::service_create(const json& spec) {
-  const std::string what = "create swarm service " + spec.value("Name", std::string());
-  auto req = make_request("POST", api("/services/create"), timeouts_.lifecycle);
+std::string DockerClient::object_create(const std::string& path, const json& spec,
+                                       const std::string& what) {
+  auto req = make_request("POST", api(path + "/create"), timeouts_.lifecycle);
   req.body = dump(spec, what);
   return created_id(call(req, what), what);
 }
 
-bool DockerClient::service_remove(const std::string& id) {
-  const std::string what = "remove swarm service " + id;
+bool DockerClient::object_remove(const std::string& path, const std::string& id,
+                                 const std::string& what) {
   const auto response = transport_->request(
-      make_request("DELETE", api("/services/" + encode(id)), timeouts_.lifecycle));
+      make_request("DELETE", api(path + "/" + encode(id)), timeouts_.lifecycle));
   if (response.status == 404) return false;
   if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
   return true;
 }
 
-std::vector<json> DockerClient::services_list(const std::vector<std::string>& label_filters) {
+std::vector<json> DockerClient::objects_list(const std::string& path,
+                                             const std::vector<std::string>& label_filters,
+                                             const std::string& what) {
   const std::string q = label_filter_param(label_filters);
   const auto response = call(
-      make_request("GET", api("/services" + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
-      "list swarm services");
-  return parse_array(response.body, "list swarm services");
+      make_request("GET", api(path + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
+      what);
+  return parse_array(response.body, what);
+}
+
+std::string DockerClient::service_create(const json& spec) {
+  return object_create("/services", spec,
+                       "create swarm service " + spec.value("Name", std::string()));
+}
+
+bool DockerClient::service_remove(const std::string& id) {
+  return object_remove("/services", id, "remove swarm service " + id);
+}
+
+std::vector<json> DockerClient::services_list(const std::vector<std::string>& label_filters) {
+  return objects_list("/services", label_filters, "list swarm services");
 }
 
 std::vector<json> DockerClient::tasks_list(const std::string& service_id) {
@@ -661,51 +676,28 @@ void DockerClient::service_logs(const std::string& id, bool follow,
 }
 
 std::string DockerClient::secret_create(const json& spec) {
-  const std::string what = "create swarm secret " + spec.value("Name", std::string());
-  auto req = make_request("POST", api("/secrets/create"), timeouts_.lifecycle);
-  req.body = dump(spec, what);
-  return created_id(call(req, what), what);
+  return object_create("/secrets", spec,
+                       "create swarm secret " + spec.value("Name", std::string()));
 }
 
 bool DockerClient::secret_remove(const std::string& id) {
-  const std::string what = "remove swarm secret " + id;
-  const auto response = transport_->request(
-      make_request("DELETE", api("/secrets/" + encode(id)), timeouts_.lifecycle));
-  if (response.status == 404) return false;
-  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
-  return true;
+  return object_remove("/secrets", id, "remove swarm secret " + id);
 }
 
 std::vector<json> DockerClient::secrets_list(const std::vector<std::string>& label_filters) {
-  const std::string q = label_filter_param(label_filters);
-  const auto response = call(
-      make_request("GET", api("/secrets" + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
-      "list swarm secrets");
-  return parse_array(response.body, "list swarm secrets");
+  return objects_list("/secrets", label_filters, "list swarm secrets");
 }
 
 std::string DockerClient::network_create(const json& body) {
-  const std::string what = "create network " + body.value("Name", std::string());
-  auto req = make_request("POST", api("/networks/create"), timeouts_.lifecycle);
-  req.body = dump(body, what);
-  return created_id(call(req, what), what);
+  return object_create("/networks", body, "create network " + body.value("Name", std::string()));
 }
 
 bool DockerClient::network_remove(const std::string& id) {
-  const std::string what = "remove network " + id;
-  const auto response = transport_->request(
-      make_request("DELETE", api("/networks/" + encode(id)), timeouts_.lifecycle));
-  if (response.status == 404) return false;
-  if (!is_success(response.status)) detail::throw_http_error(what, response.status, response.body);
-  return true;
+  return object_remove("/networks", id, "remove network " + id);
 }
 
 std::vector<json> DockerClient::networks_list(const std::vector<std::string>& label_filters) {
-  const std::string q = label_filter_param(label_filters);
-  const auto response = call(
-      make_request("GET", api("/networks" + (q.empty() ? "" : "?" + q.substr(1))), timeouts_.metadata),
-      "list networks");
-  return parse_array(response.body, "list networks");
+  return objects_list("/networks", label_filters, "list networks");
 }
 
 }  // namespace Ignite::docker

@@ -220,6 +220,14 @@ class DockerClient {
 
  private:
   HttpResponse call(const HttpRequest& req, std::string_view what);
+  // The swarm objects' (and networks') create, remove and list calls, `path` their collection
+  // ("/services", "/secrets", "/networks").
+  std::string object_create(const std::string& path, const nlohmann::json& spec,
+                            const std::string& what);
+  bool object_remove(const std::string& path, const std::string& id, const std::string& what);
+  std::vector<nlohmann::json> objects_list(const std::string& path,
+                                           const std::vector<std::string>& label_filters,
+                                           const std::string& what);
 
   std::unique_ptr<Transport> transport_;
   Endpoint endpoint_;
