@@ -19,6 +19,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/connection.hpp"
+#include "ignite/src/docker/curl_api.hpp"
 #include "ignite/src/docker/detail.hpp"
 #include "ignite/src/docker/socket_http.hpp"
 #include "ignite/src/docker/ssh.hpp"
@@ -28,17 +29,17 @@ namespace Ignite::docker {
 namespace {
 
 struct EasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+  void operator()(CURL* handle) const noexcept { curl_api().easy_cleanup(handle); }
 };
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 
 struct MultiDeleter {
-  void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
+  void operator()(CURLM* handle) const noexcept { curl_api().multi_cleanup(handle); }
 };
 using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
 
 struct SlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const noexcept { curl_api().slist_free_all(list); }
 };
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
@@ -52,17 +53,6 @@ constexpr long kConnectTimeoutMs = 10000;
 // no handshake reply at all (the server waits for a request line): this bound is how long that
 // takes to fail.
 constexpr long kTcpConnectTimeoutMs = 5000;
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
-      // Leaving the flag unset lets a later call retry.
-      throw Error(ErrorCode::Internal,
-                  std::string("curl_global_init failed: ") + curl_easy_strerror(rc));
-    }
-  });
-}
 
 // The calling thread's idle easy and multi handles. Transfers run on a multi handle (which
 // owns the kept-alive connection) so that a stop request can wake a blocked call
@@ -89,8 +79,8 @@ class HandleLease {
       handle_ = std::move(t_idle_handle);
       multi_ = std::move(t_idle_multi);
     } else {
-      handle_.reset(curl_easy_init());
-      multi_.reset(curl_multi_init());
+      handle_.reset(curl_api().easy_init());
+      multi_.reset(curl_api().multi_init());
       if (!handle_ || !multi_) throw Error(ErrorCode::Internal, "curl_easy_init/curl_multi_init failed");
     }
   }
@@ -98,7 +88,7 @@ class HandleLease {
     if (t_idle_handle) return;
     // The options point into the finished request's stack frame (error buffer, headers, body);
     // reset drops them but keeps the live connection (in the multi handle) for the next request.
-    curl_easy_reset(handle_.get());
+    curl_api().easy_reset(handle_.get());
     t_idle_handle = std::move(handle_);
     t_idle_multi = std::move(multi_);
     t_idle_pid = ::getpid();
@@ -118,7 +108,7 @@ class HandleLease {
 // curl_multi_wakeup is safe from any thread).
 struct WakeMulti {
   CURLM* m;
-  void operator()() const noexcept { curl_multi_wakeup(m); }
+  void operator()() const noexcept { curl_api().multi_wakeup(m); }
 };
 
 // A safety net only: a stop request wakes the poll at once, and curl shortens the wait to its
@@ -129,13 +119,13 @@ constexpr int kTransferPollMs = 1000;
 // Runs the transfer of `h` on `m` to its end, or until the thread's cancellation scope asks to
 // stop (returns false then; the half-done connection is discarded by curl).
 bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
-  if (const CURLMcode rc = curl_multi_add_handle(m, h); rc != CURLM_OK) {
-    throw Error(ErrorCode::Internal, std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
+  if (const CURLMcode rc = curl_api().multi_add_handle(m, h); rc != CURLM_OK) {
+    throw Error(ErrorCode::Internal, std::string("curl_multi_add_handle: ") + curl_api().multi_strerror(rc));
   }
   struct Detach {
     CURLM* m;
     CURL* h;
-    ~Detach() { curl_multi_remove_handle(m, h); }
+    ~Detach() { curl_api().multi_remove_handle(m, h); }
   } detach{m, h};
   // Declared after `detach`: unregistered (waiting for a callback in flight) before the handle
   // goes back to the thread's idle slot.
@@ -145,20 +135,20 @@ bool run_transfer(CURLM* m, CURL* h, CURLcode& result) {
   }
   for (;;) {
     int running = 0;
-    if (const CURLMcode rc = curl_multi_perform(m, &running); rc != CURLM_OK) {
-      throw Error(ErrorCode::Internal, std::string("curl_multi_perform: ") + curl_multi_strerror(rc));
+    if (const CURLMcode rc = curl_api().multi_perform(m, &running); rc != CURLM_OK) {
+      throw Error(ErrorCode::Internal, std::string("curl_multi_perform: ") + curl_api().multi_strerror(rc));
     }
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(m, &left)) {
+    while (CURLMsg* msg = curl_api().multi_info_read(m, &left)) {
       if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
         result = msg->data.result;
         return true;
       }
     }
     if (CancelScope::cancelled()) return false;
-    if (const CURLMcode rc = curl_multi_poll(m, nullptr, 0, kTransferPollMs, nullptr);
+    if (const CURLMcode rc = curl_api().multi_poll(m, nullptr, 0, kTransferPollMs, nullptr);
         rc != CURLM_OK) {
-      throw Error(ErrorCode::Internal, std::string("curl_multi_poll: ") + curl_multi_strerror(rc));
+      throw Error(ErrorCode::Internal, std::string("curl_multi_poll: ") + curl_api().multi_strerror(rc));
     }
   }
 }
@@ -182,7 +172,7 @@ std::size_t write_callback(char* ptr, std::size_t size, std::size_t nmemb, void*
   // Exceptions must not unwind through libcurl's C frames: keep them for after the transfer.
   try {
     long status = 0;
-    curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
+    curl_api().easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
     if (transfer.on_data != nullptr && status < 400) {
       if (!(*transfer.on_data)(chunk)) {
         transfer.aborted_by_consumer = true;
@@ -226,9 +216,9 @@ int seek_callback(void* userdata, curl_off_t offset, int origin) {
 
 template <typename T>
 void set(CURL* handle, CURLoption option, T value) {
-  if (const CURLcode rc = curl_easy_setopt(handle, option, value); rc != CURLE_OK) {
+  if (const CURLcode rc = curl_api().easy_setopt(handle, option, value); rc != CURLE_OK) {
     throw Error(ErrorCode::Internal,
-                std::string("curl_easy_setopt failed: ") + curl_easy_strerror(rc));
+                std::string("curl_easy_setopt failed: ") + curl_api().easy_strerror(rc));
   }
 }
 
@@ -280,7 +270,6 @@ CurlTransport::CurlTransport(std::string socket_path)
       }()) {}
 
 CurlTransport::CurlTransport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
-  global_init();
   switch (endpoint_.kind) {
     case Endpoint::Kind::Unix: base_url_ = "http://localhost"; break;
     case Endpoint::Kind::Tcp:
@@ -411,7 +400,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
 
   Slist headers;
   const auto add_header = [&headers](const std::string& line) {
-    curl_slist* head = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* head = curl_api().slist_append(headers.get(), line.c_str());
     if (head == nullptr) throw Error(ErrorCode::Internal, "curl_slist_append failed");
     if (!headers) headers.reset(head);  // otherwise appended behind the same head
   };
@@ -430,7 +419,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
     throw Error(ErrorCode::Cancelled, target + ": cancelled while waiting for the Docker daemon");
   }
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_api().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 
   if (transfer.consumer_error) std::rethrow_exception(transfer.consumer_error);
   if (transfer.source_error) std::rethrow_exception(transfer.source_error);
@@ -445,7 +434,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& req,
     throw Error(ErrorCode::Docker, target + ": reading " + req.body_file.string() + ": " +
                                        std::strerror(transfer.upload_errno));
   }
-  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  const std::string curl_message = error_buffer[0] != '\0' ? error_buffer : curl_api().easy_strerror(rc);
   fail(h, rc, curl_message, target, req);
 }
 
@@ -461,8 +450,8 @@ void CurlTransport::fail(CURL* h, CURLcode rc, const std::string& curl_message,
   if (endpoint_.tls && (is_tls_code(rc) || rc == CURLE_OPERATION_TIMEDOUT)) {
     double connected = 0;
     double tls_done = 0;
-    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connected);
-    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &tls_done);
+    curl_api().easy_getinfo(h, CURLINFO_CONNECT_TIME, &connected);
+    curl_api().easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &tls_done);
     if (rc == CURLE_OPERATION_TIMEDOUT &&
         ((connected > 0 && tls_done == 0) ||
          curl_message.find("SSL connection timeout") != std::string::npos)) {
