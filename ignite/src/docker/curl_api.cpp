@@ -52,6 +52,4 @@ const CurlApi& curl_api() {
   return api;
 }
 
-bool curl_loaded() noexcept { return kLibcurl.loaded(); }
-
 }  // namespace Ignite::docker

@@ -31,7 +31,4 @@ struct CurlApi {
 // loaded or initialised; a later call tries again.
 const CurlApi& curl_api();
 
-// Whether libcurl is loaded in this process (tests: a local execution never loads it).
-bool curl_loaded() noexcept;
-
 }  // namespace Ignite::docker
