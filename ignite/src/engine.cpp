@@ -271,9 +271,10 @@ struct Engine::Impl {
       reaper = std::make_unique<std::jthread>([this](std::stop_token stop) {
         docker::CancelScope scope(stop);
         try {
-          const auto r = detail::reap(*client);
-          reaped_on_start = r.containers;
-          images_reaped_on_start = r.images;
+          reaped_on_start = detail::reap(*client).containers;
+          // What builds of dead processes left (a live process removes its own).
+          images_reaped_on_start =
+              detail::reap_dangling_images(*client, detail::kDanglingImageAge);
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
         }
@@ -495,8 +496,11 @@ GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
   impl_->reap_done.wait();
   const auto r = detail::reap(docker, service_images);
+  // The start-up reap's dangling images count as images gc removed only where gc removes
+  // images itself: a plain gc reports containers.
+  const std::size_t images_on_start = impl_->images_reaped_on_start.exchange(0);
   GcResult result{r.containers + impl_->reaped_on_start.exchange(0),
-                  r.images + impl_->images_reaped_on_start.exchange(0), 0};
+                  r.images + (service_images ? images_on_start : 0), 0};
   if (impl_->swarm_) {
     impl_->swarm_->require_manager();
     result.swarm_objects = impl_->swarm_->reap() + impl_->swarm_reaped_on_start.exchange(0);

@@ -98,8 +98,8 @@ ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
       // Removal already in progress elsewhere, or the daemon refused: the next reap retries.
     }
   }
-  result.images += reap_dangling_images(docker, kDanglingImageAge);
   if (all_service_images) {
+    result.images += reap_dangling_images(docker, kDanglingImageAge);
     for (const auto& img : docker.images_list({std::string(labels::kKind) + "=service"})) {
       // Other names of the image (the swarm backend's registry tag, digests its tasks pulled)
       // go first: an image with several names is not removed by its id.

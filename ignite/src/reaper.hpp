@@ -39,10 +39,10 @@ struct ReapResult {
 };
 
 // Removes Ignite containers whose owning process on this host has exited. Containers of other
-// hosts (a shared daemon) and of live processes are left alone. Also removes dangling Ignite
-// images older than kDanglingImageAge (reap_dangling_images). With `all_service_images`, also
-// removes every per-service image (dev.ignite.kind=service) no container uses. Never throws for
-// a resource that disappeared meanwhile.
+// hosts (a shared daemon) and of live processes are left alone. With `all_service_images`, also
+// removes dangling Ignite images older than kDanglingImageAge (reap_dangling_images) and every
+// per-service image (dev.ignite.kind=service) no container uses. Never throws for a resource
+// that disappeared meanwhile.
 ReapResult reap(docker::DockerClient& docker, bool all_service_images = false);
 
 // Age from which a dangling Ignite image counts as left over. A build removes what it leaves

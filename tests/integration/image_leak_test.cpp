@@ -361,12 +361,16 @@ TEST(Reaper, RemovesOldDanglingIgniteImagesOnly) {
   const auto old = rfc3339(std::chrono::system_clock::now() - 2h);
   const auto fresh = rfc3339(std::chrono::system_clock::now());
   const auto ids = load_dangling({{old, managed}, {old, mine}, {fresh, managed}});
-  ASSERT_EQ(images.dangling().size(), 3u);
+  std::set<std::string> dangling;
+  for (const auto& img : images.dangling()) dangling.insert(img.value("Id", ""));
+  ASSERT_TRUE(dangling.contains(ids[1]) && dangling.contains(ids[2]));
 
   // Narrowed to this test's label: the daemon's other dangling images are not this test's.
+  // (Another test binary's Engine starting now may reap the old one first: asserted on state;
+  // the count is checked in reaper_count_test.)
   const auto removed = Ignite::detail::reap_dangling_images(
       client(), Ignite::detail::kDanglingImageAge, {images.filter()});
-  EXPECT_EQ(removed, 1u);
+  EXPECT_LE(removed, 1u);
   EXPECT_FALSE(client().image_inspect(ids[0])) << "the old dangling Ignite image is left";
   EXPECT_TRUE(client().image_inspect(ids[1])) << "an image that is not Ignite's was removed";
   EXPECT_TRUE(client().image_inspect(ids[2]))

@@ -147,7 +147,8 @@ struct EngineOptions {
   std::string tmpfs_size = "64m";
   CodeDelivery delivery = CodeDelivery::Auto;
   // On first contact with the daemon, remove containers left by Ignite processes on this host
-  // that have died (kill -9, crash, power loss of the process). It runs in the background: the
+  // that have died (kill -9, crash, power loss of the process), and dangling Ignite images older
+  // than 10 minutes (what a process that died mid-build left). It runs in the background: the
   // first execution does not wait for it (gc() does).
   bool reap_on_start = true;
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
@@ -231,7 +232,7 @@ std::map<std::string, std::string> parse_labels(std::string_view text, std::stri
 // What Engine::gc() removed. A plain value; no errors.
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
-  std::size_t images = 0;      // per-service images and dangling Ignite images removed
+  std::size_t images = 0;      // per-service and dangling images removed (service_images)
   // Backend::Swarm: services, secrets and networks of dead Ignite processes removed.
   std::size_t swarm_objects = 0;
 };
@@ -326,10 +327,11 @@ class Engine {
   // the images left by image builds that did not finish (failed, cancelled) are removed.
   void flush();
 
-  // Removes containers left by dead Ignite processes on this host, dangling Ignite images
-  // (untagged: what an image build that did not finish left) older than 10 minutes that no
-  // container uses and, with `service_images`, every per-service image no container uses (they
-  // are a cache; the next run rebuilds).
+  // Removes containers left by dead Ignite processes on this host and, with `service_images`,
+  // every per-service image no container uses (they are a cache; the next run rebuilds) and
+  // every dangling Ignite image (untagged: what an image build that did not finish left) older
+  // than 10 minutes that no container uses. (The reap on first contact removes those dangling
+  // images too; gc(true) counts them.)
   GcResult gc(bool service_images = false);
 
   // Removes every container this engine created that still exists (executions remove their
