@@ -28,8 +28,7 @@ void collect_tree(const fs::path& root, const std::string& prefix,
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const auto st = it->symlink_status(ec);
     if (fs::is_regular_file(st) || fs::is_symlink(st)) {
-      found.emplace_back(prefix + "/" + it->path().lexically_relative(root).generic_string(),
-                         it->path());
+      found.emplace_back(prefix + "/" + it->path().lexically_relative(root).generic_string(), it->path());
     }
   }
   if (ec) throw Error(ErrorCode::Service, "cannot list " + root.string() + ": " + ec.message());
@@ -53,23 +52,21 @@ std::string dockerfile_word(std::string_view text) {
 std::string label_instruction(const std::map<std::string, std::string>& labels) {
   std::string line = "LABEL";
   for (const auto& [key, value] : labels) {
-    const std::string name = "label " + nlohmann::json(key).dump();
+    const auto refuse = [&](const std::string& why) {
+      return Error(ErrorCode::Config, "label " + nlohmann::json(key).dump() + ": " + why);
+    };
     if (key.empty()) throw Error(ErrorCode::Config, "labels: a label key is empty");
+    if (key.find('=') != std::string::npos) throw refuse("a label key cannot contain '='");
     if (key.find_first_of("\n\r") != std::string::npos) {
-      throw Error(ErrorCode::Config, name +
-                                         ": the key contains a line break, which an image "
-                                         "label (a Dockerfile LABEL) cannot carry");
-    }
-    if (key.find('=') != std::string::npos) {
-      throw Error(ErrorCode::Config, name + ": a label key cannot contain '='");
+      throw refuse("the key contains a line break, which an image label (a Dockerfile LABEL) "
+                   "cannot carry");
     }
     if (value.find_first_of("\n\r") != std::string::npos) {
-      throw Error(ErrorCode::Config, name +
-                                         ": its value contains a line break, which an image "
-                                         "label (a Dockerfile LABEL) cannot carry");
+      throw refuse("its value contains a line break, which an image label (a Dockerfile LABEL) "
+                   "cannot carry");
     }
     if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos) {
-      throw Error(ErrorCode::Config, name + ": contains a NUL character");
+      throw refuse("contains a NUL character");
     }
     line += " " + dockerfile_word(key) + "=" + dockerfile_word(value);
   }
@@ -113,8 +110,7 @@ ImageBuilder::Inputs ImageBuilder::inputs(const Service& svc, const ResolvedRunt
     in.has_deps = !in.files.empty();
   }
   if (delivery == CodeDelivery::Baked) {
-    for (const auto& rel : service_files(svc.path))
-      in.files.emplace_back("app/" + rel, svc.path / rel);
+    for (const auto& rel : service_files(svc.path)) in.files.emplace_back("app/" + rel, svc.path / rel);
   }
   std::string manifest = "ignite-image-v2\n" + in.base_id + "\n" + rt.spec() + "\n" +
                          (delivery == CodeDelivery::Baked ? "baked" : "mount") + "\n";
