@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <deque>
 #include <nlohmann/json.hpp>
 
@@ -78,4 +79,103 @@ TEST(ReaperCount, AContainerAlreadyGoneIsNotCounted) {
       nlohmann::json::array({container("gone", me.host, 99999999, "1")}), 404);
   Ignite::docker::DockerClient client(std::move(transport));
   EXPECT_EQ(Ignite::detail::reap(client).containers, 0u);
+}
+
+namespace {
+
+// Answers image and container lists from scripted replies (the last one repeats) and records
+// every request.
+class ScriptTransport : public Ignite::docker::Transport {
+ public:
+  std::deque<std::string> images, containers;
+  std::vector<std::string> requests;
+  HttpResponse request(const HttpRequest& req) override {
+    requests.push_back(req.method + " " + req.path);
+    if (req.method == "DELETE") return {200, "[]"};
+    const auto next = [](std::deque<std::string>& q) {
+      std::string r = q.empty() ? "[]" : q.front();
+      if (q.size() > 1) q.pop_front();
+      return r;
+    };
+    if (req.path.find("/images/json") != std::string::npos) return {200, next(images)};
+    if (req.path.find("/containers/json") != std::string::npos) return {200, next(containers)};
+    return {404, R"({"message":"unexpected"})"};
+  }
+  HttpResponse stream(const HttpRequest& req,
+                      const std::function<bool(std::string_view)>& on_data) override {
+    auto r = request(req);
+    on_data(r.body);
+    return r;
+  }
+  std::vector<std::string> deletes() const {
+    std::vector<std::string> out;
+    for (const auto& r : requests) {
+      if (r.starts_with("DELETE ")) out.push_back(r);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST(ReaperCount, RemovesDanglingIgniteImagesOnlyWhenOld) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto transport = std::make_unique<ScriptTransport>();
+  auto* seen = transport.get();
+  seen->images = {nlohmann::json::array({{{"Id", "sha256:old"}, {"Created", now - 3600}},
+                                         {{"Id", "sha256:young"}, {"Created", now - 30}},
+                                         {{"Id", "sha256:undated"}}})
+                      .dump()};
+  Ignite::docker::DockerClient client(std::move(transport));
+  EXPECT_EQ(Ignite::detail::reap_dangling_images(client, Ignite::detail::kDanglingImageAge), 1u);
+  const auto deletes = seen->deletes();
+  ASSERT_EQ(deletes.size(), 1u);
+  EXPECT_NE(deletes[0].find("/images/sha256:old"), std::string::npos) << deletes[0];
+  EXPECT_EQ(deletes[0].find("force"), std::string::npos) << "never forced: " << deletes[0];
+  // Asked for dangling images of Ignite's only.
+  bool listed = false;
+  for (const auto& req : seen->requests) {
+    if (req.find("/images/json") == std::string::npos) continue;
+    listed = true;
+    EXPECT_NE(req.find("dangling"), std::string::npos) << req;
+    EXPECT_NE(req.find("dev.ignite.managed%3Dtrue"), std::string::npos) << req;
+  }
+  EXPECT_TRUE(listed);
+}
+
+TEST(ReaperCount, BuildLeftoversAreLookedForUntilTheDaemonIsDoneWithTheBuild) {
+  auto transport = std::make_unique<ScriptTransport>();
+  auto* seen = transport.get();
+  // The daemon still runs the build's step (a container of it exists), then commits it.
+  seen->containers = {R"([{"Id":"step"}])", R"([{"Id":"step"}])", "[]"};
+  seen->images = {"[]", R"([{"Id":"sha256:late"}])", "[]"};
+  Ignite::docker::DockerClient client(std::move(transport));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto removed = Ignite::detail::remove_build_leftovers(
+      client, "b1", std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_EQ(removed, 1u);
+  const auto deletes = seen->deletes();
+  ASSERT_EQ(deletes.size(), 1u);
+  EXPECT_NE(deletes[0].find("/images/sha256:late"), std::string::npos) << deletes[0];
+  for (const auto& req : seen->requests) {
+    if (req.starts_with("GET")) {
+      EXPECT_NE(req.find("dev.ignite.build%3Db1"), std::string::npos) << req;
+    }
+  }
+}
+
+TEST(ReaperCount, BuildLeftoversGiveUpAtTheDeadline) {
+  auto transport = std::make_unique<ScriptTransport>();
+  transport->containers = {R"([{"Id":"stuck"}])"};  // a step that never ends
+  Ignite::docker::DockerClient client(std::move(transport));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Ignite::detail::remove_build_leftovers(
+                client, "b2", std::chrono::steady_clock::now() + std::chrono::milliseconds(500)),
+            0u);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(450));
+  EXPECT_LT(took, std::chrono::seconds(3));
 }

@@ -170,6 +170,7 @@ struct Engine::Impl {
   std::mutex pool_mu;
   std::unique_ptr<detail::Pool> pool_;
   std::atomic<std::size_t> reaped_on_start{0};
+  std::atomic<std::size_t> images_reaped_on_start{0};
   std::atomic<std::size_t> swarm_reaped_on_start{0};
   Backend backend = Backend::Docker;
   std::string image_registry;  // EngineOptions::registry or $IGNITE_REGISTRY
@@ -202,6 +203,8 @@ struct Engine::Impl {
                                            "\" is reserved for Ignite's own labels (dev.ignite.*)");
       }
     }
+    // They go into every image build's Dockerfile: what a LABEL line cannot carry fails here.
+    detail::label_instruction(extra_labels);
     endpoint = docker::resolve_endpoint({.host = options.docker_host,
                                          .context = options.docker_context,
                                          .tls_verify = options.docker_tls_verify,
@@ -269,6 +272,9 @@ struct Engine::Impl {
         docker::CancelScope scope(stop);
         try {
           reaped_on_start = detail::reap(*client).containers;
+          // What builds of dead processes left (a live process removes its own).
+          images_reaped_on_start =
+              detail::reap_dangling_images(*client, detail::kDanglingImageAge);
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
         }
@@ -490,7 +496,11 @@ GcResult Engine::gc(bool service_images) {
   auto& docker = impl_->docker();  // may reap on first contact: those count too
   impl_->reap_done.wait();
   const auto r = detail::reap(docker, service_images);
-  GcResult result{r.containers + impl_->reaped_on_start.exchange(0), r.images, 0};
+  // The start-up reap's dangling images count as images gc removed only where gc removes
+  // images itself: a plain gc reports containers.
+  const std::size_t images_on_start = impl_->images_reaped_on_start.exchange(0);
+  GcResult result{r.containers + impl_->reaped_on_start.exchange(0),
+                  r.images + (service_images ? images_on_start : 0), 0};
   if (impl_->swarm_) {
     impl_->swarm_->require_manager();
     result.swarm_objects = impl_->swarm_->reap() + impl_->swarm_reaped_on_start.exchange(0);
@@ -777,6 +787,7 @@ void Engine::flush() {
   impl_->check_process();
   if (impl_->swarm_) impl_->swarm_->flush();
   if (impl_->remover) impl_->remover->flush();
+  if (impl_->builder) impl_->builder->flush();
 }
 
 PreflightResult Engine::preflight(const Service& svc, const PreflightOptions& options) {

@@ -14,16 +14,31 @@
 //   - with CodeDelivery::Baked, the service files (service_files(): no .env*, .git, or
 //     .igniteignore'd paths) at /app, for daemons that cannot see the host's paths.
 //
+// Labels: one LABEL instruction right after FROM carries all of Ignite's labels, a random
+// dev.ignite.build id and the caller's extra labels, so every image the build commits, its
+// intermediate images too, is labelled from its first step. A build is one per tag at a time
+// in a process; it is built untagged and tagged when done, unless another process tagged its
+// own meanwhile (then the later image is removed). A build that did not finish (an error, a
+// cancellation, a callback that stopped it) leaves intermediate images; they are removed in
+// the background by their build id (remove_build_leftovers), and flush() waits for that.
+//
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "ignite/engine.hpp"
 #include "ignite/src/docker/client.hpp"
@@ -31,12 +46,17 @@
 namespace Ignite::detail {
 
 struct ServiceImage {
-  std::string ref;   // ignite-svc/<name>:<hash>
-  std::string id;    // sha256:...
+  std::string ref;  // ignite-svc/<name>:<hash>
+  std::string id;   // sha256:...
   std::uint64_t size = 0;
   bool built = false;  // false: reused an existing image
   std::chrono::microseconds build_time{0};
 };
+
+// A Dockerfile LABEL instruction setting `labels` ("LABEL \"key\"=\"value\" ..."), each key and
+// value double-quoted with \, " and $ escaped. Throws Error(Config) naming the label for what a
+// Dockerfile line cannot carry: an empty key, a key with '=', a line break in a key or value.
+std::string label_instruction(const std::map<std::string, std::string>& labels);
 
 class ImageBuilder {
  public:
@@ -44,6 +64,17 @@ class ImageBuilder {
   ImageBuilder(docker::DockerClient& docker, std::string session,
                std::map<std::string, std::string> extra_labels = {})
       : docker_(docker), session_(std::move(session)), extra_labels_(std::move(extra_labels)) {}
+  // Gives the clean-ups of unfinished builds still running up to kCleanupShutdownGrace.
+  ~ImageBuilder();
+  ImageBuilder(const ImageBuilder&) = delete;
+  ImageBuilder& operator=(const ImageBuilder&) = delete;
+
+  // How long the clean-up after an unfinished build keeps looking for what it left.
+  static constexpr std::chrono::seconds kCleanupTime{30};
+  static constexpr std::chrono::seconds kCleanupShutdownGrace{5};
+
+  // Waits until the clean-ups of unfinished builds are done.
+  void flush();
 
   // The image for these inputs, building it when it does not exist yet. Throws Error(Runtime)
   // when the base image is missing and Error(Build) when the build fails.
@@ -89,6 +120,20 @@ class ImageBuilder {
   std::mutex cache_mu_;
   std::map<std::string, std::string> base_ids_;
   std::map<std::string, ServiceImage> known_;  // per-service tags known to exist
+  // Tags being looked up or built now; others wanting the same tag wait on building_cv_.
+  std::set<std::string> building_;
+  std::condition_variable_any building_cv_;
+
+  // Builds the image for `in` (not present) and tags it; returns its id.
+  std::string build(const Service& service, const ResolvedRuntime& runtime, CodeDelivery delivery,
+                    const Inputs& in, const std::function<void(std::string_view)>& on_log);
+  // Removes what build `build_id` left, in the background.
+  void clean_up_after(std::string build_id);
+  std::mutex cleanup_mu_;
+  std::condition_variable cleanup_cv_;
+  std::size_t cleanups_running_ = 0;
+  std::stop_source cleanup_stop_;
+  std::list<std::pair<std::thread, std::shared_ptr<bool>>> cleanups_;  // thread, done
 };
 
 }  // namespace Ignite::detail

@@ -16,5 +16,8 @@ inline constexpr std::string_view kOwnerStart = "dev.ignite.owner-start";
 inline constexpr std::string_view kKind = "dev.ignite.kind";
 // "warm" or "reuse" on containers started by the warm pool.
 inline constexpr std::string_view kPool = "dev.ignite.pool";
+// A random id per image build, on every image the build commits (its intermediate images
+// too): what a build that did not finish left behind is found by it and removed.
+inline constexpr std::string_view kBuild = "dev.ignite.build";
 
 }  // namespace Ignite::labels

@@ -1,17 +1,17 @@
 #include "ignite/src/reaper.hpp"
 
-#include <optional>
-
-#include <mutex>
-
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "ignite/error.hpp"
+#include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/labels.hpp"
 
 namespace Ignite::detail {
@@ -99,6 +99,7 @@ ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
     }
   }
   if (all_service_images) {
+    result.images += reap_dangling_images(docker, kDanglingImageAge);
     for (const auto& img : docker.images_list({std::string(labels::kKind) + "=service"})) {
       // Other names of the image (the swarm backend's registry tag, digests its tasks pulled)
       // go first: an image with several names is not removed by its id.
@@ -126,6 +127,63 @@ ReapResult reap(docker::DockerClient& docker, bool all_service_images) {
     }
   }
   return result;
+}
+
+std::size_t reap_dangling_images(docker::DockerClient& docker, std::chrono::seconds older_than,
+                                 const std::vector<std::string>& more_labels) {
+  std::vector<std::string> filters{std::string(labels::kManaged) + "=true"};
+  filters.insert(filters.end(), more_labels.begin(), more_labels.end());
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::size_t removed = 0;
+  for (const auto& img : docker.images_list(filters, /*dangling_only=*/true)) {
+    const auto it = img.find("Created");
+    const std::int64_t created =
+        it != img.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+    if (created <= 0 || now - created < older_than.count()) continue;
+    try {
+      if (docker.image_remove(img.value("Id", ""), false)) ++removed;
+    } catch (const Error&) {
+      // In use (a container, a build's step in progress): a later reap looks again.
+    }
+  }
+  return removed;
+}
+
+std::size_t remove_build_leftovers(docker::DockerClient& docker, const std::string& build,
+                                   std::chrono::steady_clock::time_point deadline,
+                                   std::stop_token stop) {
+  using namespace std::chrono;
+  const std::vector<std::string> filter{std::string(labels::kBuild) + "=" + build};
+  // Its own scope: the build's caller may have been cancelled, this must still run.
+  docker::CancelScope scope(stop);
+  std::size_t removed = 0;
+  int quiet = 0;
+  while (quiet < 2 && steady_clock::now() < deadline && !stop.stop_requested()) {
+    try {
+      // The step's container carries the image's labels, the build's id among them.
+      const bool building = !docker.containers_list(filter, true).empty();
+      bool found = false;
+      for (const auto& img : docker.images_list(filter, /*dangling_only=*/true)) {
+        found = true;
+        try {
+          if (docker.image_remove(img.value("Id", ""), false)) ++removed;
+        } catch (const Error&) {
+          // The step in progress still uses it: next look.
+        }
+      }
+      quiet = building || found ? 0 : quiet + 1;
+    } catch (const std::exception&) {
+      quiet = 0;  // the daemon did not answer (or oddly): look again while there is time
+    }
+    if (quiet < 2) {
+      const auto nap =
+          std::min<steady_clock::duration>(milliseconds(150), deadline - steady_clock::now());
+      if (nap > steady_clock::duration::zero()) std::this_thread::sleep_for(nap);
+    }
+  }
+  return removed;
 }
 
 }  // namespace Ignite::detail

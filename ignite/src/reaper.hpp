@@ -4,9 +4,12 @@
 // on demand, optionally also dropping the per-service image cache.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
+#include <stop_token>
 #include <string>
+#include <vector>
 
 #include "ignite/src/docker/client.hpp"
 
@@ -37,8 +40,32 @@ struct ReapResult {
 
 // Removes Ignite containers whose owning process on this host has exited. Containers of other
 // hosts (a shared daemon) and of live processes are left alone. With `all_service_images`, also
-// removes every per-service image (dev.ignite.kind=service) no container uses. Never throws for
-// a resource that disappeared meanwhile.
+// removes dangling Ignite images older than kDanglingImageAge (reap_dangling_images) and every
+// per-service image (dev.ignite.kind=service) no container uses. Never throws for a resource
+// that disappeared meanwhile.
 ReapResult reap(docker::DockerClient& docker, bool all_service_images = false);
+
+// Age from which a dangling Ignite image counts as left over. A build removes what it leaves
+// itself (remove_build_leftovers); this catches what a process that died mid-build left. The
+// newest image of a build in progress is at most one step old, and the step's container keeps
+// it from being removed.
+inline constexpr std::chrono::minutes kDanglingImageAge{10};
+
+// Removes dangling images (untagged, with no image built on them) labelled
+// dev.ignite.managed=true and created more than `older_than` ago (by the daemon's clock
+// against this host's), and with them their untagged parents. Only without force: an image a
+// container uses stays. `more_labels` ("key=value") narrow the selection. Returns how many
+// were removed.
+std::size_t reap_dangling_images(docker::DockerClient& docker, std::chrono::seconds older_than,
+                                 const std::vector<std::string>& more_labels = {});
+
+// Removes what one image build that did not finish (an error, a cancellation, a stopped
+// client) left: the dangling images carrying its dev.ignite.build=`build` label. The daemon
+// finishes the step in progress after the client has gone and commits it, so this looks
+// again until no container of the build is left and two looks in a row found nothing, or
+// until `deadline` or a stop of `stop`. Never throws; returns how many images it removed.
+std::size_t remove_build_leftovers(docker::DockerClient& docker, const std::string& build,
+                                   std::chrono::steady_clock::time_point deadline,
+                                   std::stop_token stop = {});
 
 }  // namespace Ignite::detail

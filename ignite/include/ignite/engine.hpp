@@ -147,7 +147,8 @@ struct EngineOptions {
   std::string tmpfs_size = "64m";
   CodeDelivery delivery = CodeDelivery::Auto;
   // On first contact with the daemon, remove containers left by Ignite processes on this host
-  // that have died (kill -9, crash, power loss of the process). It runs in the background: the
+  // that have died (kill -9, crash, power loss of the process), and dangling Ignite images older
+  // than 10 minutes (what a process that died mid-build left). It runs in the background: the
   // first execution does not wait for it (gc() does).
   bool reap_on_start = true;
   // Where execution history (for preflight's lastExecutionMs) is kept. Empty:
@@ -157,7 +158,8 @@ struct EngineOptions {
   // (e.g. a CI run's id, to find exactly its containers and images; an image another Engine
   // built already is reused as it is). Added to what $IGNITE_LABELS holds ("key=value,key=value"). Keys under
   // dev.ignite. other than dev.ignite.test-run are Ignite's own: the constructor throws
-  // Error(Config) naming the key for those, for an empty key, or for a malformed
+  // Error(Config) naming the key for those, for an empty key, for a key with '=', for a line
+  // break in a key or value (an image label is a Dockerfile LABEL line), or for a malformed
   // $IGNITE_LABELS.
   std::map<std::string, std::string> labels;
   DockerTimeouts docker_timeouts;
@@ -230,7 +232,7 @@ std::map<std::string, std::string> parse_labels(std::string_view text, std::stri
 // What Engine::gc() removed. A plain value; no errors.
 struct GcResult {
   std::size_t containers = 0;  // containers of dead Ignite processes removed
-  std::size_t images = 0;      // per-service images removed
+  std::size_t images = 0;      // per-service and dangling images removed (service_images)
   // Backend::Swarm: services, secrets and networks of dead Ignite processes removed.
   std::size_t swarm_objects = 0;
 };
@@ -321,11 +323,15 @@ class Engine {
   void drain_pool();
 
   // Container removal is off the critical path: execute() returns before the daemon has
-  // deleted the container. This waits until every removal queued so far is done.
+  // deleted the container. This waits until every removal queued so far is done, and until
+  // the images left by image builds that did not finish (failed, cancelled) are removed.
   void flush();
 
   // Removes containers left by dead Ignite processes on this host and, with `service_images`,
-  // every per-service image no container uses (they are a cache; the next run rebuilds).
+  // every per-service image no container uses (they are a cache; the next run rebuilds) and
+  // every dangling Ignite image (untagged: what an image build that did not finish left) older
+  // than 10 minutes that no container uses. (The reap on first contact removes those dangling
+  // images too; gc(true) counts them.)
   GcResult gc(bool service_images = false);
 
   // Removes every container this engine created that still exists (executions remove their

@@ -423,12 +423,17 @@ void DockerClient::images_load(const std::function<std::size_t(char*, std::size_
   if (!error.empty()) throw Error(ErrorCode::Docker, what + ": " + error);
 }
 
-std::vector<json> DockerClient::images_list(const std::vector<std::string>& label_filters) {
-  const std::string what = "list images";
+std::vector<json> DockerClient::images_list(const std::vector<std::string>& label_filters,
+                                           bool dangling_only) {
+  const std::string what = dangling_only ? "list dangling images" : "list images";
+  std::string filters = label_filter_param(label_filters);
+  if (dangling_only) {
+    json f = {{"dangling", {"true"}}};
+    if (!label_filters.empty()) f["label"] = label_filters;
+    filters = "&filters=" + encode(dump(f, what));
+  }
   const auto response =
-      call(make_request("GET", api("/images/json?all=0" + label_filter_param(label_filters)),
-                        timeouts_.metadata),
-           what);
+      call(make_request("GET", api("/images/json?all=0" + filters), timeouts_.metadata), what);
   return parse_array(response.body, what);
 }
 

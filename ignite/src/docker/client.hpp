@@ -155,8 +155,10 @@ class DockerClient {
   // the build timeout. Throws Error(Docker) with the daemon's message when it refuses the tar.
   void images_load(const std::function<std::size_t(char*, std::size_t)>& source,
                    const std::function<void(std::string_view)>& on_line = {});
-  // GET /images/json filtered by labels ("key" or "key=value").
-  std::vector<nlohmann::json> images_list(const std::vector<std::string>& label_filters);
+  // GET /images/json filtered by labels ("key" or "key=value"). With `dangling_only`, only
+  // untagged images that no other image is built on (what an unfinished build leaves).
+  std::vector<nlohmann::json> images_list(const std::vector<std::string>& label_filters,
+                                          bool dangling_only = false);
 
   // POST /containers/create; returns the id. `body` is a ContainerCreateRequest.
   // Throws Error(NotFound) for an unknown image, Error(Docker) otherwise.
