@@ -5,7 +5,7 @@
  * It is built as a static binary and copied into every per-service image, so it runs in any
  * runtime image, whatever libc that image carries (or none).
  *
- *   ignite-supervisor once  -- <runtime argv...>
+ *   ignite-supervisor once [--early] -- <runtime argv...>
  *   ignite-supervisor reuse [--preboot [--hold-port=N] [--preboot-env=NAME=VALUE]...] -- <argv...>
  *   ignite-supervisor file <input path> -- <runtime argv...>
  *
@@ -27,6 +27,14 @@
  * then), and only the key makes it the supervisor's: a look-alike printed by the service cannot
  * carry it, and output after a record voids it. The engine therefore returns when both records
  * arrived, without waiting for the daemon to end the streams.
+ *
+ * once --early: the runtime starts before the key arrives, so it boots while the engine still
+ * waits for the daemon's reply to the start call and sends the job (3-5 ms of a cold start). Its
+ * stdin is then a pipe: the supervisor, already non-dumpable when it forks, reads the key from
+ * its own stdin and relays the rest into that pipe, so the key never reaches the runtime. Not
+ * where /proc ignores non-dumpability (gVisor: the runtime could open the supervisor's stdin
+ * while the key is on its way), nor for a CPU-time limit (the runtime's first milliseconds
+ * would come before the engine's first reading of the cgroup): the engine asks for it.
  *
  * reuse: runs jobs one after another, a fresh runtime process per job. Each job on stdin is
  *
@@ -300,6 +308,78 @@ static int run_to_end(pid_t child) {
   current_child = 0;
   const int code = status_code(status);
   kill_others();
+  return code;
+}
+
+/* once --early: copies the job (what follows the key on stdin) into the runtime's stdin pipe
+ * `out` until stdin ends, then closes it. Returns 1 with *status set when the runtime exited
+ * meanwhile (reaped here), else 0. It never blocks on a runtime that stopped reading: a full
+ * pipe is waited for with poll, and the runtime's exit is checked at least every 50 ms. */
+static int relay_job(int out, pid_t child, int* status) {
+  static char buf[CHUNK];
+  size_t have = 0, off = 0;
+  int reaped = 0;
+  fcntl(out, F_SETFL, O_NONBLOCK);
+  for (;;) {
+    struct pollfd pfd = have == off ? (struct pollfd){.fd = 0, .events = POLLIN}
+                                    : (struct pollfd){.fd = out, .events = POLLOUT};
+    const int r = poll(&pfd, 1, 50);
+    if (r < 0 && errno != EINTR) break;
+    if (r > 0 && have == off) {
+      const ssize_t n = read(0, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break; /* the job is all in */
+      if (n > 0) have = (size_t)n, off = 0;
+    } else if (r > 0) {
+      const ssize_t n = write(out, buf + off, have - off);
+      if (n > 0) off += (size_t)n;
+      /* EPIPE: nothing reads the pipe any more, the rest of the job has no taker. */
+      if (n < 0 && errno != EINTR && errno != EAGAIN) break;
+    }
+    int st = 0;
+    if (waitpid(child, &st, WNOHANG) == child) {
+      *status = st;
+      reaped = 1;
+      break;
+    }
+  }
+  close(out);
+  return reaped;
+}
+
+static int run_once_early(char** argv) {
+  char key[MAX_NONCE + 1] = "";
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  unsetenv("IGNITE_SUPERVISOR_NONCE");
+  install_forwarding();
+  /* A write into the pipe of a runtime that has gone must fail with EPIPE, not end us. */
+  signal(SIGPIPE, SIG_IGN);
+  int job[2];
+  if (pipe2(job, O_CLOEXEC) < 0) die("pipe");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(job[0], 0) < 0) _exit(125); /* dup2 leaves the new descriptor inheritable */
+    execvp(argv[0], argv);
+    dprintf(2, "ignite-supervisor: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(job[0]);
+  current_child = child;
+  read_key(key); /* no key, or a malformed one: exits, and as PID 1 takes the runtime along */
+  int status = 0;
+  const int reaped = relay_job(job[1], child, &status);
+  close(0);
+  int code;
+  if (reaped) {
+    current_child = 0;
+    code = status_code(status);
+    kill_others();
+  } else {
+    code = run_to_end(child);
+  }
+  record(1, "EXIT", key, code);
+  record(2, "EXIT", key, code);
   return code;
 }
 
@@ -1101,6 +1181,7 @@ int main(int argc, char** argv) {
     return run_file(argv[2], argv + 4);
   }
   int preboot = 0, port = 0, at = 2;
+  if (argc >= 3 && strcmp(argv[1], "once") == 0 && strcmp(argv[2], "--early") == 0) at = 3;
   if (argc >= 2 && strcmp(argv[1], "reuse") == 0) {
     for (; at < argc && strcmp(argv[at], "--") != 0; ++at) {
       if (strcmp(argv[at], "--preboot") == 0) {
@@ -1116,11 +1197,14 @@ int main(int argc, char** argv) {
     }
   }
   if (argc < at + 2 || strcmp(argv[at], "--") != 0) {
-    dprintf(2, "usage: ignite-supervisor once|reuse [--preboot] [--hold-port=N] "
+    dprintf(2, "usage: ignite-supervisor once [--early] | reuse [--preboot] [--hold-port=N] "
                "[--preboot-env=NAME=VALUE]... -- <command...> | file <input> -- <command...>\n");
     return 125;
   }
   if (strcmp(argv[1], "once") == 0 && at == 2) return run_once(argv + 3);
+  if (strcmp(argv[1], "once") == 0 && at == 3 && strcmp(argv[2], "--early") == 0) {
+    return run_once_early(argv + 4);
+  }
   if (strcmp(argv[1], "reuse") == 0) return run_reuse(argv + at + 1, preboot, port);
   dprintf(2, "ignite-supervisor: unknown mode %s\n", argv[1]);
   return 125;

@@ -101,7 +101,14 @@ void Lease::create(const Service& svc, const ExecuteOptions& opt, const Plan& pl
   for (const auto& [k, v] : plan.job_env) env[k] = v;
   std::vector<std::string> cmd = plan.cmd;
   if (supervised_) {
-    cmd.insert(cmd.begin(), {std::string(kSupervisorPath), "once", "--"});
+    // --early: the runtime boots while this side waits for the start call's reply and sends the
+    // job (supervisor.c says why not under gVisor, nor with a CPU-time limit; audit mode keeps
+    // the order its bootstrap was written for).
+    const bool gvisor = plan.policy && plan.policy->isolation == Isolation::Gvisor;
+    const bool early = !gvisor && !plan.cpu_time_limit && !opt.audit;
+    std::vector<std::string> head = {std::string(kSupervisorPath), "once", "--"};
+    if (early) head.insert(head.begin() + 2, "--early");
+    cmd.insert(cmd.begin(), head.begin(), head.end());
   }
   json body = create_body(ctx_.defaults, svc, image.ref, plan.delivery, opt, env_list(env),
                           plan.policy, opt.audit, cmd);
