@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "ignite/error.hpp"
@@ -178,4 +179,24 @@ TEST(ReaperCount, BuildLeftoversGiveUpAtTheDeadline) {
   const auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(took, std::chrono::milliseconds(450));
   EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+// The start-up sweep of dangling images runs at most once per period per stamp file.
+TEST(ReaperCount, TheStartUpImageSweepIsThrottledByItsStamp) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ignite-sweep-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const fs::path stamp = dir / "state" / "image-sweep-x";
+  EXPECT_TRUE(Ignite::detail::sweep_due(stamp, std::chrono::minutes(10)));  // none yet: due
+  EXPECT_TRUE(fs::exists(stamp));                                            // and made
+  EXPECT_FALSE(Ignite::detail::sweep_due(stamp, std::chrono::minutes(10)));  // just swept
+  EXPECT_TRUE(Ignite::detail::sweep_due(stamp, std::chrono::seconds(0)));    // period over
+  // A stamp older than the period is due again, and is renewed.
+  fs::last_write_time(stamp, fs::file_time_type::clock::now() - std::chrono::minutes(11));
+  EXPECT_TRUE(Ignite::detail::sweep_due(stamp, std::chrono::minutes(10)));
+  EXPECT_FALSE(Ignite::detail::sweep_due(stamp, std::chrono::minutes(10)));
+  // A stamp from the future (a clock set back) does not stop sweeps for good.
+  fs::last_write_time(stamp, fs::file_time_type::clock::now() + std::chrono::hours(1));
+  EXPECT_TRUE(Ignite::detail::sweep_due(stamp, std::chrono::minutes(10)));
+  fs::remove_all(dir);
 }

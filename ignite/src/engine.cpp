@@ -41,6 +41,7 @@
 #include "ignite/src/outcome.hpp"
 #include "ignite/src/pool.hpp"
 #include "ignite/src/reaper.hpp"
+#include "ignite/src/service_files.hpp"
 #include "ignite/src/remover.hpp"
 #include "ignite/src/slots.hpp"
 #include "ignite/src/swarm_backend.hpp"
@@ -272,9 +273,14 @@ struct Engine::Impl {
         docker::CancelScope scope(stop);
         try {
           reaped_on_start = detail::reap(*client).containers;
-          // What builds of dead processes left (a live process removes its own).
-          images_reaped_on_start =
-              detail::reap_dangling_images(*client, detail::kDanglingImageAge);
+          // What builds of dead processes left (a live process removes its own): at most once
+          // per kDanglingImageAge per daemon and state directory (reaper.hpp, sweep_due).
+          const fs::path stamp = state_dir_of(options) /
+                                 ("image-sweep-" + detail::sha256_hex(endpoint.url).substr(0, 16));
+          if (detail::sweep_due(stamp, detail::kDanglingImageAge)) {
+            images_reaped_on_start =
+                detail::reap_dangling_images(*client, detail::kDanglingImageAge);
+          }
         } catch (const Error&) {
           // An unreachable daemon is reported by the call that needed it, not by the reaper.
         }

@@ -186,4 +186,16 @@ std::size_t remove_build_leftovers(docker::DockerClient& docker, const std::stri
   return removed;
 }
 
+bool sweep_due(const std::filesystem::path& stamp, std::chrono::seconds every) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto last = fs::last_write_time(stamp, ec);
+  const auto now = fs::file_time_type::clock::now();
+  if (!ec && last <= now && now - last < every) return false;
+  fs::create_directories(stamp.parent_path(), ec);
+  { std::ofstream touch(stamp, std::ios::trunc); }
+  fs::last_write_time(stamp, now, ec);
+  return true;
+}
+
 }  // namespace Ignite::detail
