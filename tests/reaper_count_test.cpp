@@ -13,13 +13,14 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/reaper.hpp"
+#include "tests/request_only_transport.hpp"
 
 namespace {
 
 using Ignite::docker::HttpRequest;
 using Ignite::docker::HttpResponse;
 
-class ListTransport : public Ignite::docker::Transport {
+class ListTransport : public Ignite::testing::RequestOnlyTransport {
  public:
   explicit ListTransport(nlohmann::json list, long delete_status = 204)
       : list_(std::move(list)), delete_status_(delete_status) {}
@@ -31,12 +32,6 @@ class ListTransport : public Ignite::docker::Transport {
     if (req.path.find("/containers/json") != std::string::npos) return {200, list_.dump()};
     if (req.path.find("/images/json") != std::string::npos) return {200, "[]"};
     return {404, R"({"message":"unexpected"})"};
-  }
-  HttpResponse stream(const HttpRequest& req,
-                      const std::function<bool(std::string_view)>& on_data) override {
-    auto r = request(req);
-    on_data(r.body);
-    return r;
   }
   std::vector<std::string> deleted;
 
@@ -86,7 +81,7 @@ namespace {
 
 // Answers image and container lists from scripted replies (the last one repeats) and records
 // every request.
-class ScriptTransport : public Ignite::docker::Transport {
+class ScriptTransport : public Ignite::testing::RequestOnlyTransport {
  public:
   std::deque<std::string> images, containers;
   std::vector<std::string> requests;
@@ -101,12 +96,6 @@ class ScriptTransport : public Ignite::docker::Transport {
     if (req.path.find("/images/json") != std::string::npos) return {200, next(images)};
     if (req.path.find("/containers/json") != std::string::npos) return {200, next(containers)};
     return {404, R"({"message":"unexpected"})"};
-  }
-  HttpResponse stream(const HttpRequest& req,
-                      const std::function<bool(std::string_view)>& on_data) override {
-    auto r = request(req);
-    on_data(r.body);
-    return r;
   }
   std::vector<std::string> deletes() const {
     std::vector<std::string> out;

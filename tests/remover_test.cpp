@@ -12,6 +12,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/remover.hpp"
+#include "tests/request_only_transport.hpp"
 #include "tests/test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -21,7 +22,7 @@ using Ignite::testing::eventually;
 
 namespace {
 
-class FakeDaemon : public Ignite::docker::Transport {
+class FakeDaemon : public Ignite::testing::RequestOnlyTransport {
  public:
   HttpResponse request(const HttpRequest& req) override {
     std::lock_guard lock(mu_);
@@ -41,12 +42,6 @@ class FakeDaemon : public Ignite::docker::Transport {
     }
     if (req.path.find("/containers/json") != std::string::npos) return {200, list_.dump()};
     return {404, R"({"message":"unexpected"})"};
-  }
-  HttpResponse stream(const HttpRequest& req,
-                      const std::function<bool(std::string_view)>& on_data) override {
-    auto r = request(req);
-    on_data(r.body);
-    return r;
   }
   void fail(const std::string& id, int times) {
     std::lock_guard lock(mu_);
