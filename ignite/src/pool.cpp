@@ -213,7 +213,12 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       if (c.attachment.quiet()) {
         ++stats_.dispatched;
         ++active_jobs_;
-        if (c.jobs_max > 1) ++k.lent;
+        if (comes_back(c.jobs_max, c.jobs_done + 1)) {
+          ++k.lent;
+        } else if (c.jobs_max > 1) {
+          // Its last job: the replacement starts now, while that job runs, not after it.
+          refill_locked(key, k);
+        }
         return c;
       }
       // Exited or printed while idle (killed from outside, crashed): not usable.
@@ -274,7 +279,10 @@ void Pool::forfeit(const std::string& key) {
 void Pool::give_back(WarmContainer container) {
   std::unique_lock lock(mu_);
   auto it = keys_.find(container.key);
-  if (it != keys_.end() && it->second.lent > 0) --it->second.lent;
+  if (it != keys_.end() && it->second.lent > 0 &&
+      comes_back(container.jobs_max, container.jobs_done)) {
+    --it->second.lent;
+  }
   // target 0: drained since the job started (or expired); the container goes.
   if (!stop_ && it != keys_.end() && it->second.target > 0 &&
       container.jobs_done < container.jobs_max && it->second.ready.size() < std::max<std::size_t>(it->second.target, 1) + 8) {

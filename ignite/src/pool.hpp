@@ -71,6 +71,12 @@ class Pool {
   // A reuse-mode container taken from `key` will not come back (its job failed, or it ran its
   // last job): the pool may start a replacement.
   void forfeit(const std::string& key);
+  // Whether a reuse-mode container with `jobs_max` jobs, running its `job`-th, counts as lent
+  // (it comes back after the job): not on its last job, whose replacement take() starts at
+  // once, and which forfeit() and give_back() then must not count off.
+  static constexpr bool comes_back(std::size_t jobs_max, std::size_t job) noexcept {
+    return jobs_max > 1 && job < jobs_max;
+  }
 
   // Starts containers for `key` up to its target. take() does not: the execution calls this
   // when its job is done, so a refill (hundreds of ms of daemon CPU) does not compete with it.

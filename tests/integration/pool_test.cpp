@@ -468,6 +468,43 @@ console.log(JSON.stringify({before, procs, leftovers}));
   EXPECT_FALSE(exists(rs[0].container_id)) << "a container past its reuse count must be removed";
 }
 
+// A container on its last job does not come back: its replacement is started while that job
+// runs, so the job after it finds a container instead of waiting for a start.
+TEST(Reuse, TheReplacementStartsDuringTheLastJob) {
+  Scratch s("quickjs", "index.js", R"(
+const input = JSON.parse(std.in.readAsString() || '{}');
+print('job ' + input.n);
+os.sleep(input.ms);
+)",
+            "  reuse: 2\n");
+  Ignite::Engine e(pool_options(1, 10));
+  const auto svc = s.load(e);
+  const auto first = e.execute(svc, {.input = R"({"n":1,"ms":0})"});
+  ASSERT_EQ(first.outcome, Outcome::Success) << first.stderr_text;
+  ASSERT_EQ(first.container_job, 1u);
+  const std::size_t created_before = e.pool_stats().created;
+  // The second (and last) job of that container: while it sleeps, a second container starts.
+  std::atomic<bool> replaced_meanwhile = false;
+  Ignite::ExecuteOptions last;
+  last.input = R"({"n":2,"ms":3000})";
+  last.on_stdout = [&](std::string_view) {
+    replaced_meanwhile = eventually([&] { return e.pool_stats().created > created_before; },
+                                    std::chrono::milliseconds(2500));
+  };
+  const auto second = e.execute(svc, last);
+  ASSERT_EQ(second.outcome, Outcome::Success) << second.stderr_text;
+  EXPECT_EQ(second.container_id, first.container_id);
+  EXPECT_EQ(second.container_job, 2u);
+  EXPECT_TRUE(replaced_meanwhile) << "no container was started while the last job ran";
+  const auto third = e.execute(svc, {.input = R"({"n":3,"ms":0})"});
+  ASSERT_EQ(third.outcome, Outcome::Success) << third.stderr_text;
+  EXPECT_NE(third.container_id, first.container_id);
+  EXPECT_EQ(third.container_start, ContainerStart::Warm);
+  EXPECT_EQ(third.container_job, 1u);
+  // One replacement, not two: the lent count did not go negative or double-count.
+  EXPECT_EQ(e.pool_stats().created, created_before + 1);
+}
+
 TEST(Reuse, InputsExitCodesAndOutputStayPerJob) {
   Scratch s("quickjs", "index.js", R"(
 const input = JSON.parse(std.in.readAsString() || '{}');
