@@ -54,27 +54,26 @@ fi
 grep -q "Hello, lazy!" "$tmp/first.out" && ok "a run that builds the image loads them and succeeds" ||
   bad "building run output: $(tail -3 "$tmp/first.out")"
 
-# A library that cannot be loaded: an empty file in its place.
+# A library that cannot be loaded: an empty file in its place. The run must fail with exit 125
+# and a message naming the library (as `what`) and its Debian package.
 mkdir -p "$tmp/fake"
 : >"$tmp/fake/libcurl.so.4"
 : >"$tmp/fake/libarchive.so.13"
-LD_LIBRARY_PATH="$tmp/fake" DOCKER_HOST=tcp://127.0.0.1:1 "$cli" run "$tmp/svc" \
-  --input '{}' >"$tmp/curl.out" 2>"$tmp/curl.err"
-rc=$?
-if [[ $rc == 125 ]] && grep -q "cannot load libcurl.so.4" "$tmp/curl.err" &&
-  grep -q "libcurl4" "$tmp/curl.err"; then
-  ok "no libcurl: exit 125 naming libcurl.so.4 and its package"
-else
-  bad "no libcurl: rc=$rc $(cat "$tmp/curl.err")"
-fi
+expect_missing() {  # expect_missing LABEL MESSAGE PACKAGE [ENV=VALUE...]
+  local label=$1 message=$2 package=$3 rc
+  shift 3
+  env LD_LIBRARY_PATH="$tmp/fake" "$@" "$cli" run "$tmp/svc" --input '{}' \
+    >"$tmp/$label.out" 2>"$tmp/$label.err"
+  rc=$?
+  if [[ $rc == 125 ]] && grep -q "$message" "$tmp/$label.err" && grep -q "$package" "$tmp/$label.err"; then
+    ok "$label: exit 125 naming the library and its package"
+  else
+    bad "$label: rc=$rc $(cat "$tmp/$label.err")"
+  fi
+}
+# A tcp:// daemon: every call goes through libcurl.
+expect_missing no-libcurl "cannot load libcurl.so.4" libcurl4 DOCKER_HOST=tcp://127.0.0.1:1
 # A service name of its own: its image must be built, and the build context is a tar.
 sed -i "s/^  name: .*/  name: $name-b/" "$tmp/svc/service.yaml"
-LD_LIBRARY_PATH="$tmp/fake" "$cli" run "$tmp/svc" --input '{}' >"$tmp/ar.out" 2>"$tmp/ar.err"
-rc=$?
-if [[ $rc == 125 ]] && grep -q "build context: cannot load libarchive.so.13" "$tmp/ar.err" &&
-  grep -q "libarchive13" "$tmp/ar.err"; then
-  ok "no libarchive: exit 125 naming libarchive.so.13 and its package"
-else
-  bad "no libarchive: rc=$rc $(cat "$tmp/ar.err")"
-fi
+expect_missing no-libarchive "build context: cannot load libarchive.so.13" libarchive13
 exit $fail
