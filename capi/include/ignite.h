@@ -616,8 +616,10 @@ IGNITE_EXTERN(ignite_status) ignite_engine_remove_containers(size_t *out, ignite
 
 /* Removes containers that dead Ignite processes left on this daemon and, when
  * `service_images` is non-zero, every per-service image no container uses (a cache: the next
- * run rebuilds it), as `ignite gc` does. The counts go to *out_containers / *out_images when
- * those are not NULL. */
+ * run rebuilds it) and every dangling Ignite image older than 10 minutes (what an image build
+ * that did not finish left), as `ignite gc --images` does. The counts go to *out_containers /
+ * *out_images when those are not NULL; with `service_images`, *out_images also counts the
+ * dangling images the engine's first contact with the daemon removed. */
 IGNITE_EXTERN(ignite_status)
 ignite_engine_gc(size_t *out_containers, size_t *out_images, ignite_engine *engine,
                  int service_images);

@@ -712,7 +712,9 @@ class Engine:
 
     def gc(self, *, service_images: bool = False) -> GcResult:
         """Removes containers left by dead Ignite processes on this host and, with
-        ``service_images``, every per-service image no container uses (a cache)."""
+        ``service_images``, every per-service image no container uses (a cache) and every
+        dangling Ignite image older than 10 minutes (left by an image build that did not
+        finish); ``images`` then also counts those the engine's start-up reap removed."""
         raw = self._core.gc(service_images)
         return GcResult(
             containers=raw.containers, images=raw.images, swarm_objects=raw.swarm_objects
