@@ -70,7 +70,7 @@ void Lease::end_job() {
   if (!pooled_) return;
   pooled_ = false;
   if (kind_ == Kind::Reuse && !returned_ && warm_ &&
-      detail::Pool::comes_back(warm_->jobs_max, job_)) {
+      detail::Pool::counts_as_lent(warm_->jobs_max, job_)) {
     ctx_.pool().forfeit(*pool_key_);
   }
   ctx_.pool().job_done();
@@ -90,7 +90,7 @@ void Lease::take(const Service& svc, const ExecuteOptions& opt, const Plan& plan
       // Handed out just as the stop came: it ran no job, but it left the pool's hands.
       warm_->attachment.close();
       ctx_.retire(warm_->id, false);
-      if (detail::Pool::comes_back(warm_->jobs_max, warm_->jobs_done + 1)) {
+      if (detail::Pool::counts_as_lent(warm_->jobs_max, warm_->jobs_done + 1)) {
         ctx_.pool().forfeit(*pool_key_);
       }
       ctx_.pool().job_done();

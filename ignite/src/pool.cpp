@@ -213,10 +213,10 @@ std::optional<WarmContainer> Pool::take(const std::string& key, Clock::time_poin
       if (c.attachment.quiet()) {
         ++stats_.dispatched;
         ++active_jobs_;
-        if (comes_back(c.jobs_max, c.jobs_done + 1)) {
+        if (counts_as_lent(c.jobs_max, c.jobs_done + 1)) {
           ++k.lent;
         } else if (c.jobs_max > 1) {
-          // Its last job: the replacement starts now, while that job runs, not after it.
+          // One of its last jobs: its replacement starts now (Pool::counts_as_lent).
           refill_locked(key, k);
         }
         return c;
@@ -280,7 +280,7 @@ void Pool::give_back(WarmContainer container) {
   std::unique_lock lock(mu_);
   auto it = keys_.find(container.key);
   if (it != keys_.end() && it->second.lent > 0 &&
-      comes_back(container.jobs_max, container.jobs_done)) {
+      counts_as_lent(container.jobs_max, container.jobs_done)) {
     --it->second.lent;
   }
   // target 0: drained since the job started (or expired); the container goes.

@@ -8,6 +8,7 @@
 // and whatever leaves without a job is handed to `remove` (the engine's background remover).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -72,10 +73,16 @@ class Pool {
   // last job): the pool may start a replacement.
   void forfeit(const std::string& key);
   // Whether a reuse-mode container with `jobs_max` jobs, running its `job`-th, counts as lent
-  // (it comes back after the job): not on its last job, whose replacement take() starts at
-  // once, and which forfeit() and give_back() then must not count off.
-  static constexpr bool comes_back(std::size_t jobs_max, std::size_t job) noexcept {
-    return jobs_max > 1 && job < jobs_max;
+  // (against the pool's target). Not for its last few jobs: take() then starts its replacement,
+  // so that the replacement is started and booted by the time the old one has run out (a start
+  // takes about as long as five to ten short jobs). Until then the old container keeps coming
+  // back and is taken first (the ready list is a stack). forfeit() and give_back() count off
+  // only what take() counted.
+  static constexpr std::size_t replacement_lead(std::size_t jobs_max) noexcept {
+    return std::max<std::size_t>(1, std::min<std::size_t>(jobs_max / 4, 8));
+  }
+  static constexpr bool counts_as_lent(std::size_t jobs_max, std::size_t job) noexcept {
+    return jobs_max > 1 && job + replacement_lead(jobs_max) <= jobs_max;
   }
 
   // Starts containers for `key` up to its target. take() does not: the execution calls this

@@ -13,6 +13,7 @@
 #include "ignite/engine.hpp"
 #include "ignite/error.hpp"
 #include "ignite/src/docker/client.hpp"
+#include "ignite/src/pool.hpp"
 #include "tests/test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -503,6 +504,38 @@ os.sleep(input.ms);
   EXPECT_EQ(third.container_job, 1u);
   // One replacement, not two: the lent count did not go negative or double-count.
   EXPECT_EQ(e.pool_stats().created, created_before + 1);
+}
+
+// With more jobs per container, the replacement starts a few jobs ahead (Pool::counts_as_lent:
+// 2 of 8 here), and the old container is used up first.
+TEST(Reuse, TheReplacementStartsAFewJobsAhead) {
+  static_assert(Ignite::detail::Pool::replacement_lead(8) == 2);
+  static_assert(Ignite::detail::Pool::replacement_lead(50) == 8);
+  Scratch s("quickjs", "index.js", "print('ok');\n", "  reuse: 8\n");
+  Ignite::Engine e(pool_options(1, 10));
+  const auto svc = s.load(e);
+  std::vector<Ignite::ExecutionResult> rs;
+  std::vector<std::size_t> created;  // before each job (the first job's take started one)
+  for (int i = 0; i < 9; ++i) {
+    if (i == 7) {
+      // After the 7th job's take, a replacement is on its way.
+      ASSERT_TRUE(eventually([&] { return e.pool_stats().created > created[1]; }))
+          << "no replacement after job 7 of 8";
+    }
+    created.push_back(e.pool_stats().created);
+    rs.push_back(e.execute(svc));
+    ASSERT_EQ(rs.back().outcome, Outcome::Success) << rs.back().stderr_text;
+  }
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(rs[i].container_id, rs[0].container_id) << "job " << i + 1;
+    EXPECT_EQ(rs[i].container_job, static_cast<std::size_t>(i + 1));
+  }
+  // Jobs 1-6 started nothing; the 9th runs on the replacement, started before it was needed.
+  EXPECT_EQ(created[1], 1u);
+  EXPECT_EQ(created[6], created[1]) << "a replacement was started before the last two jobs";
+  EXPECT_NE(rs[8].container_id, rs[0].container_id);
+  EXPECT_EQ(rs[8].container_start, ContainerStart::Warm);
+  EXPECT_EQ(e.pool_stats().created, created[1] + 1);
 }
 
 TEST(Reuse, InputsExitCodesAndOutputStayPerJob) {
