@@ -189,3 +189,18 @@ TEST(ReaperCount, TheStartUpImageSweepIsThrottledByItsStamp) {
   EXPECT_TRUE(Ignite::detail::sweep_due(stamp, std::chrono::minutes(10)));
   fs::remove_all(dir);
 }
+
+// A metadata step's image appears without any container of the build ever being seen: it is
+// still found, because the looks go on for kBuildLeftoverSettle.
+TEST(ReaperCount, BuildLeftoversCommittedWithoutAContainerAreFound) {
+  auto transport = std::make_unique<ScriptTransport>();
+  auto* seen = transport.get();
+  seen->containers = {"[]"};
+  seen->images = {"[]", "[]", "[]", "[]", R"([{"Id":"sha256:label-step"}])", "[]"};
+  Ignite::docker::DockerClient client(std::move(transport));
+  const auto removed = Ignite::detail::remove_build_leftovers(
+      client, "b3", std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  EXPECT_EQ(removed, 1u);
+  ASSERT_EQ(seen->deletes().size(), 1u);
+  EXPECT_NE(seen->deletes()[0].find("/images/sha256:label-step"), std::string::npos);
+}

@@ -160,7 +160,11 @@ std::size_t remove_build_leftovers(docker::DockerClient& docker, const std::stri
   docker::CancelScope scope(stop);
   std::size_t removed = 0;
   int quiet = 0;
-  while (quiet < 2 && steady_clock::now() < deadline && !stop.stop_requested()) {
+  // A metadata step (LABEL) commits its image without a container: an aborted build can still
+  // commit one after two quiet looks, so the looks go on for kBuildLeftoverSettle at least.
+  const auto settled = steady_clock::now() + kBuildLeftoverSettle;
+  const auto looking = [&] { return quiet < 2 || steady_clock::now() < settled; };
+  while (looking() && steady_clock::now() < deadline && !stop.stop_requested()) {
     try {
       // The step's container carries the image's labels, the build's id among them.
       const bool building = !docker.containers_list(filter, true).empty();
@@ -177,7 +181,7 @@ std::size_t remove_build_leftovers(docker::DockerClient& docker, const std::stri
     } catch (const std::exception&) {
       quiet = 0;  // the daemon did not answer (or oddly): look again while there is time
     }
-    if (quiet < 2) {
+    if (looking()) {
       const auto nap =
           std::min<steady_clock::duration>(milliseconds(150), deadline - steady_clock::now());
       if (nap > steady_clock::duration::zero()) std::this_thread::sleep_for(nap);

@@ -70,8 +70,10 @@ bool sweep_due(const std::filesystem::path& stamp, std::chrono::seconds every);
 // Removes what one image build that did not finish (an error, a cancellation, a stopped
 // client) left: the dangling images carrying its dev.ignite.build=`build` label. The daemon
 // finishes the step in progress after the client has gone and commits it, so this looks
-// again until no container of the build is left and two looks in a row found nothing, or
-// until `deadline` or a stop of `stop`. Never throws; returns how many images it removed.
+// again until no container of the build is left and two looks in a row found nothing (and
+// kBuildLeftoverSettle has passed), or until `deadline` or a stop of `stop`. Never throws;
+// returns how many images it removed.
+inline constexpr std::chrono::seconds kBuildLeftoverSettle{2};
 std::size_t remove_build_leftovers(docker::DockerClient& docker, const std::string& build,
                                    std::chrono::steady_clock::time_point deadline,
                                    std::stop_token stop = {});
