@@ -32,6 +32,7 @@
 #include "ignite/src/docker/client.hpp"
 #include "ignite/src/docker/curl_transport.hpp"
 #include "ignite/src/docker/socket_http.hpp"
+#include "tests/docker/stop_lateness.hpp"
 
 namespace Ignite::docker {
 namespace {
@@ -574,26 +575,9 @@ TEST_F(DockerLive, AStopRequestWakesAStreamAtOnce) {
   events.path = std::string(kApiPrefix) +
                 "/events?filters=" + "%7B%22container%22%3A%5B%22ignite-no-such-container%22%5D%7D";
   events.timeout = 60s;
-  std::vector<Clock::duration> late;
-  for (const auto delay : {110ms, 135ms, 160ms, 185ms, 115ms}) {
-    std::stop_source stop;
-    std::atomic<Clock::time_point> stopped_at{};
-    std::thread stopper([&] {
-      std::this_thread::sleep_for(delay);
-      stopped_at = Clock::now();
-      stop.request_stop();
-    });
-    try {
-      CancelScope scope(stop.get_token());
-      transport.stream(events, [](std::string_view) { return true; });
-      ADD_FAILURE() << "the events stream ended without a stop";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::Cancelled) << e.what();
-    }
-    late.push_back(Clock::now() - stopped_at.load());
-    stopper.join();
-  }
-  std::sort(late.begin(), late.end());
+  const auto late = Ignite::testing::stop_lateness(
+      [&] { transport.stream(events, [](std::string_view) { return true; }); },
+      [](const Error& e) { EXPECT_EQ(e.code(), ErrorCode::Cancelled) << e.what(); });
   EXPECT_LT(late[2], 10ms);
 }
 

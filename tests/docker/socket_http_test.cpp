@@ -26,6 +26,7 @@
 #include "ignite/error.hpp"
 #include "ignite/src/docker/cancel.hpp"
 #include "ignite/src/docker/curl_transport.hpp"
+#include "tests/docker/stop_lateness.hpp"
 
 namespace Ignite::docker {
 namespace {
@@ -376,35 +377,18 @@ TEST(SocketHttp, TimeoutIsDockerUnavailableAndTheConnectionIsNotReused) {
 
 TEST(SocketHttp, AStopRequestEndsTheWaitAtOnce) {
   ScriptedServer server(silent());
-  std::vector<Clock::duration> late;
-  std::stop_source stop;
-  // Stop times out of step with a 50 ms rhythm, so that a loop looking at the token every
-  // kCancelPollMs would be 15-40 ms late.
-  const std::chrono::milliseconds delays[] = {110ms, 135ms, 160ms, 185ms, 115ms};
-  for (const auto delay : delays) {
-    stop = std::stop_source();
-    std::atomic<Clock::time_point> stopped_at{};
-    std::thread stopper([&] {
-      std::this_thread::sleep_for(delay);
-      stopped_at = Clock::now();
-      stop.request_stop();
-    });
-    try {
-      CancelScope scope(stop.get_token());
-      socket_http::request(server.endpoint(), get("/v1.41/containers/x/wait", 30s));
-      ADD_FAILURE() << "expected a cancellation";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::Cancelled) << e.what();
-      EXPECT_NE(e.message().find("cancelled while waiting for the Docker daemon"),
-                std::string::npos)
-          << e.message();
-    }
-    late.push_back(Clock::now() - stopped_at.load());
-    stopper.join();
-  }
+  const auto late = Ignite::testing::stop_lateness(
+      [&] { socket_http::request(server.endpoint(), get("/v1.41/containers/x/wait", 30s)); },
+      [](const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::Cancelled) << e.what();
+        EXPECT_NE(e.message().find("cancelled while waiting for the Docker daemon"),
+                  std::string::npos)
+            << e.message();
+      });
   // Woken by the stop callback, not found by a look at the token every kCancelPollMs.
-  std::sort(late.begin(), late.end());
   EXPECT_LT(late[2], 10ms);
+  std::stop_source stop;
+  stop.request_stop();
   // A stop already requested: not sent at all.
   try {
     CancelScope scope(stop.get_token());
