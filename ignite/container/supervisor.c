@@ -283,11 +283,25 @@ static void read_key(char* key) {
 }
 
 /* The supervisor's own set-up: secrets unreadable first, then the key. */
-static void become_supervisor(char* key) {
+/* Secrets unreadable (non-dumpable) and signals forwarded, before anything secret arrives. */
+static void harden(void) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   unsetenv("IGNITE_SUPERVISOR_NONCE"); /* from older engines: never used */
   install_forwarding();
+}
+
+static void become_supervisor(char* key) {
+  harden();
   read_key(key);
+}
+
+/* The runtime has been reaped with `status`: kills and reaps whatever it left behind and
+ * returns its exit code, or 128 + the signal that ended it. */
+static int ended(int status) {
+  current_child = 0;
+  const int code = status_code(status);
+  kill_others();
+  return code;
 }
 
 /* Waits for the runtime `child` (signals are forwarded to it meanwhile) while reaping the
@@ -305,10 +319,7 @@ static int run_to_end(pid_t child) {
     }
     if (r < 0 && errno != EINTR) die("waitpid");
   }
-  current_child = 0;
-  const int code = status_code(status);
-  kill_others();
-  return code;
+  return ended(status);
 }
 
 /* once --early: copies the job (what follows the key on stdin) into the runtime's stdin pipe
@@ -346,11 +357,18 @@ static int relay_job(int out, pid_t child, int* status) {
   return reaped;
 }
 
+/* once: the exit record on both streams, after everything any process of the container wrote;
+ * then the supervisor exits and both streams end, which is what completes the job for the
+ * engine. */
+static int report_exit(const char* key, int code) {
+  record(1, "EXIT", key, code);
+  record(2, "EXIT", key, code);
+  return code;
+}
+
 static int run_once_early(char** argv) {
   char key[MAX_NONCE + 1] = "";
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  unsetenv("IGNITE_SUPERVISOR_NONCE");
-  install_forwarding();
+  harden();
   /* A write into the pipe of a runtime that has gone must fail with EPIPE, not end us. */
   signal(SIGPIPE, SIG_IGN);
   int job[2];
@@ -370,17 +388,7 @@ static int run_once_early(char** argv) {
   int status = 0;
   const int reaped = relay_job(job[1], child, &status);
   close(0);
-  int code;
-  if (reaped) {
-    current_child = 0;
-    code = status_code(status);
-    kill_others();
-  } else {
-    code = run_to_end(child);
-  }
-  record(1, "EXIT", key, code);
-  record(2, "EXIT", key, code);
-  return code;
+  return report_exit(key, reaped ? ended(status) : run_to_end(child));
 }
 
 static int run_once(char** argv) {
@@ -396,12 +404,7 @@ static int run_once(char** argv) {
   /* The runtime has stdin now; the supervisor needs it no more. Where /proc does not honour
    * non-dumpability (gVisor), this also leaves the service no stdin of ours to open. */
   close(0);
-  const int code = run_to_end(child);
-  /* On both streams, after everything any process of the container wrote; then the supervisor
-   * exits and both streams end, which is what completes the job for the engine. */
-  record(1, "EXIT", key, code);
-  record(2, "EXIT", key, code);
-  return code;
+  return report_exit(key, run_to_end(child));
 }
 
 /* ---- file ------------------------------------------------------------------------------- */
