@@ -184,13 +184,17 @@ struct Engine::Impl {
   std::once_flag info_once;
   json daemon_info;
   detail::Slots slots;
+  fs::path state_dir;  // state_dir_of(options), once: the history and the image-sweep stamp
   detail::ExecutionHistory history;
   std::map<std::string, std::string> extra_labels;  // EngineOptions::labels + $IGNITE_LABELS
   // Last: stopped (its calls cancelled) and joined before anything it uses goes.
   std::unique_ptr<std::jthread> reaper;
 
   explicit Impl(EngineOptions opts)
-      : options(std::move(opts)), slots(options.max_concurrent), history(state_dir_of(options)) {
+      : options(std::move(opts)),
+        slots(options.max_concurrent),
+        state_dir(state_dir_of(options)),
+        history(state_dir) {
     backend = backend_of(options);
     image_registry = registry_of(options, backend);
     extra_labels = options.labels;
@@ -275,7 +279,7 @@ struct Engine::Impl {
           reaped_on_start = detail::reap(*client).containers;
           // What builds of dead processes left (a live process removes its own): at most once
           // per kDanglingImageAge per daemon and state directory (reaper.hpp, sweep_due).
-          const fs::path stamp = state_dir_of(options) /
+          const fs::path stamp = state_dir /
                                  ("image-sweep-" + detail::sha256_hex(endpoint.url).substr(0, 16));
           if (detail::sweep_due(stamp, detail::kDanglingImageAge)) {
             images_reaped_on_start =
