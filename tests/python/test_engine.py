@@ -235,6 +235,11 @@ def test_cold_start_and_build_output(engine, make_service, tmp_path):
         assert not second.cold_start
         assert second.image == first.image
     finally:
+        # Not while a container of it still exists: a forced removal would only untag it, and
+        # the image would stay behind dangling (tools/test's no-dangling-images check).
+        deadline = time.monotonic() + 20
+        while session_containers(engine) and time.monotonic() < deadline:
+            time.sleep(0.1)
         remove_image(first.image)
 
 
